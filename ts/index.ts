@@ -1,0 +1,5 @@
+/**
+ * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
+ */
+export { HfTasksError, InvalidInputError, NativeError } from './errors.js';
+export { applyScores, topK } from './native.js';

@@ -1,0 +1,51 @@
+/**
+ * The only importer of the compiled addon. Every native function is re-exported through
+ * `wrap`, which turns native errors into typed `NativeError`s with the addon's `code`.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as Addon from '../native/index.js';
+import { fromNative } from './errors.js';
+
+type AddonModule = typeof Addon;
+
+function platformTriple(): string {
+  const { platform, arch } = process;
+  if (platform === 'linux') {
+    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)
+      ?.header?.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+function loadAddon(): AddonModule {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const require = createRequire(import.meta.url);
+  const file = path.join(here, '..', 'native', `hf-tasks.${platformTriple()}.node`);
+  try {
+    return require(file) as AddonModule;
+  } catch (err) {
+    throw new Error(
+      `hf-tasks: cannot load the native addon ${file}; run \`npm run build:native\` (needs a Rust toolchain)`,
+      { cause: err },
+    );
+  }
+}
+
+function wrap<F extends (...args: never[]) => unknown>(fn: F): F {
+  return ((...args: Parameters<F>) => {
+    try {
+      return fn(...args);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }) as F;
+}
+
+const addon = loadAddon();
+
+export const applyScores = wrap(addon.applyScores);
+export const topK = wrap(addon.topK);
