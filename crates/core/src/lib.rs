@@ -2,6 +2,7 @@
 //!
 //! Pure Rust, no Node types. The `hf-tasks-node` crate binds these modules one to one.
 
+pub mod aggregate;
 pub mod error;
 pub mod scoring;
 
