@@ -21,6 +21,53 @@ export class InvalidInputError extends HfTasksError {}
 /** A failure inside the native core (bad buffers, tokenizer files, codecs). */
 export class NativeError extends HfTasksError {}
 
+/**
+ * A task parameter of the wrong type or outside its range (HTTP 400). `field` names the
+ * parameter, as the Inference API's schema errors do ("...: received `top_k` in `parameters`").
+ */
+export class InvalidParameterError extends InvalidInputError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_PARAMETER', message, options);
+    this.field = field;
+  }
+}
+
+/** The requested execution device (e.g. CUDA) cannot be used on this machine. */
+export class DeviceUnavailableError extends HfTasksError {}
+
+/** A model whose files cannot be loaded, or whose network failed to run. */
+export class ModelError extends HfTasksError {}
+
+/** A model id, revision or file that does not exist locally, in the cache or on the hub (HTTP 404). */
+export class ModelNotFoundError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MODEL_NOT_FOUND', message, options);
+  }
+}
+
+/** The hub refused the download: a gated or private repository without a valid token (HTTP 401/403). */
+export class GatedModelError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_UNAUTHORIZED', message, options);
+  }
+}
+
+/** Offline mode (`HF_HUB_OFFLINE=1`) and a needed file is not in the local cache. */
+export class OfflineError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_OFFLINE', message, options);
+  }
+}
+
+/** A download failed: network error, unexpected HTTP status, truncated body or checksum mismatch. */
+export class DownloadError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DOWNLOAD', message, options);
+  }
+}
+
 const NATIVE_CODE = /^ERR_[A-Z_]+$/;
 
 /** Converts an error thrown by the native addon into a `NativeError`, keeping its code. */

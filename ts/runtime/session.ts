@@ -1,0 +1,290 @@
+/**
+ * The inline `ModelRunner`: one onnxruntime-node InferenceSession, run in the calling thread.
+ * Execution providers, session options and the CUDA opt-in live here.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DeviceUnavailableError, HfTasksError, ModelError } from '../errors.js';
+import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
+
+/** Where the network runs. */
+export type Device = 'cpu' | 'cuda';
+
+/** onnxruntime session options exposed to callers (camelCase as onnxruntime-node spells them). */
+export interface SessionOptions {
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
+  executionMode?: 'sequential' | 'parallel';
+  /** Explicit execution providers; when given they replace the ones `device` picks. */
+  executionProviders?: Array<'cpu' | 'cuda' | { name: string; [key: string]: unknown }>;
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+/** How to open a session. */
+export interface SessionRunnerOptions {
+  /** `cpu` (default) or `cuda`. */
+  device?: Device;
+  /** With `device: 'cuda'`, fall back to the CPU instead of failing when CUDA is unusable. */
+  deviceFallback?: boolean;
+  sessionOptions?: SessionOptions;
+}
+
+export const CUDA_INSTALL_HINT =
+  'install the CUDA execution provider with `npm install --onnxruntime-node-install=cuda12` (needs CUDA 12 and cuDNN 9)';
+
+/** The folder holding onnxruntime-node's native binaries for this platform. */
+function ortBinaryDir(): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    const entry = require.resolve('onnxruntime-node');
+    return path.join(path.dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether onnxruntime-node's CUDA execution provider binaries are installed. */
+export function cudaProviderInstalled(): boolean {
+  const dir = ortBinaryDir();
+  if (dir === null) return false;
+  const lib =
+    process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return existsSync(path.join(dir, lib));
+}
+
+function validateSessionOptions(o: SessionOptions): void {
+  for (const key of ['intraOpNumThreads', 'interOpNumThreads'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) {
+      throw new HfTasksError('ERR_INVALID_ARGUMENT', `sessionOptions.${key} must be a non-negative integer`);
+    }
+  }
+  const level = o.graphOptimizationLevel;
+  if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `sessionOptions.graphOptimizationLevel must be one of disabled, basic, extended, all (got ${String(level)})`,
+    );
+  }
+}
+
+function toOrtOptions(
+  o: SessionOptions,
+  providers: InferenceSessionProviders,
+): ort.InferenceSession.SessionOptions {
+  const out: ort.InferenceSession.SessionOptions = { executionProviders: providers };
+  if (o.graphOptimizationLevel !== undefined) out.graphOptimizationLevel = o.graphOptimizationLevel;
+  if (o.intraOpNumThreads !== undefined) out.intraOpNumThreads = o.intraOpNumThreads;
+  if (o.interOpNumThreads !== undefined) out.interOpNumThreads = o.interOpNumThreads;
+  if (o.enableCpuMemArena !== undefined) out.enableCpuMemArena = o.enableCpuMemArena;
+  if (o.enableMemPattern !== undefined) out.enableMemPattern = o.enableMemPattern;
+  if (o.executionMode !== undefined) out.executionMode = o.executionMode;
+  out.logSeverityLevel = o.logSeverityLevel ?? 3;
+  return out;
+}
+
+type InferenceSessionProviders = NonNullable<ort.InferenceSession.SessionOptions['executionProviders']>;
+
+function providersFor(device: Device, o: SessionOptions): InferenceSessionProviders {
+  if (o.executionProviders !== undefined) return o.executionProviders as InferenceSessionProviders;
+  return device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+}
+
+function wantsCuda(providers: InferenceSessionProviders): boolean {
+  return providers.some((p) => (typeof p === 'string' ? p : p.name) === 'cuda');
+}
+
+/** Converts an onnxruntime output tensor to the seam's element types. */
+function fromOrt(name: string, t: ort.Tensor): TensorLike {
+  const dims = [...t.dims];
+  switch (t.type) {
+    case 'float32':
+      return { type: 'float32', data: t.data as Float32Array, dims };
+    case 'float64':
+      return { type: 'float32', data: Float32Array.from(t.data as Float64Array), dims };
+    case 'float16':
+      return { type: 'float32', data: halfToFloat(t.data as Uint16Array), dims };
+    case 'int64':
+      return { type: 'int64', data: t.data as BigInt64Array, dims };
+    case 'int32':
+      return { type: 'int32', data: t.data as Int32Array, dims };
+    case 'int8':
+    case 'uint8':
+    case 'int16':
+    case 'uint16':
+      return { type: 'int32', data: Int32Array.from(t.data as Int8Array), dims };
+    case 'bool':
+      return { type: 'bool', data: t.data as Uint8Array, dims };
+    default:
+      throw new ModelError('ERR_MODEL_RUN', `output ${name} has an unsupported element type ${t.type}`);
+  }
+}
+
+/** IEEE 754 half -> single precision. */
+function halfToFloat(src: Uint16Array | Float32Array): Float32Array {
+  if (src instanceof Float32Array) return src;
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    const h = src[i] as number;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) out[i] = sign * 2 ** -14 * (frac / 1024);
+    else if (exp === 0x1f) out[i] = frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+    else out[i] = sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return out;
+}
+
+/** Converts a feed to what the graph declares (int64 ids into an int32 graph, and back). */
+function toOrt(name: string, t: TensorLike, expected: string | undefined): ort.Tensor {
+  if (expected === 'int32' && t.type === 'int64') {
+    return new ort.Tensor('int32', Int32Array.from(t.data as BigInt64Array, Number), t.dims);
+  }
+  if (expected === 'int64' && t.type === 'int32') {
+    return new ort.Tensor('int64', BigInt64Array.from(t.data as Int32Array, BigInt), t.dims);
+  }
+  if (expected !== undefined && expected !== t.type) {
+    throw new ModelError('ERR_MODEL_RUN', `input ${name} is ${t.type} but the model expects ${expected}`);
+  }
+  return new ort.Tensor(t.type, t.data, t.dims);
+}
+
+/** A `ModelRunner` over one onnxruntime-node InferenceSession, run inline. */
+export class SessionRunner implements ModelRunner {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  /** The execution provider that serves the session (`cpu` or `cuda`). */
+  readonly device: Device;
+  readonly #session: ort.InferenceSession;
+  readonly #inputTypes: Map<string, string>;
+  #disposed = false;
+
+  private constructor(session: ort.InferenceSession, device: Device) {
+    this.#session = session;
+    this.device = device;
+    this.inputNames = [...session.inputNames];
+    this.outputNames = [...session.outputNames];
+    this.#inputTypes = new Map();
+    for (const m of session.inputMetadata) {
+      if (m.isTensor) this.#inputTypes.set(m.name, m.type);
+    }
+  }
+
+  /** Opens `modelPath` with the device and session options asked for. */
+  static async create(modelPath: string, options: SessionRunnerOptions = {}): Promise<SessionRunner> {
+    const device = options.device ?? 'cpu';
+    if (device !== 'cpu' && device !== 'cuda') {
+      throw new HfTasksError(
+        'ERR_INVALID_ARGUMENT',
+        `device must be 'cpu' or 'cuda' (got ${String(device)})`,
+      );
+    }
+    const sessionOptions = options.sessionOptions ?? {};
+    validateSessionOptions(sessionOptions);
+    const providers = providersFor(device, sessionOptions);
+    if (wantsCuda(providers)) {
+      if (!cudaProviderInstalled()) {
+        const err = new DeviceUnavailableError(
+          'ERR_DEVICE_UNAVAILABLE',
+          `device 'cuda' asked for, but onnxruntime-node's CUDA execution provider is not installed: ${CUDA_INSTALL_HINT}`,
+        );
+        if (!options.deviceFallback) throw err;
+        return SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, ['cpu']), 'cpu');
+      }
+      try {
+        return await SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, providers), 'cuda');
+      } catch (cause) {
+        if (options.deviceFallback) {
+          return SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, ['cpu']), 'cpu');
+        }
+        if (cause instanceof ModelError && cause.code === 'ERR_MODEL_LOAD' && !/cuda/i.test(cause.message)) {
+          throw cause;
+        }
+        throw new DeviceUnavailableError(
+          'ERR_DEVICE_UNAVAILABLE',
+          `device 'cuda' could not be initialised (${(cause as Error).message}); check the GPU driver, CUDA 12 and cuDNN 9, or ${CUDA_INSTALL_HINT}`,
+          { cause },
+        );
+      }
+    }
+    return SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, providers), 'cpu');
+  }
+
+  static async #open(
+    modelPath: string,
+    options: ort.InferenceSession.SessionOptions,
+    device: Device,
+  ): Promise<SessionRunner> {
+    if (!existsSync(modelPath)) {
+      throw new ModelError('ERR_MODEL_LOAD', `ONNX file not found: ${modelPath}`);
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(modelPath, options);
+    } catch (cause) {
+      throw new ModelError('ERR_MODEL_LOAD', `cannot load ${modelPath}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    return new SessionRunner(session, device);
+  }
+
+  async run(feeds: Record<string, TensorLike>, opts: RunOptions = {}): Promise<Record<string, TensorLike>> {
+    if (this.#disposed) throw new ModelError('ERR_DISPOSED', 'this model runner has been disposed');
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (t === undefined) {
+        throw new ModelError(
+          'ERR_MODEL_RUN',
+          `the model needs input ${name}; got ${Object.keys(feeds).join(', ') || 'none'}`,
+        );
+      }
+      ortFeeds[name] = toOrt(name, t, this.#inputTypes.get(name));
+    }
+    const wanted = opts.outputs ?? this.outputNames;
+    for (const name of wanted) {
+      if (!this.outputNames.includes(name)) {
+        throw new ModelError(
+          'ERR_MODEL_RUN',
+          `the model has no output ${name}; it has ${this.outputNames.join(', ')}`,
+        );
+      }
+    }
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.#session.run(ortFeeds, wanted);
+    } catch (cause) {
+      throw new ModelError('ERR_MODEL_RUN', `the model failed to run: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+    const out: Record<string, TensorLike> = {};
+    for (const name of wanted) {
+      const t = results[name];
+      if (t === undefined) throw new ModelError('ERR_MODEL_RUN', `the model returned no ${name}`);
+      out[name] = fromOrt(name, t as ort.Tensor);
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#session.release();
+  }
+}
+
+/** Opens an inline runner for one ONNX file. */
+export function createSessionRunner(
+  modelPath: string,
+  options?: SessionRunnerOptions,
+): Promise<SessionRunner> {
+  return SessionRunner.create(modelPath, options);
+}

@@ -1,0 +1,64 @@
+/**
+ * The input, parameter and output types of each task, keyed by HF task id. `pipeline(task)`
+ * uses this map to type the pipe it returns. Each task adds one entry.
+ */
+import type { FillMaskOutput, FillMaskParameters } from './fill-mask.js';
+import type {
+  TextClassificationInputItem,
+  TextClassificationOutput,
+  TextClassificationParameters,
+} from './text-classification.js';
+import type { TokenClassificationOutput, TokenClassificationParameters } from './token-classification.js';
+import type {
+  ZeroShotClassificationOutput,
+  ZeroShotClassificationParameters,
+} from './zero-shot-classification.js';
+
+/** Per task: one input, its parameters, its output, and the batch (list) forms. */
+export interface TaskTypes {
+  'token-classification': {
+    inputs: string;
+    parameters: TokenClassificationParameters;
+    output: TokenClassificationOutput;
+    batchInputs: string[];
+    batchOutput: TokenClassificationOutput[];
+  };
+  'text-classification': {
+    inputs: TextClassificationInputItem;
+    parameters: TextClassificationParameters;
+    output: TextClassificationOutput;
+    batchInputs: TextClassificationInputItem[];
+    batchOutput: TextClassificationOutput[];
+  };
+  'zero-shot-classification': {
+    inputs: string;
+    parameters: ZeroShotClassificationParameters;
+    output: ZeroShotClassificationOutput;
+    batchInputs: string[];
+    batchOutput: ZeroShotClassificationOutput[];
+  };
+  'fill-mask': {
+    inputs: string;
+    parameters: FillMaskParameters;
+    output: FillMaskOutput;
+    batchInputs: string[];
+    batchOutput: FillMaskOutput[];
+  };
+}
+
+/** A canonical HF task id this library implements. */
+export type TaskId = keyof TaskTypes;
+
+/** Alternative names accepted by `pipeline()`, as in transformers. */
+export const TASK_ALIASES = {
+  ner: 'token-classification',
+  'sentiment-analysis': 'text-classification',
+} as const satisfies Record<string, TaskId>;
+
+export type TaskAlias = keyof typeof TASK_ALIASES;
+
+/** A task id or one of its aliases. */
+export type TaskName = TaskId | TaskAlias;
+
+/** The canonical task id a name stands for. */
+export type CanonicalTask<T extends TaskName> = T extends TaskAlias ? (typeof TASK_ALIASES)[T] : T;
