@@ -161,6 +161,9 @@ export class SessionRunner implements ModelRunner {
   readonly outputNames: string[];
   /** The execution provider that serves the session (`cpu` or `cuda`). */
   readonly device: Device;
+  /** The graph's input and output declarations (element type, shape with symbolic dims). */
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   readonly #session: ort.InferenceSession;
   readonly #inputTypes: Map<string, string>;
   #disposed = false;
@@ -170,6 +173,8 @@ export class SessionRunner implements ModelRunner {
     this.device = device;
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
+    this.inputMetadata = [...session.inputMetadata];
+    this.outputMetadata = [...session.outputMetadata];
     this.#inputTypes = new Map();
     for (const m of session.inputMetadata) {
       if (m.isTensor) this.#inputTypes.set(m.name, m.type);
