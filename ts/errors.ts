@@ -68,6 +68,20 @@ export class DownloadError extends HfTasksError {
   }
 }
 
+/** The engine's queue for a model is full; retry later (`ERR_QUEUE_FULL`, HTTP 429). */
+export class QueueFullError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_QUEUE_FULL', message, options);
+  }
+}
+
+/** A worker thread died while it held the call; the call was not completed (`ERR_WORKER_CRASHED`). */
+export class WorkerCrashedError extends HfTasksError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_WORKER_CRASHED', message, options);
+  }
+}
+
 const NATIVE_CODE = /^ERR_[A-Z_]+$/;
 
 /** Converts an error thrown by the native addon into a `NativeError`, keeping its code. */
