@@ -2,4 +2,4 @@
  * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
  */
 export { HfTasksError, InvalidInputError, NativeError } from './errors.js';
-export { applyScores, topK } from './native.js';
+export { applyScores, qaAnswerCharSpans, qaDecodeSpan, qaPMask, topK } from './native.js';

@@ -49,3 +49,6 @@ const addon = loadAddon();
 
 export const applyScores = wrap(addon.applyScores);
 export const topK = wrap(addon.topK);
+export const qaPMask = wrap(addon.qaPMask);
+export const qaDecodeSpan = wrap(addon.qaDecodeSpan);
+export const qaAnswerCharSpans = wrap(addon.qaAnswerCharSpans);

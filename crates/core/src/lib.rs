@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod qa;
 pub mod scoring;
 
 pub use error::{Error, Result};

@@ -4,4 +4,5 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod errors;
+mod qa;
 mod scoring;
