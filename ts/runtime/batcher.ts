@@ -1,0 +1,323 @@
+/**
+ * Cross-caller dynamic batching for one model. Concurrent `run` calls wait in a queue; whenever
+ * an execution slot is free, the oldest call is sent together with the queued calls of the
+ * closest sequence lengths that fit a token budget and a maximum batch size. A call waits at
+ * most `maxWaitMs` for company, and not at all while the model is idle. The queue is bounded:
+ * past `maxQueue` waiting calls, `run` rejects with `ERR_QUEUE_FULL`.
+ */
+import { HfTasksError, QueueFullError, WorkerCrashedError } from '../errors.js';
+import { type BatchLayout, type BatchPart, callShape, type Job } from './batch.js';
+import type { RunOptions, TensorLike } from './runner.js';
+
+/** Knobs of the dynamic batcher. */
+export interface BatchingOptions {
+  /** Most rows (sequences) in one batch. Default 32. */
+  maxBatchSize?: number;
+  /** Most padded tokens (rows x longest length) in one batch; bounds activation memory. Default 8192. */
+  tokenBudget?: number;
+  /** Longest a call waits for other calls to join its batch while the model is busy. Default 2 ms. */
+  maxWaitMs?: number;
+  /** Most calls waiting for this model; more are rejected with `ERR_QUEUE_FULL`. Default 1024. */
+  maxQueue?: number;
+}
+
+export const DEFAULT_BATCHING: Required<BatchingOptions> = {
+  maxBatchSize: 32,
+  tokenBudget: 8192,
+  maxWaitMs: 2,
+  maxQueue: 1024,
+};
+
+/** Where jobs run: a worker pool or the calling thread. */
+export interface JobExecutor {
+  /** How many jobs may run at the same time. */
+  readonly concurrency: number;
+  execute(job: Job): Promise<Record<string, TensorLike>[]>;
+}
+
+/** Counters of what the batcher did (for benchmarks and metrics). */
+export interface BatcherStats {
+  /** Calls completed or failed. */
+  calls: number;
+  /** Jobs sent to the executor. */
+  jobs: number;
+  /** Calls that ran stacked with at least one other call. */
+  batchedCalls: number;
+  /** Largest number of calls in one job. */
+  maxCallsPerJob: number;
+  /** Real tokens (rows x own length) of batched calls, and the padded tokens their jobs ran. */
+  tokens: number;
+  paddedTokens: number;
+  /** Calls rejected because the queue was full. */
+  rejected: number;
+}
+
+type Outcome = { ok: true; value: Record<string, TensorLike> } | { ok: false; error: unknown };
+
+interface Pending {
+  part: BatchPart;
+  /** Calls with the same key may be stacked; null when the call runs on its own. */
+  key: string | null;
+  outputs: string[] | undefined;
+  at: number;
+  resolve: (r: Record<string, TensorLike>) => void;
+  reject: (e: unknown) => void;
+}
+
+function positiveInt(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `batching.${name} must be an integer >= ${min} (got ${String(v)})`,
+    );
+  }
+  return v;
+}
+
+/** Fills defaults and checks the batching options. */
+export function resolveBatchingOptions(o: BatchingOptions = {}): Required<BatchingOptions> {
+  const maxWaitMs = o.maxWaitMs ?? DEFAULT_BATCHING.maxWaitMs;
+  if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `batching.maxWaitMs must be a finite number >= 0 (got ${String(maxWaitMs)})`,
+    );
+  }
+  return {
+    maxBatchSize: positiveInt('maxBatchSize', o.maxBatchSize ?? DEFAULT_BATCHING.maxBatchSize, 1),
+    tokenBudget: positiveInt('tokenBudget', o.tokenBudget ?? DEFAULT_BATCHING.tokenBudget, 1),
+    maxWaitMs,
+    maxQueue: positiveInt('maxQueue', o.maxQueue ?? DEFAULT_BATCHING.maxQueue, 1),
+  };
+}
+
+/** Errors that say nothing about the calls themselves (so re-running them one by one is pointless). */
+function isEngineFailure(err: unknown): boolean {
+  return err instanceof WorkerCrashedError || (err instanceof HfTasksError && err.code === 'ERR_DISPOSED');
+}
+
+/** The dynamic batcher of one model. */
+export class Batcher {
+  readonly #executor: JobExecutor;
+  readonly #layout: BatchLayout | null;
+  readonly #opts: Required<BatchingOptions>;
+  #queue: Pending[] = [];
+  #inflight = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #closed: Error | null = null;
+  readonly #stats: BatcherStats = {
+    calls: 0,
+    jobs: 0,
+    batchedCalls: 0,
+    maxCallsPerJob: 0,
+    tokens: 0,
+    paddedTokens: 0,
+    rejected: 0,
+  };
+
+  /** `layout` null: every call runs on its own (still queued, bounded and scheduled). */
+  constructor(executor: JobExecutor, layout: BatchLayout | null, options: BatchingOptions = {}) {
+    this.#executor = executor;
+    this.#layout = layout;
+    this.#opts = resolveBatchingOptions(options);
+  }
+
+  /** Whether calls of this model are stacked across callers. */
+  get batching(): boolean {
+    return this.#layout !== null;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Jobs running now. */
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  stats(): BatcherStats {
+    return { ...this.#stats };
+  }
+
+  /** Queues one call; resolves with its own outputs. */
+  submit(feeds: Record<string, TensorLike>, opts: RunOptions = {}): Promise<Record<string, TensorLike>> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    if (this.#queue.length >= this.#opts.maxQueue) {
+      this.#stats.rejected++;
+      return Promise.reject(
+        new QueueFullError(
+          `the model's queue is full (${this.#opts.maxQueue} calls waiting); retry later or raise batching.maxQueue`,
+        ),
+      );
+    }
+    const shape = this.#layout === null ? null : callShape(this.#layout, feeds, opts);
+    const outputs = opts.outputs === undefined ? undefined : [...opts.outputs];
+    return new Promise((resolve, reject) => {
+      this.#queue.push({
+        part: { feeds, rows: shape?.rows ?? 0, len: shape?.len ?? 0 },
+        key: shape === null ? null : outputs === undefined ? '*' : JSON.stringify(outputs),
+        outputs,
+        at: performance.now(),
+        resolve,
+        reject,
+      });
+      this.#pump();
+    });
+  }
+
+  /** Rejects every waiting call and refuses new ones; running jobs finish. */
+  close(err: Error): void {
+    this.#closed = err;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const waiting = this.#queue;
+    this.#queue = [];
+    for (const p of waiting) p.reject(err);
+  }
+
+  #pump(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    while (this.#inflight < this.#executor.concurrency && this.#queue.length > 0) {
+      const wait = this.#waitLeft();
+      if (wait > 0) {
+        this.#timer = setTimeout(() => {
+          this.#timer = null;
+          this.#pump();
+        }, wait);
+        return;
+      }
+      this.#dispatch(this.#take());
+    }
+  }
+
+  /** Milliseconds the oldest call should still wait for company; 0 to send now. */
+  #waitLeft(): number {
+    const oldest = this.#queue[0] as Pending;
+    if (this.#inflight === 0 || oldest.key === null || this.#opts.maxWaitMs === 0) return 0;
+    const left = oldest.at + this.#opts.maxWaitMs - performance.now();
+    if (left <= 0) return 0;
+    // Send at once when the queue already fills a batch.
+    let rows = 0;
+    let len = 0;
+    for (const p of this.#queue) {
+      if (p.key !== oldest.key) continue;
+      rows += p.part.rows;
+      if (p.part.len > len) len = p.part.len;
+      if (rows >= this.#opts.maxBatchSize || rows * len >= this.#opts.tokenBudget) return 0;
+    }
+    return left;
+  }
+
+  /** Takes the oldest call plus the queued calls of the nearest lengths that fit the budget. */
+  #take(): Pending[] {
+    const anchor = this.#queue[0] as Pending;
+    if (anchor.key === null) {
+      this.#queue.shift();
+      return [anchor];
+    }
+    const { maxBatchSize, tokenBudget } = this.#opts;
+    const sorted = this.#queue.filter((p) => p.key === anchor.key).sort((a, b) => a.part.len - b.part.len);
+    const at = sorted.indexOf(anchor);
+    const chosen = new Set<Pending>([anchor]);
+    let rows = anchor.part.rows;
+    let maxLen = anchor.part.len;
+    let lo = at - 1;
+    let hi = at + 1;
+    const fits = (p: Pending | undefined): p is Pending =>
+      p !== undefined &&
+      rows + p.part.rows <= maxBatchSize &&
+      (rows + p.part.rows) * Math.max(maxLen, p.part.len) <= tokenBudget;
+    for (;;) {
+      const below = sorted[lo];
+      const above = sorted[hi];
+      const canLo = lo >= 0 && fits(below);
+      const canHi = hi < sorted.length && fits(above);
+      if (!canLo && !canHi) break;
+      // Padding each choice adds: a shorter call pads itself, a longer one pads everything taken.
+      const wasteLo = canLo ? (maxLen - below.part.len) * below.part.rows : Number.POSITIVE_INFINITY;
+      const wasteHi = canHi ? (above.part.len - maxLen) * rows : Number.POSITIVE_INFINITY;
+      const next = wasteLo <= wasteHi ? (below as Pending) : (above as Pending);
+      if (next === below) lo--;
+      else hi++;
+      chosen.add(next);
+      rows += next.part.rows;
+      if (next.part.len > maxLen) maxLen = next.part.len;
+    }
+    this.#queue = this.#queue.filter((p) => !chosen.has(p));
+    // Stack in length order: the job's rows are then as sorted as the queue allowed.
+    return sorted.filter((p) => chosen.has(p));
+  }
+
+  #dispatch(calls: Pending[]): void {
+    this.#inflight++;
+    const first = calls[0] as Pending;
+    const stacked = calls.length > 1;
+    const job: Job = { parts: calls.map((c) => c.part) };
+    if (first.outputs !== undefined) job.outputs = first.outputs;
+    if (first.key !== null && this.#layout !== null) job.layout = this.#layout;
+    this.#stats.jobs++;
+    if (calls.length > this.#stats.maxCallsPerJob) this.#stats.maxCallsPerJob = calls.length;
+    if (stacked) {
+      let rows = 0;
+      let len = 0;
+      for (const c of calls) {
+        rows += c.part.rows;
+        len = Math.max(len, c.part.len);
+        this.#stats.tokens += c.part.rows * c.part.len;
+      }
+      this.#stats.batchedCalls += calls.length;
+      this.#stats.paddedTokens += rows * len;
+    }
+    this.#run(job, calls)
+      .then((outcomes) => {
+        calls.forEach((c, i) => {
+          const o = outcomes[i] as Outcome;
+          if (o.ok) c.resolve(o.value);
+          else c.reject(o.error);
+        });
+      })
+      .finally(() => {
+        this.#stats.calls += calls.length;
+        this.#inflight--;
+        this.#pump();
+      });
+  }
+
+  /**
+   * Runs a job. When a stacked job fails for a reason that may belong to one of its calls (bad
+   * token ids, say), the calls are re-run one by one so each gets the outcome it would have had
+   * alone: a call's result never depends on its batch-mates, errors included.
+   */
+  async #run(job: Job, calls: Pending[]): Promise<Outcome[]> {
+    try {
+      const results = await this.#executor.execute(job);
+      if (results.length !== calls.length) {
+        throw new HfTasksError(
+          'ERR_INTERNAL',
+          `a job of ${calls.length} calls returned ${results.length} results`,
+        );
+      }
+      return results.map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (calls.length === 1 || isEngineFailure(error)) return calls.map(() => ({ ok: false, error }));
+    }
+    const settled = await Promise.allSettled(
+      calls.map(async (c) => {
+        const solo: Job = { parts: [c.part] };
+        if (job.outputs !== undefined) solo.outputs = job.outputs;
+        const [result] = await this.#executor.execute(solo);
+        if (result === undefined)
+          throw new HfTasksError('ERR_INTERNAL', 'a job of one call returned no result');
+        return result;
+      }),
+    );
+    return settled.map((s) =>
+      s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: s.reason },
+    );
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The throughput engine behind the `ModelRunner` seam: a worker pool (or the calling thread,
+ * inline) plus a per-model dynamic batcher. `createEngineRunner` opens a model on it; tasks see
+ * an ordinary `ModelRunner`.
+ */
+import { HfTasksError, ModelError } from '../errors.js';
+import { type BatchLayout, batchLayout, type Job, runJob, type ValueInfo } from './batch.js';
+import {
+  Batcher,
+  type BatcherStats,
+  type BatchingOptions,
+  type JobExecutor,
+  resolveBatchingOptions,
+} from './batcher.js';
+import { defaultWorkerCount, threadsPerWorker, WorkerPool } from './pool.js';
+import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
+import { createSessionRunner, type Device, type SessionRunnerOptions } from './session.js';
+
+/** Options of the engine (camelCase library options). */
+export interface EngineOptions extends SessionRunnerOptions {
+  /**
+   * Worker threads that run the network. Default: one per two cores (one with `device: 'cuda'`).
+   * `0` runs inline in the calling thread (same as `inline: true`).
+   */
+  workers?: number;
+  /** Run the network in the calling thread (blocks the event loop while it computes). */
+  inline?: boolean;
+  /** Dynamic batching across concurrent calls; `false` runs every call on its own. Default on. */
+  batching?: boolean | BatchingOptions;
+  /** The tokenizer's pad id, used to right-pad `input_ids` when calls are stacked. Default 0. */
+  padTokenId?: number;
+  /** Run on this pool instead of the shared one for the worker count. */
+  pool?: WorkerPool;
+}
+
+/** A `ModelRunner` on the engine. */
+export interface EngineRunner extends ModelRunner {
+  /** The device the session runs on (after any fallback). */
+  readonly device: Device;
+  /** `inline` or the number of workers. */
+  readonly mode: 'inline' | number;
+  /** Whether calls are stacked across callers (the graph allows it and batching is on). */
+  readonly batching: boolean;
+  /** What the batcher did so far. */
+  stats(): BatcherStats;
+}
+
+function checkWorkers(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new HfTasksError('ERR_INVALID_ARGUMENT', `workers must be an integer >= 0 (got ${String(v)})`);
+  }
+  return v;
+}
+
+/** Pools shared by every runner that asks for the same number of workers. */
+const sharedPools = new Map<number, { pool: WorkerPool; users: number }>();
+
+function acquirePool(workers: number): WorkerPool {
+  let entry = sharedPools.get(workers);
+  if (entry === undefined || entry.pool.disposed) {
+    entry = { pool: new WorkerPool({ workers }), users: 0 };
+    sharedPools.set(workers, entry);
+  }
+  entry.users++;
+  return entry.pool;
+}
+
+async function releasePool(pool: WorkerPool): Promise<void> {
+  for (const [n, entry] of sharedPools) {
+    if (entry.pool !== pool) continue;
+    entry.users--;
+    if (entry.users <= 0) {
+      sharedPools.delete(n);
+      await pool.dispose();
+    }
+    return;
+  }
+}
+
+/** Ends the engine's shared worker pools (runners still open on them fail afterwards). */
+export async function shutdownEngine(): Promise<void> {
+  const pools = [...sharedPools.values()].map((e) => e.pool);
+  sharedPools.clear();
+  await Promise.all(pools.map((p) => p.dispose()));
+}
+
+class Runner implements EngineRunner {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  readonly device: Device;
+  readonly mode: 'inline' | number;
+  readonly #batcher: Batcher;
+  readonly #close: () => Promise<void>;
+  #disposed: Promise<void> | null = null;
+
+  constructor(
+    names: { inputNames: string[]; outputNames: string[]; device: Device },
+    mode: 'inline' | number,
+    batcher: Batcher,
+    close: () => Promise<void>,
+  ) {
+    this.inputNames = names.inputNames;
+    this.outputNames = names.outputNames;
+    this.device = names.device;
+    this.mode = mode;
+    this.#batcher = batcher;
+    this.#close = close;
+  }
+
+  get batching(): boolean {
+    return this.#batcher.batching;
+  }
+
+  stats(): BatcherStats {
+    return this.#batcher.stats();
+  }
+
+  run(feeds: Record<string, TensorLike>, opts?: RunOptions): Promise<Record<string, TensorLike>> {
+    if (this.#disposed !== null) {
+      return Promise.reject(new ModelError('ERR_DISPOSED', 'this model runner has been disposed'));
+    }
+    return this.#batcher.submit(feeds, opts);
+  }
+
+  dispose(): Promise<void> {
+    if (this.#disposed === null) {
+      this.#batcher.close(new ModelError('ERR_DISPOSED', 'this model runner has been disposed'));
+      this.#disposed = this.#close();
+    }
+    return this.#disposed;
+  }
+}
+
+/** Opens an ONNX file on the engine: pooled (default) or inline, batched when the graph allows it. */
+export async function createEngineRunner(
+  modelPath: string,
+  options: EngineOptions = {},
+): Promise<EngineRunner> {
+  const workers = checkWorkers(options.workers);
+  const batching = options.batching ?? true;
+  if (typeof batching !== 'boolean' && (typeof batching !== 'object' || batching === null)) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      'batching must be a boolean or an object of batching options',
+    );
+  }
+  const batchingOptions = resolveBatchingOptions(typeof batching === 'object' ? batching : {});
+  const padTokenId = options.padTokenId ?? 0;
+  if (!Number.isInteger(padTokenId) || padTokenId < 0) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `padTokenId must be an integer >= 0 (got ${String(padTokenId)})`,
+    );
+  }
+  const runnerOptions: SessionRunnerOptions = {};
+  if (options.device !== undefined) runnerOptions.device = options.device;
+  if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
+  if (options.sessionOptions !== undefined) runnerOptions.sessionOptions = { ...options.sessionOptions };
+  const layoutOf = (inputs: readonly ValueInfo[], outputs: readonly ValueInfo[]) =>
+    batching === false ? null : batchLayout(inputs, outputs, padTokenId);
+
+  if (options.inline === true || (workers === 0 && options.pool === undefined)) {
+    const session = await createSessionRunner(modelPath, runnerOptions);
+    const layout: BatchLayout | null = layoutOf(session.inputMetadata, session.outputMetadata);
+    const executor: JobExecutor = { concurrency: 1, execute: (job: Job) => runJob(session, job) };
+    return new Runner(session, 'inline', new Batcher(executor, layout, batchingOptions), () =>
+      session.dispose(),
+    );
+  }
+
+  const shared = options.pool === undefined;
+  const pool =
+    options.pool ??
+    acquirePool(workers ?? (options.device === 'cuda' ? 1 : undefined) ?? defaultWorkerCount());
+  // Sessions in a pool share the cores: intra-op threads default to cores / workers.
+  const sessionOptions = { ...runnerOptions.sessionOptions };
+  sessionOptions.intraOpNumThreads ??= threadsPerWorker(pool.size);
+  sessionOptions.interOpNumThreads ??= 1;
+  runnerOptions.sessionOptions = sessionOptions;
+  let loaded: Awaited<ReturnType<WorkerPool['load']>>;
+  try {
+    loaded = await pool.load(modelPath, runnerOptions);
+  } catch (err) {
+    if (shared) await releasePool(pool);
+    throw err;
+  }
+  const { key, info } = loaded;
+  const layout = layoutOf(info.inputMetadata, info.outputMetadata);
+  const executor: JobExecutor = { concurrency: pool.size, execute: (job: Job) => pool.execute(key, job) };
+  return new Runner(info, pool.size, new Batcher(executor, layout, batchingOptions), async () => {
+    await pool.unload(key);
+    if (shared) await releasePool(pool);
+  });
+}
