@@ -2,4 +2,16 @@
  * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
  */
 export { HfTasksError, InvalidInputError, NativeError } from './errors.js';
+export {
+  DownloadError,
+  GatedModelError,
+  ModelNotFoundError,
+  OfflineError,
+} from './errors.js';
+export { DTYPES, type Dtype } from './hub/files.js';
+export { PACKAGE_MIRROR } from './hub/mirror.js';
+export { validateModelId, validateRevision } from './hub/model-id.js';
+export type { ProgressEvent, ProgressOption } from './hub/progress.js';
+export { type ResolvedModel, type ResolveOptions, resolveModel } from './hub/resolve.js';
+export { hubCacheDir } from './hub/settings.js';
 export { applyScores, qaAnswerCharSpans, qaDecodeSpan, qaPMask, topK } from './native.js';

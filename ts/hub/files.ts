@@ -1,0 +1,145 @@
+/**
+ * Which files a model needs: the configuration and tokenizer files a task reads, and the ONNX
+ * file chosen by dtype in either accepted layout (optimum: `model.onnx` at the root;
+ * transformers.js: `onnx/model.onnx`, `onnx/model_quantized.onnx`, ...).
+ */
+import { InvalidInputError } from '../errors.js';
+
+/** Weight formats, named as transformers.js names them. */
+export const DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
+export type Dtype = (typeof DTYPES)[number];
+
+/** File-name suffixes per dtype, in order of preference (`model<suffix>.onnx`). */
+const DTYPE_SUFFIXES: Record<Dtype, readonly string[]> = {
+  fp32: [''],
+  fp16: ['_fp16'],
+  q8: ['_quantized', '_int8'],
+  int8: ['_int8', '_quantized'],
+  uint8: ['_uint8'],
+  q4: ['_q4'],
+  q4f16: ['_q4f16'],
+  bnb4: ['_bnb4'],
+};
+
+/** When no dtype is asked for: full precision first, then the formats that run well on CPU. */
+const AUTO_ORDER: readonly Dtype[] = ['fp32', 'q8', 'int8', 'uint8', 'q4', 'fp16', 'q4f16', 'bnb4'];
+
+export function parseDtype(dtype: unknown): Dtype | undefined {
+  if (dtype === undefined || dtype === null || dtype === 'auto') return undefined;
+  if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as Dtype;
+  throw new InvalidInputError(
+    'ERR_INVALID_ARGUMENT',
+    `unknown dtype ${JSON.stringify(dtype)}; expected one of ${DTYPES.join(', ')} or auto`,
+  );
+}
+
+/** Candidate paths of the ONNX file `name` (e.g. `model`) for a dtype, most preferred first. */
+export function onnxCandidates(dtype: Dtype | undefined, name = 'model'): string[] {
+  const dtypes = dtype === undefined ? AUTO_ORDER : [dtype];
+  const out: string[] = [];
+  for (const d of dtypes) {
+    for (const suffix of DTYPE_SUFFIXES[d]) {
+      for (const dir of ['onnx/', '']) {
+        const candidate = `${dir}${name}${suffix}.onnx`;
+        if (!out.includes(candidate)) out.push(candidate);
+      }
+    }
+  }
+  return out;
+}
+
+/** Every ONNX path either layout may hold for `name`, whatever the dtype. */
+export function allOnnxCandidates(name = 'model'): string[] {
+  return onnxCandidates(undefined, name);
+}
+
+/** The external-data files that may sit beside an ONNX file (`model.onnx_data`, `model.onnx.data`). */
+export function externalDataCandidates(onnxFile: string): string[] {
+  return [`${onnxFile}_data`, `${onnxFile}.data`];
+}
+
+export const CONFIG_FILE = 'config.json';
+export const MODULES_FILE = 'modules.json';
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+const SENTENCE_TRANSFORMERS_FILES = [
+  MODULES_FILE,
+  'sentence_bert_config.json',
+  'config_sentence_transformers.json',
+  '1_Pooling/config.json',
+];
+const PREPROCESSOR_FILES = ['preprocessor_config.json'];
+const GENERATION_FILES = ['generation_config.json'];
+
+const TEXT_TASKS = new Set([
+  'token-classification',
+  'text-classification',
+  'fill-mask',
+  'question-answering',
+  'zero-shot-classification',
+  'table-question-answering',
+]);
+const EMBEDDING_TASKS = new Set(['feature-extraction', 'sentence-similarity']);
+const GENERATION_TASKS = new Set(['text-generation', 'summarization', 'translation', 'text2text-generation']);
+const VISION_AUDIO_TASKS = new Set([
+  'image-classification',
+  'object-detection',
+  'image-segmentation',
+  'audio-classification',
+  'zero-shot-image-classification',
+  'depth-estimation',
+]);
+const PREPROCESSED_GENERATION_TASKS = new Set(['automatic-speech-recognition', 'image-to-text']);
+
+/**
+ * The optional files (beyond `config.json` and the ONNX file) a task reads. An unknown or
+ * undecided task gets them all. Files that the repository lacks are simply absent.
+ */
+export function optionalFilesFor(task: string | undefined): string[] {
+  if (task !== undefined) {
+    if (TEXT_TASKS.has(task)) return [...TOKENIZER_FILES];
+    if (EMBEDDING_TASKS.has(task)) return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES];
+    if (GENERATION_TASKS.has(task)) return [...TOKENIZER_FILES, ...GENERATION_FILES];
+    if (VISION_AUDIO_TASKS.has(task)) return [...PREPROCESSOR_FILES];
+    if (PREPROCESSED_GENERATION_TASKS.has(task)) {
+      return [...TOKENIZER_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
+    }
+  }
+  return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
+}
+
+/**
+ * Picks the ONNX file for a dtype among `available` paths. Throws `InvalidInputError` listing
+ * the ONNX files that exist when none matches.
+ */
+export function chooseOnnxFile(
+  available: readonly string[],
+  dtype: Dtype | undefined,
+  where: string,
+  name = 'model',
+): string {
+  const set = new Set(available);
+  const found = onnxCandidates(dtype, name).find((c) => set.has(c));
+  if (found !== undefined) return found;
+  throw noOnnxFileError(
+    available.filter((f) => f.endsWith('.onnx')),
+    dtype,
+    where,
+    name,
+  );
+}
+
+export function noOnnxFileError(
+  onnxFiles: readonly string[],
+  dtype: Dtype | undefined,
+  where: string,
+  name = 'model',
+): InvalidInputError {
+  const wanted = onnxCandidates(dtype, name).join(', ');
+  const present = onnxFiles.length > 0 ? onnxFiles.join(', ') : 'none';
+  const what = dtype === undefined ? `an ONNX file "${name}"` : `an ONNX file for dtype ${dtype}`;
+  return new InvalidInputError(
+    'ERR_NO_ONNX_FILE',
+    `${where} has no ${what} (looked for ${wanted}); ONNX files present: ${present}`,
+  );
+}

