@@ -4,7 +4,10 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod mask;
+pub mod pooling;
 pub mod qa;
 pub mod scoring;
+pub mod similarity;
 
 pub use error::{Error, Result};
