@@ -5,9 +5,11 @@
 pub mod aggregate;
 pub mod error;
 pub mod mask;
+pub mod offsets;
 pub mod pooling;
 pub mod qa;
 pub mod scoring;
 pub mod similarity;
+pub mod tokenize;
 
 pub use error::{Error, Result};
