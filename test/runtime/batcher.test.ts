@@ -1,0 +1,255 @@
+import test from 'ava';
+import { HfTasksError, QueueFullError, WorkerCrashedError } from '../../ts/errors.js';
+import { type BatchLayout, batchLayout, type Job } from '../../ts/runtime/batch.js';
+import { Batcher, type JobExecutor, resolveBatchingOptions } from '../../ts/runtime/batcher.js';
+import type { TensorLike } from '../../ts/runtime/runner.js';
+import { values } from './engine-helpers.js';
+
+const LAYOUT = batchLayout(
+  [
+    { name: 'input_ids', type: 'int64', shape: ['b', 's'] },
+    { name: 'attention_mask', type: 'int64', shape: ['b', 's'] },
+  ],
+  [{ name: 'first', type: 'float32', shape: ['b'] }],
+) as BatchLayout;
+
+/** A call of `rows` x `len` whose rows all start with token `tag`. */
+function call(tag: number, len: number, rows = 1): Record<string, TensorLike> {
+  const ids = new BigInt64Array(rows * len).fill(BigInt(tag));
+  return {
+    input_ids: { type: 'int64', data: ids, dims: [rows, len] },
+    attention_mask: { type: 'int64', data: new BigInt64Array(rows * len).fill(1n), dims: [rows, len] },
+  };
+}
+
+/** An executor that holds every job until the test releases it; results echo each call's tag. */
+class Gate implements JobExecutor {
+  readonly jobs: Job[] = [];
+  readonly #held: Array<() => void> = [];
+  failWhen: ((job: Job) => Error | null) | null = null;
+
+  constructor(readonly concurrency: number) {}
+
+  execute(job: Job): Promise<Record<string, TensorLike>[]> {
+    this.jobs.push(job);
+    return new Promise((resolve, reject) => {
+      this.#held.push(() => {
+        const err = this.failWhen?.(job) ?? null;
+        if (err !== null) return reject(err);
+        resolve(
+          job.parts.map((p) => {
+            const ids = (p.feeds.input_ids as TensorLike).data as BigInt64Array;
+            const dims = (p.feeds.input_ids as TensorLike).dims as [number, number];
+            const first = Float32Array.from({ length: dims[0] }, (_, r) => Number(ids[r * dims[1]]));
+            return { first: { type: 'float32', data: first, dims: [dims[0]] } };
+          }),
+        );
+      });
+    });
+  }
+
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Lets the oldest held job finish. */
+  releaseOne(): void {
+    this.#held.shift()?.();
+  }
+
+  async drain(): Promise<void> {
+    while (this.#held.length > 0) {
+      this.releaseOne();
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+const tagOf = (r: Record<string, TensorLike>) => values(r.first)[0];
+const jobTags = (job: Job) =>
+  job.parts.map((p) => Number(((p.feeds.input_ids as TensorLike).data as BigInt64Array)[0]));
+
+test('an idle model runs the first call at once, alone', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 1000 });
+  const p = b.submit(call(1, 4));
+  t.is(gate.jobs.length, 1, 'dispatched synchronously, no wait');
+  t.is(gate.jobs[0]?.parts.length, 1);
+  await gate.drain();
+  t.is(tagOf(await p), 1);
+});
+
+test('calls that arrive while the model is busy are stacked, sorted by length, and each gets its own result', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 1000, maxBatchSize: 64, tokenBudget: 100000 });
+  const first = b.submit(call(100, 5));
+  const lens = [9, 3, 7, 3, 12, 5];
+  const rest = lens.map((len, i) => b.submit(call(i + 1, len)));
+  t.is(gate.jobs.length, 1);
+  t.is(b.queued, lens.length);
+  gate.releaseOne();
+  await first;
+  await new Promise((r) => setImmediate(r));
+  t.is(gate.jobs.length, 2, 'the waiting calls go as one job when the slot frees');
+  const job = gate.jobs[1] as Job;
+  t.truthy(job.layout);
+  t.deepEqual(
+    job.parts.map((p) => p.len),
+    [...lens].sort((x, y) => x - y),
+  );
+  await gate.drain();
+  const results = await Promise.all(rest);
+  t.deepEqual(results.map(tagOf), [1, 2, 3, 4, 5, 6]);
+  const stats = b.stats();
+  t.is(stats.jobs, 2);
+  t.is(stats.batchedCalls, 6);
+  t.is(
+    stats.tokens,
+    lens.reduce((x, y) => x + y, 0),
+  );
+  t.is(stats.paddedTokens, 6 * 12);
+});
+
+test('jobs respect the token budget and the batch size, and the oldest call always goes next', async (t) => {
+  const gate = new Gate(1);
+  const opts = { maxWaitMs: 0, maxBatchSize: 4, tokenBudget: 40 };
+  const b = new Batcher(gate, LAYOUT, opts);
+  const blocker = b.submit(call(0, 1));
+  const lens = [30, 2, 8, 8, 1, 9, 3, 10, 4, 7, 2, 6, 11, 5, 60];
+  const pending = lens.map((len, i) => b.submit(call(i + 1, len, 1 + (i % 2))));
+  const order: number[] = [];
+  while (gate.held > 0) {
+    gate.releaseOne();
+    await new Promise((r) => setImmediate(r));
+  }
+  await blocker;
+  await Promise.all(pending);
+  for (const job of gate.jobs.slice(1)) {
+    const rows = job.parts.reduce((n, p) => n + p.rows, 0);
+    const len = Math.max(...job.parts.map((p) => p.len));
+    if (job.parts.length > 1) {
+      t.true(rows <= opts.maxBatchSize, `rows ${rows}`);
+      t.true(rows * len <= opts.tokenBudget, `padded tokens ${rows * len}`);
+    }
+    order.push(...jobTags(job));
+  }
+  t.deepEqual(
+    [...order].sort((x, y) => x - y),
+    lens.map((_, i) => i + 1),
+    'every call ran exactly once',
+  );
+  // FIFO anchor: the k-th job holds the oldest call not yet sent.
+  const sent = new Set<number>();
+  for (const job of gate.jobs.slice(1)) {
+    const oldest = lens.map((_, i) => i + 1).find((tag) => !sent.has(tag));
+    t.true(jobTags(job).includes(oldest as number));
+    for (const tag of jobTags(job)) sent.add(tag);
+  }
+  t.true(
+    gate.jobs.some((j) => j.parts.length > 1),
+    'some calls were stacked',
+  );
+  t.is(gate.jobs.find((j) => jobTags(j).includes(15))?.parts.length, 1, 'an over-budget call runs alone');
+});
+
+test('a busy model waits at most maxWaitMs for company, then sends what it has', async (t) => {
+  const gate = new Gate(2);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 5 });
+  const first = b.submit(call(1, 3));
+  const second = b.submit(call(2, 3));
+  t.is(gate.jobs.length, 1, 'the second call waits while the first runs');
+  await new Promise((r) => setTimeout(r, 30));
+  t.is(gate.jobs.length, 2, 'after the wait it runs without the first finishing');
+  t.deepEqual(jobTags(gate.jobs[1] as Job), [2]);
+  await gate.drain();
+  t.is(tagOf(await first), 1);
+  t.is(tagOf(await second), 2);
+});
+
+test('a full queue rejects with ERR_QUEUE_FULL and accepts again once drained', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxQueue: 3, maxWaitMs: 0 });
+  const running = b.submit(call(1, 2));
+  const waiting = [b.submit(call(2, 2)), b.submit(call(3, 2)), b.submit(call(4, 2))];
+  const err = await t.throwsAsync(() => b.submit(call(5, 2)), { instanceOf: QueueFullError });
+  t.is(err?.code, 'ERR_QUEUE_FULL');
+  t.is(b.stats().rejected, 1);
+  await gate.drain();
+  await Promise.all([running, ...waiting]);
+  const again = b.submit(call(6, 2));
+  await gate.drain();
+  t.is(tagOf(await again), 6);
+});
+
+test('when a stacked job fails, its calls are re-run alone so a bad call fails alone', async (t) => {
+  const gate = new Gate(1);
+  const bad = new HfTasksError('ERR_MODEL_RUN', 'token id out of range');
+  gate.failWhen = (job) => (jobTags(job).includes(13) ? bad : null);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const blocker = b.submit(call(1, 2));
+  const others = [b.submit(call(11, 3)), b.submit(call(12, 4))];
+  const poisoned = b.submit(call(13, 3));
+  await gate.drain();
+  await blocker;
+  t.deepEqual((await Promise.all(others)).map(tagOf), [11, 12]);
+  const err = await t.throwsAsync(poisoned);
+  t.is(err, bad);
+});
+
+test('engine failures (a crashed worker) are not retried call by call', async (t) => {
+  const gate = new Gate(1);
+  const crash = new WorkerCrashedError('worker died');
+  gate.failWhen = (job) => (job.parts.length > 1 ? crash : null);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const blocker = b.submit(call(1, 2));
+  const stacked = [b.submit(call(2, 2)), b.submit(call(3, 2))];
+  const settled = Promise.allSettled(stacked);
+  await gate.drain();
+  await blocker;
+  for (const s of await settled) t.is(s.status === 'rejected' ? s.reason : null, crash);
+  t.is(gate.jobs.length, 2, 'no solo re-runs');
+});
+
+test('without a layout every call is its own job', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, null, { maxWaitMs: 0 });
+  t.false(b.batching);
+  const calls = [1, 2, 3].map((tag) => b.submit(call(tag, 2)));
+  await gate.drain();
+  t.deepEqual((await Promise.all(calls)).map(tagOf), [1, 2, 3]);
+  t.is(gate.jobs.length, 3);
+  t.true(gate.jobs.every((j) => j.parts.length === 1 && j.layout === undefined));
+});
+
+test('calls asking for different outputs are not stacked together', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const blocker = b.submit(call(1, 2));
+  const a = b.submit(call(2, 2), { outputs: ['first'] });
+  const c = b.submit(call(3, 2));
+  await gate.drain();
+  await Promise.all([blocker, a, c]);
+  t.deepEqual(gate.jobs.map(jobTags), [[1], [2], [3]]);
+  t.deepEqual(gate.jobs[1]?.outputs, ['first']);
+});
+
+test('close rejects the waiting calls and refuses new ones', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const running = b.submit(call(1, 2));
+  const waiting = b.submit(call(2, 2));
+  const reason = new HfTasksError('ERR_DISPOSED', 'closed');
+  b.close(reason);
+  t.is(await t.throwsAsync(waiting), reason);
+  t.is(await t.throwsAsync(b.submit(call(3, 2))), reason);
+  await gate.drain();
+  t.is(tagOf(await running), 1, 'the running job still finishes');
+});
+
+test('batching options are checked', (t) => {
+  for (const bad of [{ maxBatchSize: 0 }, { tokenBudget: 1.5 }, { maxQueue: -1 }, { maxWaitMs: -1 }]) {
+    const err = t.throws(() => resolveBatchingOptions(bad as never), { instanceOf: HfTasksError });
+    t.is(err?.code, 'ERR_INVALID_ARGUMENT');
+  }
+  t.deepEqual(resolveBatchingOptions({ maxWaitMs: 0 }).maxWaitMs, 0);
+});

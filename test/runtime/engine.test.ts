@@ -1,0 +1,159 @@
+import test from 'ava';
+import { HfTasksError, ModelError, QueueFullError } from '../../ts/errors.js';
+import { createEngineRunner, type EngineRunner, shutdownEngine } from '../../ts/runtime/engine.js';
+import { WorkerPool } from '../../ts/runtime/pool.js';
+import type { TensorLike } from '../../ts/runtime/runner.js';
+import { createSessionRunner } from '../../ts/runtime/session.js';
+import { fixtureModels, maxAbsDiff, modelFacts, modelFile, rng, tokenFeeds } from './engine-helpers.js';
+
+test.after.always(() => shutdownEngine());
+
+/** Ten calls of mixed rows and lengths (each with its own caller-side padding). */
+function mixedCalls(model: string, inputNames: string[], seed: number): Array<Record<string, TensorLike>> {
+  const facts = modelFacts(model);
+  const next = rng(seed);
+  return Array.from({ length: 10 }, (_, i) =>
+    tokenFeeds(inputNames, facts, 1 + Math.floor(next() * 3), 2 + Math.floor(next() * 40), seed * 100 + i),
+  );
+}
+
+/** Runs the calls concurrently on `runner`, and one by one on an inline unbatched session. */
+async function compare(model: string, runner: EngineRunner, seed: number) {
+  const inline = await createSessionRunner(modelFile(model));
+  try {
+    const calls = mixedCalls(model, runner.inputNames, seed);
+    const batched = await Promise.all(calls.map((f) => runner.run(f)));
+    let worst = 0;
+    let shapes = true;
+    for (const [i, feeds] of calls.entries()) {
+      const alone = await inline.run(feeds);
+      const got = batched[i] as Record<string, TensorLike>;
+      if (Object.keys(got).join() !== Object.keys(alone).join()) shapes = false;
+      for (const name of Object.keys(alone)) {
+        const d = maxAbsDiff(got[name] as TensorLike, alone[name] as TensorLike);
+        if (!Number.isFinite(d)) shapes = false;
+        worst = Math.max(worst, d);
+      }
+    }
+    return { worst, shapes };
+  } finally {
+    await inline.dispose();
+  }
+}
+
+for (const model of fixtureModels()) {
+  test(`${model}: a batched result equals the unbatched one (pooled)`, async (t) => {
+    const runner = await createEngineRunner(modelFile(model), {
+      workers: 1,
+      batching: { maxWaitMs: 50 },
+      padTokenId: modelFacts(model).padId,
+    });
+    t.teardown(() => runner.dispose());
+    t.true(runner.batching, 'the fixture graph is batchable');
+    const { worst, shapes } = await compare(model, runner, 11);
+    t.true(shapes, 'same outputs, same dims');
+    t.true(worst <= 1e-5, `max abs diff ${worst}`);
+    const stats = runner.stats();
+    t.true(stats.batchedCalls >= 2, 'calls were actually stacked');
+    t.true(stats.jobs < 10);
+  });
+}
+
+test('inline mode batches too, with the same results', async (t) => {
+  for (const model of ['bert-qa', 'roberta-ner', 'st-encoder']) {
+    const runner = await createEngineRunner(modelFile(model), {
+      inline: true,
+      padTokenId: modelFacts(model).padId,
+    });
+    t.is(runner.mode, 'inline');
+    const { worst, shapes } = await compare(model, runner, 12);
+    t.true(shapes);
+    t.true(worst <= 1e-5, `${model}: max abs diff ${worst}`);
+    t.true(runner.stats().batchedCalls >= 2);
+    await runner.dispose();
+  }
+});
+
+test('batching: false runs each call alone with the same results', async (t) => {
+  const runner = await createEngineRunner(modelFile('bert-mlm'), { workers: 1, batching: false });
+  t.teardown(() => runner.dispose());
+  t.false(runner.batching);
+  const { worst, shapes } = await compare('bert-mlm', runner, 13);
+  t.true(shapes);
+  t.true(worst <= 1e-5);
+  t.is(runner.stats().batchedCalls, 0);
+  t.is(runner.stats().jobs, 10);
+});
+
+test('the queue limit rejects excess calls with ERR_QUEUE_FULL', async (t) => {
+  const runner = await createEngineRunner(modelFile('bert-ner'), { workers: 1, batching: { maxQueue: 2 } });
+  t.teardown(() => runner.dispose());
+  const calls = mixedCalls('bert-ner', runner.inputNames, 14).slice(0, 5);
+  const settled = await Promise.allSettled(calls.map((f) => runner.run(f)));
+  // One call runs at once, two wait, the other two find the queue full.
+  t.deepEqual(
+    settled.map((s) => s.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected'],
+  );
+  for (const s of settled.slice(3)) {
+    const reason = (s as PromiseRejectedResult).reason as QueueFullError;
+    t.true(reason instanceof QueueFullError);
+    t.is(reason.code, 'ERR_QUEUE_FULL');
+  }
+});
+
+test('several runners share one pool; dispose ends a runner, not its neighbours', async (t) => {
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  const a = await createEngineRunner(modelFile('bert-sentiment'), { pool });
+  const b = await createEngineRunner(modelFile('bert-nli'), { pool });
+  t.is(a.mode, 2);
+  const fa = mixedCalls('bert-sentiment', a.inputNames, 15)[0] as Record<string, TensorLike>;
+  const fb = mixedCalls('bert-nli', b.inputNames, 16)[0] as Record<string, TensorLike>;
+  const [ra, rb] = await Promise.all([a.run(fa), b.run(fb)]);
+  t.is(ra.logits?.dims[1], 3);
+  t.is(rb.logits?.dims[1], 3);
+  await a.dispose();
+  await a.dispose();
+  const err = await t.throwsAsync(a.run(fa), { instanceOf: ModelError });
+  t.is(err?.code, 'ERR_DISPOSED');
+  t.deepEqual((await b.run(fb)).logits?.dims, rb.logits?.dims);
+  await b.dispose();
+  t.false(pool.disposed, 'an explicit pool belongs to the caller');
+});
+
+test('session options pass through to the workers', async (t) => {
+  const runner = await createEngineRunner(modelFile('bert-regression'), {
+    workers: 1,
+    sessionOptions: {
+      graphOptimizationLevel: 'disabled',
+      intraOpNumThreads: 1,
+      enableCpuMemArena: false,
+      enableMemPattern: false,
+    },
+  });
+  t.teardown(() => runner.dispose());
+  const { worst } = await compare('bert-regression', runner, 17);
+  t.true(worst <= 1e-5);
+  const bad = await t.throwsAsync(
+    createEngineRunner(modelFile('bert-regression'), {
+      workers: 1,
+      sessionOptions: { intraOpNumThreads: -2 },
+    }),
+    { instanceOf: HfTasksError },
+  );
+  t.is(bad?.code, 'ERR_INVALID_ARGUMENT');
+});
+
+test('engine options are checked', async (t) => {
+  for (const options of [{ workers: -1 }, { workers: 1.5 }, { batching: 'yes' }, { padTokenId: -3 }]) {
+    const err = await t.throwsAsync(createEngineRunner(modelFile('bert-ner'), options as never), {
+      instanceOf: HfTasksError,
+    });
+    t.is(err?.code, 'ERR_INVALID_ARGUMENT');
+  }
+  const batching = await t.throwsAsync(
+    createEngineRunner(modelFile('bert-ner'), { batching: { maxBatchSize: 0 } }),
+  );
+  t.is((batching as HfTasksError).code, 'ERR_INVALID_ARGUMENT');
+});
