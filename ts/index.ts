@@ -14,4 +14,18 @@ export { validateModelId, validateRevision } from './hub/model-id.js';
 export type { ProgressEvent, ProgressOption } from './hub/progress.js';
 export { type ResolvedModel, type ResolveOptions, resolveModel } from './hub/resolve.js';
 export { hubCacheDir } from './hub/settings.js';
-export { applyScores, qaAnswerCharSpans, qaDecodeSpan, qaPMask, topK } from './native.js';
+export {
+  applyScores,
+  clsPool,
+  cosineSimilarity,
+  cosineSimilarityMatrix,
+  encodeMaskPng,
+  l2Normalize,
+  lastTokenPool,
+  maxPool,
+  meanPool,
+  qaAnswerCharSpans,
+  qaDecodeSpan,
+  qaPMask,
+  topK,
+} from './native.js';

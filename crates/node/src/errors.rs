@@ -50,3 +50,16 @@ pub fn guard<T>(f: impl FnOnce() -> hf_tasks_core::Result<T>) -> JsResult<T> {
 pub fn to_usize(v: u32) -> usize {
     v as usize
 }
+
+/// Converts a JS number given as a dimension or count: it must be a non-negative integer no
+/// larger than 2^53 (JS numbers wrap or truncate silently under a `u32` conversion).
+pub fn dim_arg(v: f64, name: &str) -> hf_tasks_core::Result<usize> {
+    const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= MAX_SAFE && v <= usize::MAX as f64 {
+        Ok(v as usize)
+    } else {
+        Err(hf_tasks_core::Error::Dims(format!(
+            "{name} must be a non-negative integer, got {v}"
+        )))
+    }
+}

@@ -4,5 +4,8 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod errors;
+mod mask;
+mod pooling;
 mod qa;
 mod scoring;
+mod similarity;
