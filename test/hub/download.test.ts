@@ -78,7 +78,9 @@ test('the dtype picks the ONNX file; another dtype of a cached model is fetched'
 test('a dtype the repository lacks is an error that lists the ONNX files present', async (t) => {
   const { hub, opts } = await setup();
   t.teardown(() => hub.close());
-  const err = await t.throwsAsync(resolveModel(ID, { ...opts, dtype: 'fp16' }), { instanceOf: InvalidInputError });
+  const err = await t.throwsAsync(resolveModel(ID, { ...opts, dtype: 'fp16' }), {
+    instanceOf: InvalidInputError,
+  });
   t.is(err?.code, 'ERR_NO_ONNX_FILE');
   t.regex(err?.message ?? '', /dtype fp16/);
   t.regex(err?.message ?? '', /onnx\/model\.onnx, onnx\/model_quantized\.onnx/);

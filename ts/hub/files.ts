@@ -137,7 +137,7 @@ export function noOnnxFileError(
 ): InvalidInputError {
   const wanted = onnxCandidates(dtype, name).join(', ');
   const present = onnxFiles.length > 0 ? onnxFiles.join(', ') : 'none';
-  const what = dtype === undefined ? `an ONNX file "${name}"` : `an ONNX file for dtype ${dtype}`;
+  const what = dtype === undefined ? `ONNX file "${name}"` : `ONNX file for dtype ${dtype}`;
   return new InvalidInputError(
     'ERR_NO_ONNX_FILE',
     `${where} has no ${what} (looked for ${wanted}); ONNX files present: ${present}`,

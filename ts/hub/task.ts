@@ -68,6 +68,7 @@ export function inferTask(config: unknown, hasSentenceTransformersModules: boole
         (typeof modelType === 'string' && CONDITIONAL_GENERATION_BY_TYPE[modelType]) || 'text2text-generation'
       );
     }
+    if (modelType === 'tapas' && arch.endsWith('ForQuestionAnswering')) return 'table-question-answering';
     for (const [suffix, task] of SUFFIX_TASKS) {
       if (arch.endsWith(suffix)) return task;
     }
