@@ -10,6 +10,7 @@ export {
 } from './errors.js';
 export { DTYPES, type Dtype } from './hub/files.js';
 export { PACKAGE_MIRROR } from './hub/mirror.js';
+export { provisionModels } from './hub/provision.js';
 export { validateModelId, validateRevision } from './hub/model-id.js';
 export type { ProgressEvent, ProgressOption } from './hub/progress.js';
 export { type ResolvedModel, type ResolveOptions, resolveModel } from './hub/resolve.js';

@@ -15,7 +15,9 @@ import {
   resolveModel,
 } from '../../ts/index.js';
 import { FakeHub, gitBlobSha1, sha256 } from './helpers/fake-hub.js';
-import { readSnapshotFile, tempDir, tokenClassificationRepo } from './helpers/repo.js';
+import { readSnapshotFile, removeTempDirs, tempDir, tokenClassificationRepo } from './helpers/repo.js';
+
+test.after.always(removeTempDirs);
 
 const ID = 'acme/tiny-ner';
 

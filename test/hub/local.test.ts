@@ -4,7 +4,9 @@ import path from 'node:path';
 import test from 'ava';
 import { inferTask } from '../../ts/hub/task.js';
 import { InvalidInputError, ModelNotFoundError, resolveModel } from '../../ts/index.js';
-import { SENTENCE_CONFIG, TOKEN_CLASSIFICATION_CONFIG, tempDir } from './helpers/repo.js';
+import { removeTempDirs, SENTENCE_CONFIG, TOKEN_CLASSIFICATION_CONFIG, tempDir } from './helpers/repo.js';
+
+test.after.always(removeTempDirs);
 
 async function folder(files: Record<string, string>): Promise<string> {
   const dir = await tempDir('hf-tasks-local-');

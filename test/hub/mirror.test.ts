@@ -13,10 +13,13 @@ import { FakeHub, gitBlobSha1, sha256 } from './helpers/fake-hub.js';
 import { buildWheel, FakeIndex } from './helpers/fake-index.js';
 import {
   readSnapshotFile,
+  removeTempDirs,
   TOKEN_CLASSIFICATION_CONFIG,
   tempDir,
   tokenClassificationRepo,
 } from './helpers/repo.js';
+
+test.after.always(removeTempDirs);
 
 const ID = 'acme/packaged-ner';
 const WHEEL = 'acme_ner_model-2.0.0-py3-none-any.whl';

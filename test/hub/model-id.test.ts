@@ -2,7 +2,9 @@
 import test from 'ava';
 import { InvalidInputError, resolveModel, validateModelId, validateRevision } from '../../ts/index.js';
 import { FakeHub } from './helpers/fake-hub.js';
-import { tempDir } from './helpers/repo.js';
+import { removeTempDirs, tempDir } from './helpers/repo.js';
+
+test.after.always(removeTempDirs);
 
 const GOOD_IDS = [
   'sentence-transformers/all-MiniLM-L6-v2',

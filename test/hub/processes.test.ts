@@ -8,7 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { FakeHub } from './helpers/fake-hub.js';
-import { readSnapshotFile, tempDir, tokenClassificationRepo } from './helpers/repo.js';
+import { readSnapshotFile, removeTempDirs, tempDir, tokenClassificationRepo } from './helpers/repo.js';
+
+test.after.always(removeTempDirs);
 
 const CHILD = fileURLToPath(new URL('./helpers/resolve-child.ts', import.meta.url));
 

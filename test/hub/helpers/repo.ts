@@ -4,9 +4,17 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-/** A fresh temp folder, removed by the returned cleanup. */
+const created: string[] = [];
+
+/** A fresh temp folder; `removeTempDirs` (run it in `test.after.always`) deletes them all. */
 export async function tempDir(prefix = 'hf-tasks-hub-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(created.splice(0).map((d) => fs.rm(d, { recursive: true, force: true })));
 }
 
 export const TOKEN_CLASSIFICATION_CONFIG = JSON.stringify({
