@@ -85,21 +85,20 @@ fn strings(v: &Value) -> Vec<String> {
     numbers(v, |x| x.as_str().map(str::to_string))
 }
 
-#[test]
-fn aggregation_matches_the_reference_pipeline() {
+/// Replays every golden run with the vocabulary `vocab_for(tokenizer name)`; returns the number
+/// of runs and entities checked.
+fn replay<V: TokenVocab>(mut vocab_for: impl FnMut(&str) -> V) -> (usize, usize) {
     let path = root().join("test/fixtures/goldens/aggregate.json");
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("golden file"))
         .expect("golden json");
-    let mut vocabs: HashMap<String, FixtureVocab> = HashMap::new();
+    let mut vocabs: HashMap<String, V> = HashMap::new();
     let mut checked_runs = 0;
     let mut checked_entities = 0;
     let mut max_diff = 0.0f64;
     for case in golden["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("name");
         let tok = case["tokenizer"].as_str().expect("tokenizer").to_string();
-        let vocab = vocabs
-            .entry(tok.clone())
-            .or_insert_with(|| FixtureVocab::load(&tok));
+        let vocab = vocabs.entry(tok.clone()).or_insert_with(|| vocab_for(&tok));
         let logits: Vec<f32> = numbers(&case["logits"], |x| x.as_f64().map(|f| f as f32));
         let ids: Vec<u32> = numbers(&case["input_ids"], |x| x.as_u64().map(|i| i as u32));
         let mask: Vec<u8> = numbers(&case["special_tokens_mask"], |x| {
@@ -160,13 +159,28 @@ fn aggregation_matches_the_reference_pipeline() {
             }
         }
     }
-    assert!(
-        checked_runs >= 300,
-        "only {checked_runs} runs in the golden file"
-    );
-    assert!(
-        checked_entities >= 1000,
-        "only {checked_entities} entities in the golden file"
-    );
     eprintln!("aggregate goldens: {checked_runs} runs, {checked_entities} entities, max score diff {max_diff:e}");
+    (checked_runs, checked_entities)
+}
+
+#[test]
+fn aggregation_matches_the_reference_pipeline() {
+    let (runs, entities) = replay(FixtureVocab::load);
+    assert!(runs >= 300, "only {runs} runs in the golden file");
+    assert!(
+        entities >= 1000,
+        "only {entities} entities in the golden file"
+    );
+}
+
+/// The same goldens with the crate's own tokenizer as the vocabulary (its decoder, unk id and
+/// subword prefix as read from the fixture folders).
+#[test]
+fn aggregation_with_the_crate_tokenizer_matches_the_reference_pipeline() {
+    let (runs, _) = replay(|name| {
+        let dir = root().join("test/fixtures/tokenizers").join(name);
+        hf_tasks_core::tokenize::Tokenizer::from_path(&dir)
+            .unwrap_or_else(|e| panic!("cannot load {name}: {e}"))
+    });
+    assert!(runs >= 300);
 }
