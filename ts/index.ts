@@ -30,3 +30,16 @@ export {
   qaPMask,
   topK,
 } from './native.js';
+export {
+  type BatchEncoding,
+  type DecodeOptions,
+  type EncodeOptions,
+  type OffsetUnit,
+  type PaddingStrategy,
+  type Side,
+  type SpecialTokens,
+  type TokenIds,
+  Tokenizer,
+  type TokenizerInput,
+  type TruncationStrategy,
+} from './tokenizer.js';

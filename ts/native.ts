@@ -60,3 +60,8 @@ export const l2Normalize = wrap(addon.l2Normalize);
 export const cosineSimilarity = wrap(addon.cosineSimilarity);
 export const cosineSimilarityMatrix = wrap(addon.cosineSimilarityMatrix);
 export const encodeMaskPng = wrap(addon.encodeMaskPng);
+
+/** The addon's tokenizer class; `ts/tokenizer.ts` wraps it (and translates its errors). */
+export const NativeTokenizer = addon.Tokenizer;
+export type NativeTokenizer = Addon.Tokenizer;
+export type { NativeEncodeOptions, NativeEncoding, NativeSpecialTokens } from '../native/index.js';

@@ -9,3 +9,4 @@ mod pooling;
 mod qa;
 mod scoring;
 mod similarity;
+mod tokenize;
