@@ -38,7 +38,8 @@ export interface MissingFile {
   commit: string | undefined;
 }
 
-const ETAG_CHARS = /^[A-Za-z0-9._-]{1,128}$/;
+/** Safe as a file name: no separators, and no leading dot (so never `.` or `..`). */
+const ETAG_CHARS = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
 /** Strips the weak marker and quotes of an ETag header value. */
 export function normalizeEtag(raw: string | null): string | undefined {

@@ -108,27 +108,6 @@ export function optionalFilesFor(task: string | undefined): string[] {
   return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
 }
 
-/**
- * Picks the ONNX file for a dtype among `available` paths. Throws `InvalidInputError` listing
- * the ONNX files that exist when none matches.
- */
-export function chooseOnnxFile(
-  available: readonly string[],
-  dtype: Dtype | undefined,
-  where: string,
-  name = 'model',
-): string {
-  const set = new Set(available);
-  const found = onnxCandidates(dtype, name).find((c) => set.has(c));
-  if (found !== undefined) return found;
-  throw noOnnxFileError(
-    available.filter((f) => f.endsWith('.onnx')),
-    dtype,
-    where,
-    name,
-  );
-}
-
 export function noOnnxFileError(
   onnxFiles: readonly string[],
   dtype: Dtype | undefined,

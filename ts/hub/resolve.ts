@@ -15,7 +15,7 @@ import {
   ModelNotFoundError,
   OfflineError,
 } from '../errors.js';
-import { isDirectory, isFile, listFiles, RepoCache } from './cache.js';
+import { isDirectory, isFile, RepoCache } from './cache.js';
 import {
   ensureBlob,
   type FileMetadata,
@@ -26,7 +26,6 @@ import {
 import {
   allOnnxCandidates,
   CONFIG_FILE,
-  chooseOnnxFile,
   type Dtype,
   externalDataCandidates,
   MODULES_FILE,
@@ -156,22 +155,41 @@ function looksLikePath(ref: string): boolean {
   return path.isAbsolute(ref) || ref.startsWith('.') || ref.startsWith('~') || ref.includes('\\');
 }
 
+/** The `.onnx` files at the top of a folder and in its `onnx/` folder (for error messages). */
+async function localOnnxFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sub of ['', 'onnx']) {
+    const names = await fs.readdir(path.join(dir, sub)).catch(() => [] as string[]);
+    for (const name of names) if (name.endsWith('.onnx')) out.push(sub ? `${sub}/${name}` : name);
+  }
+  return out.sort();
+}
+
+/** Checks only the files a task can use (never walks the folder: it may be large). */
 async function resolveLocal(dir: string, s: Settings): Promise<ResolvedModel> {
-  const all = await listFiles(dir);
-  const present = new Set(all);
-  const config = present.has(CONFIG_FILE) ? await readJson(path.join(dir, CONFIG_FILE)) : undefined;
-  const task = s.task ?? inferTask(config, present.has(MODULES_FILE));
+  const has = (file: string): Promise<boolean> => isFile(path.join(dir, ...file.split('/')));
+  const config = (await has(CONFIG_FILE)) ? await readJson(path.join(dir, CONFIG_FILE)) : undefined;
+  const task = s.task ?? inferTask(config, await has(MODULES_FILE));
   if (task === undefined) throw unknownTaskError(dir, config);
-  const onnxFile = chooseOnnxFile(all, s.dtype, dir, s.onnxName);
-  const externalData = externalDataCandidates(onnxFile).filter((f) => present.has(f));
-  const wanted = [CONFIG_FILE, ...optionalFilesFor(task), onnxFile, ...externalData];
+  let onnxFile: string | undefined;
+  for (const candidate of onnxCandidates(s.dtype, s.onnxName)) {
+    if (await has(candidate)) {
+      onnxFile = candidate;
+      break;
+    }
+  }
+  if (onnxFile === undefined) throw noOnnxFileError(await localOnnxFiles(dir), s.dtype, dir, s.onnxName);
+  const externalData: string[] = [];
+  for (const f of externalDataCandidates(onnxFile)) if (await has(f)) externalData.push(f);
+  const files: string[] = [onnxFile, ...externalData];
+  for (const f of [CONFIG_FILE, ...optionalFilesFor(task)]) if (await has(f)) files.push(f);
   return {
     dir,
     modelId: dir,
     revision: 'local',
     onnxFile,
     externalData,
-    files: wanted.filter((f) => present.has(f)).sort(),
+    files: [...new Set(files)].sort(),
     task,
     source: 'local',
   };
