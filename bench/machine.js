@@ -1,0 +1,69 @@
+/**
+ * The machine a benchmark ran on: CPU model, cores, clock, SIMD width and the fp32 peak it
+ * implies, load, and the runtime versions.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+
+const require = createRequire(import.meta.url);
+
+function cpuinfo() {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function field(text, name) {
+  const m = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text);
+  return m ? m[1].trim() : null;
+}
+
+/**
+ * fp32 FLOP per cycle per core from the SIMD flags: vector lanes x 2 (fused multiply-add) x 2
+ * FMA units. Two FMA units per core is an assumption (true of server Xeon and EPYC cores).
+ */
+export function flopsPerCycle(flags) {
+  const has = (f) => flags.includes(f);
+  if (has('avx512f')) return { simd: 'avx512', lanes: 16, fmaUnits: 2, perCycle: 16 * 2 * 2 };
+  if (has('avx2') && has('fma')) return { simd: 'avx2+fma', lanes: 8, fmaUnits: 2, perCycle: 8 * 2 * 2 };
+  if (has('avx')) return { simd: 'avx', lanes: 8, fmaUnits: 1, perCycle: 8 * 2 };
+  return { simd: 'sse', lanes: 4, fmaUnits: 1, perCycle: 4 * 2 };
+}
+
+function versionOf(pkg, from) {
+  try {
+    const req = from ? createRequire(require.resolve(`${from}/package.json`)) : require;
+    return req(`${pkg}/package.json`).version;
+  } catch {
+    return null;
+  }
+}
+
+export function machine() {
+  const info = cpuinfo();
+  const flags = (field(info, 'flags') ?? '').split(/\s+/);
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const mhz = Number(field(info, 'cpu MHz') ?? os.cpus()[0]?.speed ?? 0);
+  const simd = flopsPerCycle(flags);
+  const peakGflops = (cores * mhz * simd.perCycle) / 1000;
+  return {
+    cpu: field(info, 'model name') ?? os.cpus()[0]?.model ?? 'unknown',
+    cores,
+    mhz,
+    simd,
+    peakGflops,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    versions: {
+      'onnxruntime-node': versionOf('onnxruntime-node'),
+      '@huggingface/transformers': versionOf('@huggingface/transformers'),
+      'onnxruntime-node (transformers.js)': versionOf('onnxruntime-node', '@huggingface/transformers'),
+      benchmark: versionOf('benchmark'),
+    },
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * `npm run bench`: every available target on every implementation, side by side, one child
+ * process each (bench/suite.js); results to bench/results/ as JSON and markdown, and with
+ * `--readme` the summary table into the README's Benchmarks section.
+ *
+ *   node bench/run.js [--seconds=2] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *
+ * Needs the built package (`npm run build`) and, for the real models, `npm run models:fetch`.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machine } from './machine.js';
+import { targets } from './targets.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.join(HERE, '..');
+const IMPLS = ['floor', 'hf-tasks', 'hf-tasks-inline', 'transformers.js'];
+const SCENARIO_TITLES = {
+  latency: 'batch-1 latency (sequential single-text calls)',
+  batch32: 'batch-32 throughput (one call with 32 texts)',
+  concurrent64: '64 concurrent single-text callers',
+  long: 'long inputs (~220 tokens, batch 1)',
+};
+
+function parseArgs(argv) {
+  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false };
+  for (const a of argv) {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    if (k === 'seconds') args.seconds = Number(v);
+    else if (k === 'targets') args.targets = v.split(',');
+    else if (k === 'impls') args.impls = v.split(',');
+    else if (k === 'readme') args.readme = true;
+    else throw new Error(`unknown option ${a}`);
+  }
+  return args;
+}
+
+function runSuite(target, impl, seconds) {
+  const out = path.join(os.tmpdir(), `hf-tasks-bench-${process.pid}-${target}-${impl}.json`);
+  rmSync(out, { force: true });
+  const arg = JSON.stringify({ target, impl, seconds, out });
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(HERE, 'suite.js'), arg], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+      env: { ...process.env, HF_HUB_OFFLINE: '1' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0 && existsSync(out)) {
+        resolve(JSON.parse(readFileSync(out, 'utf8')));
+        rmSync(out, { force: true });
+      } else {
+        resolve({
+          target,
+          impl,
+          error: stderr.trim().split('\n').slice(-6).join('\n') || `exit code ${code}`,
+        });
+      }
+    });
+  });
+}
+
+const fmt = (x, digits = 1) => (x === null || x === undefined ? '–' : Number(x).toFixed(digits));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+
+function scenarioTable(results, scenario) {
+  const rows = [];
+  const floor = results.find((r) => r.impl === 'floor')?.scenarios?.[scenario];
+  rows.push(
+    '| implementation | p50 ms | p99 ms | sentences/s | tokens/s | vs floor | event-loop p99 ms | CPU cores busy | % fp32 peak |',
+  );
+  rows.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    const s = r.scenarios?.[scenario];
+    if (s === undefined) continue;
+    const p50 = s.p50Ms ?? s.batchMeanMs;
+    const p99 = s.p99Ms ?? null;
+    rows.push(
+      `| ${r.impl} | ${fmt(p50, 2)} | ${fmt(p99, 2)} | ${fmt(s.sentencesPerSec)} | ${fmt(s.tokensPerSec, 0)} | ${ratio(s.sentencesPerSec, floor?.sentencesPerSec)} | ${fmt(s.eventLoopDelayP99Ms, 1)} | ${fmt(s.cpuCores, 2)} | ${fmt(s.peakShare * 100, 1)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function summaryTable(all) {
+  const rows = [
+    '| model / task | batch-1 p50 ms: floor · hf-tasks · transformers.js | overhead/call | batch-32 sentences/s: floor · hf-tasks · transformers.js | 64 concurrent sentences/s: floor · hf-tasks · transformers.js | event-loop p99 ms (64 concurrent): hf-tasks · transformers.js |',
+    '|---|---|---:|---|---|---|',
+  ];
+  for (const [id, results] of Object.entries(all)) {
+    const get = (impl, sc) => results.find((r) => r.impl === impl)?.scenarios?.[sc];
+    const trio = (sc, key, digits) =>
+      ['floor', 'hf-tasks', 'transformers.js'].map((i) => fmt(get(i, sc)?.[key], digits)).join(' · ');
+    const floorP50 = get('floor', 'latency')?.p50Ms;
+    const oursP50 = get('hf-tasks', 'latency')?.p50Ms;
+    const overhead =
+      floorP50 !== undefined && oursP50 !== undefined ? `${fmt(oursP50 - floorP50, 2)} ms` : '–';
+    const hasBatch = results.some((r) => r.scenarios?.batch32);
+    rows.push(
+      `| ${id} | ${trio('latency', 'p50Ms', 2)} | ${overhead} | ${hasBatch ? trio('batch32', 'sentencesPerSec', 0) : 'n/a'} | ${trio('concurrent64', 'sentencesPerSec', 0)} | ${fmt(get('hf-tasks', 'concurrent64')?.eventLoopDelayP99Ms)} · ${fmt(get('transformers.js', 'concurrent64')?.eventLoopDelayP99Ms)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function machineLines(host, loadAfter) {
+  return [
+    `- CPU: ${host.cpu}, ${host.cores} cores at ${host.mhz} MHz, ${host.simd.simd} (fp32 peak ${fmt(host.peakGflops, 0)} GFLOP/s = cores × clock × ${host.simd.perCycle} FLOP/cycle, assuming ${host.simd.fmaUnits} FMA units per core)`,
+    `- memory ${host.memoryGiB} GiB; ${host.os}; Node ${host.node}`,
+    `- onnxruntime-node ${host.versions['onnxruntime-node']} (floor, hf-tasks); transformers.js ${host.versions['@huggingface/transformers']} with its own onnxruntime-node ${host.versions['onnxruntime-node (transformers.js)']}; benchmark.js ${host.versions.benchmark}`,
+    `- load average before ${host.loadavg.join(' / ')}, after ${loadAfter.join(' / ')} (other work on the machine skews the numbers)`,
+  ].join('\n');
+}
+
+function markdown(host, loadAfter, all, args, date) {
+  const parts = [
+    '# Benchmark results',
+    '',
+    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}\`.`,
+    '',
+    machineLines(host, loadAfter),
+    '',
+    'Every implementation runs the same ONNX file on the same inputs, in its own process. floor: ' +
+      'raw `session.run` on inputs tokenized beforehand (concurrent callers served as ideal batches ' +
+      'of 32); hf-tasks: `pipeline()` end to end on the default engine (worker pool + dynamic ' +
+      'batching); hf-tasks-inline: `workers: 0`; transformers.js: its `pipeline()` on the same ' +
+      'folder. Token classification runs without aggregation everywhere (transformers.js does not ' +
+      'aggregate). sentences/s counts every sentence embedded (a similarity call embeds 4). ' +
+      '% fp32 peak: real tokens × encoder FLOPs per token over the machine peak (the real models ' +
+      'are int8/q4, so this is an fp32-equivalent share).',
+    '',
+    '## Summary',
+    '',
+    summaryTable(all),
+  ];
+  for (const [id, results] of Object.entries(all)) {
+    const t = targets().find((x) => x.id === id);
+    parts.push('', `## ${t?.title ?? id}`, '');
+    for (const r of results) {
+      if (r.error) parts.push(`- ${r.impl}: failed: \`${r.error.split('\n')[0]}\``);
+      else
+        parts.push(
+          `- ${r.impl}: load ${r.loadMs} ms; RSS ${r.memory.rssBeforeMB} MB before, ${r.memory.rssLoadedMB} MB loaded, ${r.memory.rssAfterMB} MB after (max ${r.memory.maxRssMB} MB)`,
+        );
+    }
+    for (const sc of Object.keys(SCENARIO_TITLES)) {
+      if (!results.some((r) => r.scenarios?.[sc])) continue;
+      parts.push('', `### ${SCENARIO_TITLES[sc]}`, '', scenarioTable(results, sc));
+    }
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+function updateReadme(summary, host, date) {
+  const file = path.join(ROOT, 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const begin = '<!-- bench:begin -->';
+  const end = '<!-- bench:end -->';
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) {
+    console.error('README.md has no <!-- bench:begin --> ... <!-- bench:end --> block; not updated');
+    return;
+  }
+  const block = [
+    begin,
+    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; full tables in [bench/results/results.md](bench/results/results.md).`,
+    '',
+    summary,
+    end,
+  ].join('\n');
+  writeFileSync(file, text.slice(0, i) + block + text.slice(j + end.length));
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first');
+  }
+  const host = machine();
+  const available = targets().filter(
+    (t) => (args.targets === null || args.targets.includes(t.id)) && t.onnxFile,
+  );
+  for (const t of targets()) {
+    if (!t.onnxFile)
+      console.error(`skipping ${t.id}: ${t.model} is not on this machine (npm run models:fetch)`);
+  }
+  const all = {};
+  for (const t of available) {
+    all[t.id] = [];
+    for (const impl of args.impls) {
+      process.stderr.write(`${t.id} / ${impl} ... `);
+      const r = await runSuite(t.id, impl, args.seconds);
+      process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
+      all[t.id].push(r);
+    }
+  }
+  const loadAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const dir = path.join(HERE, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'results.json'),
+    `${JSON.stringify({ date, args, machine: host, loadAfter, results: all }, null, 2)}\n`,
+  );
+  const md = markdown(host, loadAfter, all, args, date);
+  writeFileSync(path.join(dir, 'results.md'), md);
+  console.log(md);
+  if (args.readme) updateReadme(summaryTable(all), host, date);
+}
+
+main().catch((err) => {
+  console.error(err?.stack ?? String(err));
+  process.exit(1);
+});
