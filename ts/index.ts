@@ -2,6 +2,17 @@
  * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
  */
 export { HfTasksError, InvalidInputError, NativeError } from './errors.js';
+export { DeviceUnavailableError, InvalidParameterError, ModelError } from './errors.js';
+export { DEFAULT_MODELS, type Pipe, type PipelineOptions, pipeline, supportedTasks } from './pipeline.js';
+export type { LoadedModel, RunnerFactory } from './runtime/model.js';
+export type { ModelRunner, RunOptions, TensorLike, TensorType } from './runtime/runner.js';
+export type { Device, SessionOptions } from './runtime/session.js';
+export type * from './types/fill-mask.js';
+export type * from './types/tasks.js';
+export { TASK_ALIASES } from './types/tasks.js';
+export type * from './types/text-classification.js';
+export type * from './types/token-classification.js';
+export type * from './types/zero-shot-classification.js';
 export {
   DownloadError,
   GatedModelError,

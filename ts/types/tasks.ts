@@ -61,4 +61,7 @@ export type TaskAlias = keyof typeof TASK_ALIASES;
 export type TaskName = TaskId | TaskAlias;
 
 /** The canonical task id a name stands for. */
-export type CanonicalTask<T extends TaskName> = T extends TaskAlias ? (typeof TASK_ALIASES)[T] : T;
+export type CanonicalTask<T extends TaskName> = Extract<
+  T extends TaskAlias ? (typeof TASK_ALIASES)[T] : T,
+  TaskId
+>;

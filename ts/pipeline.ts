@@ -1,0 +1,188 @@
+/**
+ * `pipeline(task, model?, options?)`: loads a model for an HF task and returns a callable pipe
+ * whose inputs, parameters and outputs follow the Inference API task contract.
+ */
+import { HfTasksError } from './errors.js';
+import type { Dtype } from './hub/files.js';
+import type { ProgressOption } from './hub/progress.js';
+import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
+import type { Device, SessionOptions } from './runtime/session.js';
+import fillMask from './tasks/fill-mask.js';
+import type { OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
+import textClassification from './tasks/text-classification.js';
+import zeroShotClassification from './tasks/zero-shot-classification.js';
+import {
+  type CanonicalTask,
+  TASK_ALIASES,
+  type TaskId,
+  type TaskName,
+  type TaskTypes,
+} from './types/tasks.js';
+
+/** The task registry: HF task id -> implementation. */
+const TASKS: { [K in TaskId]?: TaskDefinition } = {
+  'text-classification': textClassification,
+  'zero-shot-classification': zeroShotClassification,
+  'fill-mask': fillMask,
+};
+
+/**
+ * The model each task loads when `pipeline()` gets none. `null`: no default model is available
+ * locally, so the caller must pass one.
+ */
+export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
+  'token-classification': 'nationaldesignstudio/rampart',
+  'text-classification': null,
+  'zero-shot-classification': null,
+  'fill-mask': null,
+};
+
+/** Library options of `pipeline()` (camelCase; task parameters go with each call). */
+export interface PipelineOptions {
+  /** `cpu` (default) or `cuda` (needs onnxruntime-node's CUDA binaries). */
+  device?: Device;
+  /** With `device: 'cuda'`: run on the CPU instead of failing when CUDA is unusable. */
+  deviceFallback?: boolean;
+  /** Weight variant picking the ONNX file (`fp32`, `fp16`, `q8`, `int8`, `uint8`, `q4`); default: the best present. */
+  dtype?: Dtype | 'auto';
+  /** Hugging Face cache folder (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
+  cacheDir?: string;
+  /** Hub revision (branch, tag or commit). Default `main`. */
+  revision?: string;
+  /** Never touch the network (also set by HF_HUB_OFFLINE=1). */
+  offline?: boolean;
+  /** Download progress: a bar on an interactive stderr by default; `false` silences it. */
+  progress?: ProgressOption;
+  /** Character offsets in outputs: `code_points` (default, as the Inference API) or `utf16`. */
+  offsets?: OffsetUnit;
+  /** onnxruntime session options (threads, graph optimisation, memory arena, providers). */
+  sessionOptions?: SessionOptions;
+  /** Zero-shot output: the live API's `{sequence, labels, scores}` (`legacy`, default) or `list`. */
+  zeroShotOutput?: 'legacy' | 'list';
+  /** Engine hook: opens the `ModelRunner` for the ONNX file (default: an inline session). */
+  createRunner?: RunnerFactory;
+}
+
+/** A loaded pipeline: call it with API `inputs` (one or a list) and optional `parameters`. */
+export interface Pipe<T extends TaskId> {
+  (inputs: TaskTypes[T]['inputs'], parameters?: TaskTypes[T]['parameters']): Promise<TaskTypes[T]['output']>;
+  (
+    inputs: TaskTypes[T]['batchInputs'],
+    parameters?: TaskTypes[T]['parameters'],
+  ): Promise<TaskTypes[T]['batchOutput']>;
+  /** The canonical HF task id. */
+  readonly task: T;
+  /** The model reference the pipe was loaded from. */
+  readonly model: string;
+  /** Frees the model's sessions; later calls fail with ERR_DISPOSED. */
+  dispose(): Promise<void>;
+}
+
+/** Every task id `pipeline()` accepts, aliases included. */
+export function supportedTasks(): string[] {
+  return [...Object.keys(TASKS), ...Object.keys(TASK_ALIASES)];
+}
+
+function canonicalTask(task: unknown): TaskId {
+  if (typeof task === 'string') {
+    if (Object.hasOwn(TASKS, task)) return task as TaskId;
+    if (Object.hasOwn(TASK_ALIASES, task)) return TASK_ALIASES[task as keyof typeof TASK_ALIASES];
+  }
+  throw new HfTasksError(
+    'ERR_UNKNOWN_TASK',
+    `unknown task ${JSON.stringify(task)}; supported tasks: ${supportedTasks().join(', ')}`,
+  );
+}
+
+function taskOptions(options: PipelineOptions): TaskOptions {
+  const offsets = options.offsets ?? 'code_points';
+  if (offsets !== 'code_points' && offsets !== 'utf16') {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `options.offsets must be 'code_points' or 'utf16' (got ${String(offsets)})`,
+    );
+  }
+  const zeroShotOutput = options.zeroShotOutput ?? 'legacy';
+  if (zeroShotOutput !== 'legacy' && zeroShotOutput !== 'list') {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `options.zeroShotOutput must be 'legacy' or 'list' (got ${String(zeroShotOutput)})`,
+    );
+  }
+  return { offsets, zeroShotOutput };
+}
+
+function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
+  const out: LoadModelOptions = { task };
+  const keys = [
+    'device',
+    'deviceFallback',
+    'dtype',
+    'cacheDir',
+    'revision',
+    'offline',
+    'progress',
+    'sessionOptions',
+    'createRunner',
+  ] as const;
+  for (const key of keys) {
+    if (options[key] !== undefined) Object.assign(out, { [key]: options[key] });
+  }
+  return out;
+}
+
+/**
+ * Loads `model` (a hub id `owner/name` or a local folder; the task's default model when
+ * omitted) for `task` and returns the pipe.
+ */
+export async function pipeline<T extends TaskName>(
+  task: T,
+  model?: string | null,
+  options: PipelineOptions = {},
+): Promise<Pipe<CanonicalTask<T>>> {
+  const id = canonicalTask(task);
+  const opts = taskOptions(options);
+  const ref = model ?? DEFAULT_MODELS[id];
+  if (ref === null || ref === undefined) {
+    throw new HfTasksError(
+      'ERR_NO_DEFAULT_MODEL',
+      `task ${id} has no default model available here; pass a model: pipeline('${id}', 'owner/name' or a local folder)`,
+    );
+  }
+  if (typeof ref !== 'string' || ref.length === 0) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      'model must be a hub id (owner/name) or a local folder path',
+    );
+  }
+  const definition = TASKS[id];
+  if (definition === undefined) {
+    throw new HfTasksError('ERR_UNKNOWN_TASK', `task ${id} is not available in this build`);
+  }
+  const loaded = await loadModel(ref, loadOptions(id, options));
+  let run: TaskRun;
+  try {
+    run = await definition.create({ model: loaded, options: opts });
+  } catch (err) {
+    await loaded.dispose();
+    throw err;
+  }
+  let disposed = false;
+  const pipe = async (inputs: unknown, parameters?: unknown) => {
+    if (disposed) throw new HfTasksError('ERR_DISPOSED', `the ${id} pipeline for ${ref} has been disposed`);
+    return run(inputs, parameters);
+  };
+  Object.defineProperties(pipe, {
+    task: { value: id, enumerable: true },
+    model: { value: ref, enumerable: true },
+    dispose: {
+      value: async () => {
+        if (disposed) return;
+        disposed = true;
+        await loaded.dispose();
+      },
+      enumerable: true,
+    },
+  });
+  return pipe as unknown as Pipe<CanonicalTask<T>>;
+}

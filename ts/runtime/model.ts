@@ -1,0 +1,84 @@
+/**
+ * A loaded model: its resolved folder, config.json, tokenizer, sentence-transformers
+ * configuration when present, and the `ModelRunner` that runs its ONNX graph.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ModelError } from '../errors.js';
+import type { Dtype } from '../hub/files.js';
+import type { ProgressOption } from '../hub/progress.js';
+import { type ResolveOptions, resolveModel } from '../hub/resolve.js';
+import { Tokenizer } from '../tokenizer.js';
+import {
+  loadModelConfig,
+  loadSentenceTransformersConfig,
+  type ModelConfig,
+  type SentenceTransformersConfig,
+} from './config.js';
+import type { ModelRunner } from './runner.js';
+import { createSessionRunner, type SessionRunnerOptions } from './session.js';
+
+/** Opens a runner for an ONNX file; the inline session runner unless an engine provides one. */
+export type RunnerFactory = (onnxPath: string, options: SessionRunnerOptions) => Promise<ModelRunner>;
+
+export interface LoadModelOptions extends SessionRunnerOptions {
+  /** The task the model is loaded for (guides which files a hub download needs). */
+  task?: string;
+  /** Weight variant picking the ONNX file (`fp32`, `fp16`, `q8`, ...); absent: the best present. */
+  dtype?: Dtype | 'auto';
+  revision?: string;
+  cacheDir?: string;
+  offline?: boolean;
+  /** Download progress (a bar on an interactive stderr by default). */
+  progress?: ProgressOption;
+  createRunner?: RunnerFactory;
+}
+
+export interface LoadedModel {
+  /** The hub id, or the folder's absolute path for a local model. */
+  readonly id: string;
+  /** The folder holding the model files. */
+  readonly dir: string;
+  /** Absolute path of the ONNX file the runner serves. */
+  readonly onnxFile: string;
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly sentenceTransformers: SentenceTransformersConfig | null;
+  readonly runner: ModelRunner;
+  dispose(): Promise<void>;
+}
+
+/** Loads a model folder: configuration, tokenizer and an ONNX runner. */
+export async function loadModel(ref: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const resolveOptions: ResolveOptions = {};
+  for (const key of ['task', 'dtype', 'revision', 'cacheDir', 'offline', 'progress'] as const) {
+    if (options[key] !== undefined) Object.assign(resolveOptions, { [key]: options[key] });
+  }
+  const resolved = await resolveModel(ref, resolveOptions);
+  const dir = resolved.dir;
+  const onnxFile = path.join(dir, resolved.onnxFile);
+  const config = loadModelConfig(dir);
+  const sentenceTransformers = loadSentenceTransformersConfig(dir);
+  if (!existsSync(path.join(dir, 'tokenizer.json'))) {
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref} has no tokenizer.json (only fast tokenizers are supported)`,
+    );
+  }
+  const tokenizer = Tokenizer.fromFile(dir);
+  const runnerOptions: SessionRunnerOptions = {};
+  if (options.device !== undefined) runnerOptions.device = options.device;
+  if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
+  if (options.sessionOptions !== undefined) runnerOptions.sessionOptions = options.sessionOptions;
+  const runner = await (options.createRunner ?? createSessionRunner)(onnxFile, runnerOptions);
+  return {
+    id: resolved.modelId,
+    dir,
+    onnxFile,
+    config,
+    tokenizer,
+    sentenceTransformers,
+    runner,
+    dispose: () => runner.dispose(),
+  };
+}

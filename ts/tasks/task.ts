@@ -1,0 +1,30 @@
+/**
+ * What every task module provides to the pipeline registry, and what it gets from it.
+ */
+import type { LoadedModel } from '../runtime/model.js';
+
+/** How character offsets are counted in outputs. */
+export type OffsetUnit = 'code_points' | 'utf16';
+
+/** Library options a task reads (camelCase; task parameters are per call). */
+export interface TaskOptions {
+  /** Offsets in Unicode code points (default, as the Inference API) or JS UTF-16 units. */
+  offsets: OffsetUnit;
+  /** Zero-shot output shape: the live API's `{sequence, labels, scores}` (default) or `[{label, score}]`. */
+  zeroShotOutput: 'legacy' | 'list';
+}
+
+/** Everything a task needs to serve calls. */
+export interface TaskContext {
+  model: LoadedModel;
+  options: TaskOptions;
+}
+
+/** One call of a pipe: API `inputs` and `parameters` in, the task's output out. */
+export type TaskRun = (inputs: unknown, parameters: unknown) => Promise<unknown>;
+
+/** A task implementation, registered under its HF task id in ts/pipeline.ts. */
+export interface TaskDefinition {
+  /** Builds the call function for a loaded model; may check that the model fits the task. */
+  create(ctx: TaskContext): TaskRun | Promise<TaskRun>;
+}
