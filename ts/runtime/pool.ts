@@ -80,6 +80,25 @@ interface ModelEntry {
   options: SessionRunnerOptions;
 }
 
+/**
+ * The job with its feeds copied into buffers of their own, to be moved (transferred) to the
+ * worker: the caller's arrays stay intact, and a feed that is a view into a larger buffer costs
+ * only its own bytes.
+ */
+function ownedCopy(job: Job): { job: Job; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  const parts = job.parts.map((p) => {
+    const feeds: Record<string, TensorLike> = {};
+    for (const [name, t] of Object.entries(p.feeds)) {
+      const data = t.data.slice();
+      transfer.push(data.buffer as ArrayBuffer);
+      feeds[name] = { type: t.type, data, dims: [...t.dims] };
+    }
+    return { ...p, feeds };
+  });
+  return { job: { ...job, parts }, transfer };
+}
+
 function startWorker(faultInjection: boolean): Worker {
   const here = import.meta.url;
   const workerData = { faultInjection };
@@ -263,7 +282,7 @@ export class WorkerPool {
     return slot;
   }
 
-  #request(slot: Slot, msg: ToWorker): Promise<FromWorker> {
+  #request(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
     return new Promise((resolve, reject) => {
       if (!slot.alive) {
         reject(new WorkerCrashedError('the worker stopped before the call was sent'));
@@ -271,7 +290,7 @@ export class WorkerPool {
       }
       const req = this.#nextReq++;
       slot.calls.set(req, { resolve, reject });
-      slot.worker.postMessage({ ...msg, req });
+      slot.worker.postMessage({ ...msg, req }, transfer);
     });
   }
 
@@ -333,7 +352,8 @@ export class WorkerPool {
       if (i < 0) continue;
       const task = this.#queue.splice(i, 1)[0] as Task;
       slot.busy = true;
-      this.#request(slot, { type: 'run', req: 0, key: task.key, job: task.job }).then(
+      const { job, transfer } = ownedCopy(task.job);
+      this.#request(slot, { type: 'run', req: 0, key: task.key, job }, transfer).then(
         (m) => {
           slot.failures = 0;
           slot.busy = false;
