@@ -411,7 +411,7 @@ export class Tokenizer {
   /** The tokenizer's decoder run on token strings (Python `convert_tokens_to_string`). */
   convertTokensToString(tokens: string[]): string {
     if (!Array.isArray(tokens)) throw invalid(`tokens must be an array of strings, got ${describe(tokens)}`);
-    tokens.forEach((t, i) => checkText(t, `tokens[${i}]`));
+    for (const [i, t] of tokens.entries()) checkText(t, `tokens[${i}]`);
     return call(() => this.native.convertTokensToString(tokens));
   }
 
