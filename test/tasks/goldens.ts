@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { type Pipe, type PipelineOptions, pipeline } from '../../ts/index.js';
+import { HfTasksError, type Pipe, type PipelineOptions, pipeline } from '../../ts/index.js';
 import type { TaskId } from '../../ts/types/tasks.js';
 
 export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -111,4 +111,54 @@ export class PipeCache<T extends TaskId> {
     for (const p of this.#pipes.values()) await (await p).dispose();
     this.#pipes.clear();
   }
+}
+
+/**
+ * How a reference exception maps onto our typed error: ValueError / TypeError / IndexError /
+ * PipelineException keep their message (HTTP 400); a KeyError from an enum lookup becomes an
+ * `InvalidParameterError` listing the valid values; the network failing on a sequence longer
+ * than its position table becomes an up-front "too long" 400.
+ */
+export function expectedError(error: { type: string; message: string }): {
+  code: string;
+  message: string | RegExp;
+} {
+  switch (error.type) {
+    case 'KeyError':
+      return { code: 'ERR_INVALID_PARAMETER', message: /must be one of/ };
+    case 'RuntimeException':
+    case 'InvalidArgument':
+      return {
+        code: 'ERR_INVALID_INPUT',
+        message: /^Input is too long: \d+ tokens, but this model accepts at most \d+/,
+      };
+    default:
+      return { code: 'ERR_INVALID_INPUT', message: error.message };
+  }
+}
+
+/** Runs every golden case of a task file as one ava test each. */
+export function goldenTests<T extends TaskId>(
+  test: (title: string, fn: (t: ExecutionContext) => Promise<void>) => void,
+  task: T,
+  pipes: PipeCache<T>,
+  tol = 1e-4,
+): number {
+  const file = loadGoldens(task);
+  for (const c of file.cases) {
+    test(`golden ${c.id}`, async (t) => {
+      const pipe = (await pipes.get(c.model)) as unknown as (i: unknown, p?: unknown) => Promise<unknown>;
+      if (c.error !== undefined) {
+        const want = expectedError(c.error);
+        const err = await t.throwsAsync(pipe(c.inputs, c.parameters));
+        t.true(err instanceof HfTasksError, `expected a typed error, got ${String(err)}`);
+        t.is((err as HfTasksError).code, want.code);
+        if (typeof want.message === 'string') t.is(err?.message, want.message);
+        else t.regex(err?.message ?? '', want.message);
+        return;
+      }
+      assertGolden(t, await pipe(c.inputs, c.parameters), c.output, tol);
+    });
+  }
+  return file.cases.length;
 }

@@ -51,7 +51,9 @@ function parseItem(v: unknown, name: string): Item {
     }
     const text = textInput(obj.text, `${name}.text`);
     if (obj.text_pair === undefined || obj.text_pair === null) return text;
-    return [text, textInput(obj.text_pair, `${name}.text_pair`)];
+    const pair = textInput(obj.text_pair, `${name}.text_pair`);
+    // The reference tokenizer encodes a single text when the pair is empty (`if text_pair`).
+    return pair === '' ? text : [text, pair];
   }
   throw invalidInput(`\`${name}\` must be a string or {text, text_pair} (got ${describeValue(v)})`);
 }

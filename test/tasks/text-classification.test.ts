@@ -1,0 +1,88 @@
+import test from 'ava';
+import { InvalidInputError, InvalidParameterError, pipeline } from '../../ts/index.js';
+import { goldenTests, modelDir, PipeCache } from './goldens.js';
+
+const pipes = new PipeCache('text-classification');
+test.after.always(() => pipes.dispose());
+
+goldenTests(test, 'text-classification', pipes);
+
+test('alias sentiment-analysis, single string -> flat list of every label sorted by score', async (t) => {
+  const pipe = await pipeline('sentiment-analysis', modelDir('bert-sentiment'));
+  t.is(pipe.task, 'text-classification');
+  const out = await pipe('I love this movie, it was absolutely wonderful!');
+  t.deepEqual(
+    out.map((o) => o.label),
+    ['NEUTRAL', 'POSITIVE', 'NEGATIVE'],
+  );
+  t.true(Math.abs(out.reduce((a, o) => a + o.score, 0) - 1) < 1e-5);
+  await pipe.dispose();
+});
+
+test('a list of inputs gives one list per input, the same as one call each', async (t) => {
+  const pipe = await pipes.get('bert-sentiment');
+  const texts = [
+    'I love this movie.',
+    { text: 'A man plays a guitar.', text_pair: 'Someone plays music.' },
+    '',
+  ];
+  const batch = (await pipe(texts as never)) as unknown as Array<Array<{ label: string; score: number }>>;
+  t.is(batch.length, 3);
+  for (let i = 0; i < texts.length; i++) {
+    const one = (await pipe(texts[i] as never)) as unknown as Array<{ label: string; score: number }>;
+    t.deepEqual(
+      batch[i]!.map((o) => o.label),
+      one.map((o) => o.label),
+    );
+    for (let j = 0; j < one.length; j++) t.true(Math.abs(batch[i]![j]!.score - one[j]!.score) < 1e-5);
+  }
+});
+
+test('top_k slices with Python semantics: 0 -> [], negative drops from the end', async (t) => {
+  const pipe = await pipes.get('bert-multilabel');
+  const all = await pipe('The match ended in a draw.');
+  t.is(all.length, 4);
+  t.deepEqual(await pipe('The match ended in a draw.', { top_k: 0 }), []);
+  const dropped = await pipe('The match ended in a draw.', { top_k: -1 });
+  t.deepEqual(dropped, all.slice(0, 3));
+});
+
+test('strict parameter types: top_k "3" or 3.5, function_to_apply 1 -> InvalidParameterError', async (t) => {
+  const pipe = await pipes.get('bert-sentiment');
+  for (const parameters of [{ top_k: '3' }, { top_k: 3.5 }, { top_k: true }, { function_to_apply: 1 }]) {
+    const err = await t.throwsAsync(pipe('hello', parameters as never), {
+      instanceOf: InvalidParameterError,
+    });
+    t.is(err.code, 'ERR_INVALID_PARAMETER');
+  }
+  const err = await t.throwsAsync(pipe('hello', { function_to_apply: 'relu' as never }));
+  t.regex(err.message, /"sigmoid", "softmax", "none"/);
+});
+
+test('bad inputs are 400s: wrong types, bad pair objects, empty list, lone surrogates', async (t) => {
+  const pipe = await pipes.get('bert-sentiment');
+  const bad: unknown[] = [
+    42,
+    null,
+    { text: 1 },
+    { text: 'a', other: 'b' },
+    ['a', 'b'].map((x) => [x]),
+    [],
+    'abc\ud800def',
+    { text: 'ok', text_pair: '\udc00' },
+  ];
+  for (const inputs of bad) {
+    const err = await t.throwsAsync(pipe(inputs as never), { instanceOf: InvalidInputError });
+    t.truthy(err.code);
+  }
+  const surrogate = await t.throwsAsync(pipe('abc\ud800def'));
+  t.regex(surrogate.message, /lone UTF-16 surrogate/);
+});
+
+test('the pipe fails with ERR_DISPOSED after dispose()', async (t) => {
+  const pipe = await pipeline('text-classification', modelDir('bert-regression'));
+  t.is((await pipe('a')).length, 1);
+  await pipe.dispose();
+  const err = await t.throwsAsync(pipe('a'));
+  t.is((err as InvalidInputError).code, 'ERR_DISPOSED');
+});
