@@ -1,0 +1,122 @@
+/**
+ * Integrity of the generated fixtures the parity tests stand on: every tiny model folder is
+ * complete and small, every golden case names an existing model and carries exactly one of
+ * `output` / `error`, and the properties other tests rely on (label2id file order, windows,
+ * sentence-transformers layout) hold.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { fixtures, type GoldenFile, loadGoldens, modelDir } from './goldens.js';
+
+const TASKS = [
+  'token-classification',
+  'text-classification',
+  'fill-mask',
+  'question-answering',
+  'zero-shot-classification',
+  'feature-extraction',
+  'sentence-similarity',
+];
+const MODEL_FILES = [
+  'config.json',
+  'model.onnx',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+];
+
+const readJson = (file: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+function folderSize(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    total += entry.isDirectory() ? folderSize(p) : statSync(p).size;
+  }
+  return total;
+}
+
+const models = readdirSync(path.join(fixtures, 'models')).sort();
+
+test('every tiny model folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {
+  t.true(models.length >= 15);
+  for (const name of models) {
+    const dir = modelDir(name);
+    for (const f of MODEL_FILES) t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
+    t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
+    const config = readJson(path.join(dir, 'config.json'));
+    const tokenizerConfig = readJson(path.join(dir, 'tokenizer_config.json'));
+    t.is(tokenizerConfig.model_max_length, 64, name);
+    t.true((config.max_position_embeddings as number) >= 66, name);
+  }
+});
+
+test('sentence-transformers folders list modules whose paths exist', (t) => {
+  for (const name of ['st-encoder', 'st-encoder-cls']) {
+    const dir = modelDir(name);
+    const modules = JSON.parse(readFileSync(path.join(dir, 'modules.json'), 'utf8')) as { path: string }[];
+    for (const m of modules) t.true(statSync(path.join(dir, m.path)).isDirectory(), `${name}: ${m.path}`);
+    t.true(statSync(path.join(dir, 'sentence_bert_config.json')).isFile());
+    t.true(statSync(path.join(dir, '1_Pooling', 'config.json')).isFile());
+  }
+  const prompts = readJson(path.join(modelDir('st-encoder'), 'config_sentence_transformers.json')).prompts;
+  t.like(prompts, { query: 'query: ', passage: 'passage: ' });
+});
+
+test('bert-nli stores label2id in a file order that differs from the ids', (t) => {
+  const config = readJson(path.join(modelDir('bert-nli'), 'config.json'));
+  const label2id = config.label2id as Record<string, number>;
+  t.deepEqual(Object.keys(label2id), ['entailment', 'contradiction', 'neutral']);
+  t.is(label2id.entailment, 1);
+  t.is((config.id2label as Record<string, string>)['1'], 'entailment');
+});
+
+function checkCases(t: import('ava').ExecutionContext, file: GoldenFile, task: string): void {
+  t.is(file.task, task);
+  t.is(file.reference?.transformers, '4.57.3');
+  t.true(file.cases.length > 0);
+  const ids = new Set<string>();
+  for (const c of file.cases) {
+    t.false(ids.has(c.id), `duplicate id ${c.id}`);
+    ids.add(c.id);
+    t.true(models.includes(c.model), `${c.id}: unknown model ${c.model}`);
+    t.not('output' in c, 'error' in c, `${c.id}: needs exactly one of output and error`);
+    if (c.error) t.true(c.error.type.length > 0 && c.error.message.length > 0, c.id);
+  }
+}
+
+for (const task of TASKS) {
+  test(`goldens/${task}.json: unique ids, known models, output xor error`, (t) => {
+    checkCases(t, loadGoldens(task), task);
+  });
+}
+
+test('goldens cover successes and reference errors for every task', (t) => {
+  for (const task of TASKS) {
+    const cases = loadGoldens(task).cases;
+    t.true(
+      cases.some((c) => 'output' in c),
+      task,
+    );
+    t.true(
+      cases.some((c) => 'error' in c),
+      task,
+    );
+  }
+});
+
+test('goldens/real-models.json names hub ids, revisions and ONNX files', (t) => {
+  const file = JSON.parse(readFileSync(path.join(fixtures, 'goldens', 'real-models.json'), 'utf8')) as {
+    cases: { id: string; task: string; model: string; revision: string; file: string; output: unknown }[];
+  };
+  t.true(file.cases.length > 0);
+  for (const c of file.cases) {
+    t.regex(c.model, /^[\w.-]+\/[\w.-]+$/, c.id);
+    t.regex(c.revision, /^[0-9a-f]{40}$/, c.id);
+    t.regex(c.file, /\.onnx$/, c.id);
+    t.true(TASKS.includes(c.task), c.id);
+    t.not(c.output, undefined, c.id);
+  }
+});
