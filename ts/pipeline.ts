@@ -5,6 +5,8 @@
 import { HfTasksError } from './errors.js';
 import type { Dtype } from './hub/files.js';
 import type { ProgressOption } from './hub/progress.js';
+import type { BatchingOptions } from './runtime/batcher.js';
+import { engineRunnerFactory } from './runtime/engine.js';
 import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
 import type { Device, SessionOptions } from './runtime/session.js';
 import fillMask from './tasks/fill-mask.js';
@@ -59,8 +61,14 @@ export interface PipelineOptions {
   sessionOptions?: SessionOptions;
   /** Zero-shot output: the live API's `{sequence, labels, scores}` (`legacy`, default) or `list`. */
   zeroShotOutput?: 'legacy' | 'list';
-  /** Engine hook: opens the `ModelRunner` for the ONNX file (default: an inline session). */
+  /** Engine hook: opens the `ModelRunner` for the ONNX file (default: the engine, see `workers`). */
   createRunner?: RunnerFactory;
+  /** Worker threads running the network (default: one per two cores); `0` runs it inline. */
+  workers?: number;
+  /** Run the network in the calling thread (same as `workers: 0`); it blocks the event loop. */
+  inline?: boolean;
+  /** Dynamic batching of concurrent calls: knobs, or `false` to run calls one by one. Default on. */
+  batching?: boolean | BatchingOptions;
 }
 
 /** A loaded pipeline: call it with API `inputs` (one or a list) and optional `parameters`. */
@@ -127,6 +135,14 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
   ] as const;
   for (const key of keys) {
     if (options[key] !== undefined) Object.assign(out, { [key]: options[key] });
+  }
+  if (out.createRunner === undefined) {
+    const { workers, inline, batching } = options;
+    out.createRunner = engineRunnerFactory({
+      ...(workers !== undefined && { workers }),
+      ...(inline !== undefined && { inline }),
+      ...(batching !== undefined && { batching }),
+    });
   }
   return out;
 }

@@ -193,3 +193,29 @@ export async function createEngineRunner(
     if (shared) await releasePool(pool);
   });
 }
+
+/** Engine choices of `pipeline()` (the session options come with each model). */
+export interface EngineSettings {
+  workers?: number;
+  inline?: boolean;
+  batching?: boolean | BatchingOptions;
+  pool?: WorkerPool;
+}
+
+/**
+ * A runner factory for the model loader: opens each model on the engine with `settings`, the
+ * model's device/session options and its tokenizer's pad id.
+ */
+export function engineRunnerFactory(
+  settings: EngineSettings = {},
+): (onnxPath: string, options: SessionRunnerOptions & { padTokenId?: number }) => Promise<EngineRunner> {
+  const engine: EngineOptions = {};
+  if (settings.workers !== undefined) engine.workers = settings.workers;
+  if (settings.inline !== undefined) engine.inline = settings.inline;
+  if (settings.batching !== undefined) engine.batching = settings.batching;
+  if (settings.pool !== undefined) engine.pool = settings.pool;
+  // Checked now, so a bad option fails before any model file is read.
+  checkWorkers(engine.workers);
+  if (typeof engine.batching === 'object') resolveBatchingOptions(engine.batching);
+  return (onnxPath, options) => createEngineRunner(onnxPath, { ...options, ...engine });
+}

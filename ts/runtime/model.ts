@@ -19,7 +19,10 @@ import type { ModelRunner } from './runner.js';
 import { createSessionRunner, type SessionRunnerOptions } from './session.js';
 
 /** Opens a runner for an ONNX file; the inline session runner unless an engine provides one. */
-export type RunnerFactory = (onnxPath: string, options: SessionRunnerOptions) => Promise<ModelRunner>;
+export type RunnerFactory = (onnxPath: string, options: RunnerFactoryOptions) => Promise<ModelRunner>;
+
+/** What the loader hands a runner factory: device and session options, and the tokenizer's pad id. */
+export type RunnerFactoryOptions = SessionRunnerOptions & { padTokenId?: number };
 
 export interface LoadModelOptions extends SessionRunnerOptions {
   /** The task the model is loaded for (guides which files a hub download needs). */
@@ -66,7 +69,9 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
     );
   }
   const tokenizer = Tokenizer.fromFile(dir);
-  const runnerOptions: SessionRunnerOptions = {};
+  const runnerOptions: RunnerFactoryOptions = {};
+  const padTokenId = tokenizer.specialTokens.pad_token_id;
+  if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;
   if (options.device !== undefined) runnerOptions.device = options.device;
   if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
   if (options.sessionOptions !== undefined) runnerOptions.sessionOptions = options.sessionOptions;
