@@ -9,7 +9,10 @@ import type { BatchingOptions } from './runtime/batcher.js';
 import { engineRunnerFactory } from './runtime/engine.js';
 import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
 import type { Device, SessionOptions } from './runtime/session.js';
+import featureExtraction from './tasks/feature-extraction.js';
 import fillMask from './tasks/fill-mask.js';
+import questionAnswering from './tasks/question-answering.js';
+import sentenceSimilarity from './tasks/sentence-similarity.js';
 import type { OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
 import textClassification from './tasks/text-classification.js';
 import zeroShotClassification from './tasks/zero-shot-classification.js';
@@ -26,6 +29,9 @@ const TASKS: { [K in TaskId]?: TaskDefinition } = {
   'text-classification': textClassification,
   'zero-shot-classification': zeroShotClassification,
   'fill-mask': fillMask,
+  'question-answering': questionAnswering,
+  'feature-extraction': featureExtraction,
+  'sentence-similarity': sentenceSimilarity,
 };
 
 /**
@@ -37,6 +43,9 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   'text-classification': null,
   'zero-shot-classification': null,
   'fill-mask': null,
+  'question-answering': null,
+  'feature-extraction': 'sentence-transformers/all-MiniLM-L6-v2',
+  'sentence-similarity': 'sentence-transformers/all-MiniLM-L6-v2',
 };
 
 /** Library options of `pipeline()` (camelCase; task parameters go with each call). */

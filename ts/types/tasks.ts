@@ -2,7 +2,22 @@
  * The input, parameter and output types of each task, keyed by HF task id. `pipeline(task)`
  * uses this map to type the pipe it returns. Each task adds one entry.
  */
+import type {
+  FeatureExtractionBatchOutput,
+  FeatureExtractionOutput,
+  FeatureExtractionParameters,
+} from './feature-extraction.js';
 import type { FillMaskOutput, FillMaskParameters } from './fill-mask.js';
+import type {
+  QuestionAnsweringInputItem,
+  QuestionAnsweringOutput,
+  QuestionAnsweringParameters,
+} from './question-answering.js';
+import type {
+  SentenceSimilarityInputItem,
+  SentenceSimilarityOutput,
+  SentenceSimilarityParameters,
+} from './sentence-similarity.js';
 import type {
   TextClassificationInputItem,
   TextClassificationOutput,
@@ -43,6 +58,27 @@ export interface TaskTypes {
     output: FillMaskOutput;
     batchInputs: string[];
     batchOutput: FillMaskOutput[];
+  };
+  'question-answering': {
+    inputs: QuestionAnsweringInputItem;
+    parameters: QuestionAnsweringParameters;
+    output: QuestionAnsweringOutput;
+    batchInputs: QuestionAnsweringInputItem[];
+    batchOutput: QuestionAnsweringOutput[];
+  };
+  'feature-extraction': {
+    inputs: string;
+    parameters: FeatureExtractionParameters;
+    output: FeatureExtractionOutput;
+    batchInputs: string[];
+    batchOutput: FeatureExtractionBatchOutput;
+  };
+  'sentence-similarity': {
+    inputs: SentenceSimilarityInputItem;
+    parameters: SentenceSimilarityParameters;
+    output: SentenceSimilarityOutput;
+    batchInputs: SentenceSimilarityInputItem[];
+    batchOutput: SentenceSimilarityOutput[];
   };
 }
 
