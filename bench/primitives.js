@@ -286,7 +286,11 @@ function markdown(result) {
       `| ${r.kernel} | ${r.shape} | ${r.native.meanMs} | ${js.meanMs}${js === r.plainJsSelect ? ' (select)' : ''} | ${round(js.meanMs / r.native.meanMs, 1)}x | ${check} |`,
     );
   }
-  lines.push('', 'Timings on a shared machine vary from run to run; compare rows of one run. A load average above the core count means other processes competed for the CPU during the run (the ± column is Benchmark.js's relative margin of error).', '');
+  lines.push(
+    '',
+    'Timings on a shared machine vary from run to run; compare rows of one run. A load average above the core count means other processes competed for the CPU during the run (± is the relative margin of error reported by Benchmark.js).',
+    '',
+  );
   return lines.join('\n');
 }
 
