@@ -92,8 +92,9 @@ export function fromNative(err: unknown): Error {
     if (typeof code === 'string' && NATIVE_CODE.test(code)) {
       return new NativeError(code, err.message, { cause: err });
     }
-    // napi-rs argument conversion failures (wrong JS type) arrive with napi status codes.
-    if (typeof code === 'string') {
+    // napi-rs argument conversion failures (wrong JS type) arrive with napi status codes; a
+    // null/undefined object argument arrives as a plain TypeError.
+    if (typeof code === 'string' || err instanceof TypeError) {
       return new NativeError('ERR_INVALID_ARGUMENT', err.message, { cause: err });
     }
     return err;

@@ -27,11 +27,13 @@ export type { ProgressEvent, ProgressOption } from './hub/progress.js';
 export { type ResolvedModel, type ResolveOptions, resolveModel } from './hub/resolve.js';
 export { hubCacheDir } from './hub/settings.js';
 export {
+  aggregateTokens,
   applyScores,
   clsPool,
   cosineSimilarity,
   cosineSimilarityMatrix,
   encodeMaskPng,
+  type GroupedEntity,
   l2Normalize,
   lastTokenPool,
   maxPool,
@@ -39,6 +41,8 @@ export {
   qaAnswerCharSpans,
   qaDecodeSpan,
   qaPMask,
+  type TokenClassificationInput,
+  type TokenEntity,
   topK,
 } from './native.js';
 export {

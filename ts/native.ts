@@ -60,6 +60,9 @@ export const l2Normalize = wrap(addon.l2Normalize);
 export const cosineSimilarity = wrap(addon.cosineSimilarity);
 export const cosineSimilarityMatrix = wrap(addon.cosineSimilarityMatrix);
 export const encodeMaskPng = wrap(addon.encodeMaskPng);
+/** Token-classification post-processing; pass the tokenizer's addon object (`Tokenizer.native`). */
+export const aggregateTokens = wrap(addon.aggregateTokens);
+export type { GroupedEntity, TokenClassificationInput, TokenEntity } from '../native/index.js';
 
 /** The addon's tokenizer class; `ts/tokenizer.ts` wraps it (and translates its errors). */
 export const NativeTokenizer = addon.Tokenizer;

@@ -3,6 +3,7 @@
 // functions look unused there.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod aggregate;
 mod errors;
 mod mask;
 mod pooling;
