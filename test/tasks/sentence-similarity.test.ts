@@ -1,6 +1,6 @@
 import test from 'ava';
 import { InvalidInputError, pipeline, provisionModels } from '../../ts/index.js';
-import { assertGolden, type GoldenCase, loadGoldens, PipeCache } from './goldens.js';
+import { assertGolden, type GoldenCase, loadGoldens, modelDir, PipeCache } from './goldens.js';
 
 const golden = loadGoldens('sentence-similarity');
 const pipes = new PipeCache('sentence-similarity');
@@ -69,6 +69,34 @@ test('a list of inputs gives one similarity list per input', async (t) => {
   // A sentence identical to the source has similarity 1.
   const same = await pipe({ source_sentence: 'Identical text', sentences: ['Identical text'] });
   t.true(Math.abs((same[0] as number) - 1) < 1e-5);
+});
+
+test('a model without sentence-transformers files is mean-pooled, as sentence-transformers loads it', async (t) => {
+  const sim = await pipes.get('bert-encoder');
+  const features = await pipeline('feature-extraction', modelDir('bert-encoder'));
+  try {
+    const source = 'A cat sleeps on the sofa.';
+    const sentences = ['A dog sleeps.', 'Markets fell in Tokyo. 😀'];
+    // Mean of the raw hidden states and their cosine, computed here in plain JS.
+    const mean = async (text: string) => {
+      const rows = ((await features(text)) as number[][][])[0] as number[][];
+      const dim = (rows[0] as number[]).length;
+      const out = new Array<number>(dim).fill(0);
+      for (const row of rows) {
+        for (let i = 0; i < dim; i++) out[i] = (out[i] as number) + (row[i] as number) / rows.length;
+      }
+      return out;
+    };
+    const cosine = (a: number[], b: number[]) => {
+      const dot = a.reduce((s, x, i) => s + x * (b[i] as number), 0);
+      return dot / Math.hypot(...a) / Math.hypot(...b);
+    };
+    const a = await mean(source);
+    const want = await Promise.all(sentences.map(async (s) => cosine(a, await mean(s))));
+    assertGolden(t, await sim({ source_sentence: source, sentences }), want, 1e-5);
+  } finally {
+    await features.dispose();
+  }
 });
 
 test('bad inputs are typed 400 errors', async (t) => {

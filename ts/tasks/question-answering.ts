@@ -143,7 +143,9 @@ function create(ctx: TaskContext): TaskRun {
         maxLength: p.maxSeqLen,
         stride: p.docStride,
         returnOverflowing: true,
+        // Padding on the right keeps every window's positions those of its unpadded run.
         padding: 'longest',
+        paddingSide: 'right',
         offsets: 'code_points',
       });
     } catch (err) {

@@ -35,8 +35,6 @@ export interface EmbedOptions {
 
 /** The sentence-transformers view of a model, resolved once per pipeline. */
 export interface SentenceEncoder {
-  /** Embedding size of the pooled output. */
-  readonly dim: number;
   /** `[texts.length * dim]` embeddings, row-major. */
   embed(texts: string[], options?: EmbedOptions): Promise<Float32Array>;
 }
@@ -104,7 +102,9 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
     const truncate = options.truncate !== false && maxSeqLength !== null;
     const enc = await model.tokenizer.encodeBatch(texts, {
       addSpecialTokens: true,
+      // Right padding keeps each text's positions those of its unpadded run, whatever the batch.
       padding: 'longest',
+      paddingSide: 'right',
       ...(truncate
         ? {
             truncation: 'longest_first' as const,
@@ -203,7 +203,7 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
     return normalize ? l2Normalize(pooled, n, dim) : pooled;
   };
 
-  return { dim: (tokenDim ?? 0) * modes.length, embed };
+  return { embed };
 }
 
 /** The error for an input of `given` tokens over a limit of `limit`. */
