@@ -15,6 +15,7 @@ import questionAnswering from './tasks/question-answering.js';
 import sentenceSimilarity from './tasks/sentence-similarity.js';
 import type { OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
 import textClassification from './tasks/text-classification.js';
+import tokenClassification from './tasks/token-classification.js';
 import zeroShotClassification from './tasks/zero-shot-classification.js';
 import {
   type CanonicalTask,
@@ -25,7 +26,8 @@ import {
 } from './types/tasks.js';
 
 /** The task registry: HF task id -> implementation. */
-const TASKS: { [K in TaskId]?: TaskDefinition } = {
+const TASKS: { [K in TaskId]: TaskDefinition } = {
+  'token-classification': tokenClassification,
   'text-classification': textClassification,
   'zero-shot-classification': zeroShotClassification,
   'fill-mask': fillMask,
@@ -181,9 +183,6 @@ export async function pipeline<T extends TaskName>(
     );
   }
   const definition = TASKS[id];
-  if (definition === undefined) {
-    throw new HfTasksError('ERR_UNKNOWN_TASK', `task ${id} is not available in this build`);
-  }
   const loaded = await loadModel(ref, loadOptions(id, options));
   let run: TaskRun;
   try {
