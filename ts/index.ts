@@ -58,3 +58,15 @@ export {
   type TokenizerInput,
   type TruncationStrategy,
 } from './tokenizer.js';
+
+// The engine: worker pool, dynamic batching.
+export { QueueFullError, WorkerCrashedError } from './errors.js';
+export type { BatcherStats, BatchingOptions } from './runtime/batcher.js';
+export {
+  createEngineRunner,
+  type EngineOptions,
+  type EngineRunner,
+  engineRunnerFactory,
+  shutdownEngine,
+} from './runtime/engine.js';
+export { defaultWorkerCount, type PoolOptions, WorkerPool } from './runtime/pool.js';
