@@ -64,9 +64,17 @@ pub fn apply_rows(values: &[f32], rows: usize, cols: usize, f: ScoreFn) -> Resul
 /// Indices of the `k` largest values, descending, ties broken by the lower index first
 /// (the order of a stable sort on `-value`). `k` larger than the row returns every index.
 pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    // Total order: larger value first, then lower index; partial selection keeps this O(n + k log k).
+    let order = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
     let mut idx: Vec<usize> = (0..values.len()).collect();
-    idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
-    idx.truncate(k);
+    if k == 0 {
+        return Vec::new();
+    }
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, order);
+        idx.truncate(k);
+    }
+    idx.sort_unstable_by(order);
     idx
 }
 
@@ -119,5 +127,11 @@ mod tests {
     fn top_k_is_stable_on_ties() {
         assert_eq!(top_k(&[0.1, 0.5, 0.5, 0.2], 3), vec![1, 2, 3]);
         assert_eq!(top_k(&[0.1], 5), vec![0]);
+        assert_eq!(top_k(&[0.3, 0.3, 0.3, 0.3], 2), vec![0, 1]);
+        assert!(top_k(&[0.3], 0).is_empty());
+        let many: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32).collect();
+        let mut full: Vec<usize> = (0..1000).collect();
+        full.sort_by(|&a, &b| many[b].total_cmp(&many[a]));
+        assert_eq!(top_k(&many, 10), full[..10].to_vec());
     }
 }
