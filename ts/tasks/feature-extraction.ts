@@ -7,7 +7,8 @@
  */
 import type { LoadedModel } from '../runtime/model.js';
 import type { FeatureExtractionBatchOutput, FeatureExtractionOutput } from '../types/feature-extraction.js';
-import { floatOutput, maxModelTokens, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { floatOutput, maxModelTokens } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -73,7 +74,7 @@ function hiddenStates(model: LoadedModel) {
         if (given > limit) throw inputTooLong(limit, given);
       }
     }
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [name] });
+    const out = await runRows(model, enc, [name]);
     const states = floatOutput(out, name, [n, len, -1]);
     const dim = n * len === 0 ? 0 : states.length / (n * len);
     const results: number[][][][] = [];

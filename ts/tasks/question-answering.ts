@@ -12,7 +12,8 @@ import type {
   QuestionAnsweringOutput,
   QuestionAnsweringOutputElement,
 } from '../types/question-answering.js';
-import { checkSequenceLength, floatOutput, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { checkSequenceLength, floatOutput } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -166,7 +167,7 @@ function create(ctx: TaskContext): TaskRun {
     const enc = await encodeWindows(item, p);
     checkSequenceLength(model, enc);
     const [n, len] = enc.dims;
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: ['start_logits', 'end_logits'] });
+    const out = await runRows(model, enc, ['start_logits', 'end_logits']);
     const startLogits = floatOutput(out, 'start_logits', [n, len]);
     const endLogits = floatOutput(out, 'end_logits', [n, len]);
 

@@ -11,7 +11,8 @@ import { clsPool, l2Normalize, lastTokenPool, maxPool, meanPool } from '../nativ
 import type { PoolingMode } from '../runtime/config.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { BatchEncoding } from '../tokenizer.js';
-import { floatOutput, maxModelTokens, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { floatOutput, maxModelTokens } from './encode.js';
 import { invalidInput } from './params.js';
 import { pyStrip } from './text.js';
 
@@ -158,7 +159,7 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
       options,
     );
     const [n, len] = enc.dims;
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [hidden] });
+    const out = await runRows(model, enc, [hidden]);
     const states = floatOutput(out, hidden, [n, len, -1]);
     const d = len === 0 ? 0 : states.length / (n * len);
     if (tokenDim !== null && d !== tokenDim) {
