@@ -86,3 +86,25 @@ test('the pipe fails with ERR_DISPOSED after dispose()', async (t) => {
   const err = await t.throwsAsync(pipe('a'));
   t.is((err as InvalidInputError).code, 'ERR_DISPOSED');
 });
+
+test('batches are padded on the right even when the tokenizer pads on the left (positions stay put)', async (t) => {
+  const { mkdtempSync, cpSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const dir = mkdtempSync(path.join(tmpdir(), 'hf-tasks-leftpad-'));
+  cpSync(modelDir('bert-sentiment'), dir, { recursive: true });
+  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(cfgFile, JSON.stringify({ ...cfg, padding_side: 'left' }));
+  const pipe = await pipeline('text-classification', dir, { inline: true });
+  const texts = ['Short.', 'A considerably longer sentence about the weather in Paris and Berlin today.'];
+  const batch = await pipe(texts);
+  for (let i = 0; i < texts.length; i++) {
+    const one = await pipe(texts[i]!);
+    for (let j = 0; j < one.length; j++) {
+      t.is(batch[i]![j]!.label, one[j]!.label);
+      t.true(Math.abs(batch[i]![j]!.score - one[j]!.score) < 1e-5);
+    }
+  }
+  await pipe.dispose();
+});

@@ -65,7 +65,11 @@ function create(ctx: TaskContext): TaskRun {
     const k = Math.min(topK, vocabSize);
 
     const { items, single } = batchOf(inputs, textInput);
-    const enc = await tokenizer.encodeBatch(items, { addSpecialTokens: true, padding: 'longest' });
+    const enc = await tokenizer.encodeBatch(items, {
+      addSpecialTokens: true,
+      padding: 'longest',
+      paddingSide: 'right',
+    });
     const [n, len] = enc.dims;
     const masks: number[][] = [];
     for (let r = 0; r < n; r++) {

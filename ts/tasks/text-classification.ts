@@ -84,7 +84,11 @@ function create(ctx: TaskContext): TaskRun {
     const topK = has(params, 'top_k') && params.top_k !== null ? checkInt('top_k', params.top_k) : null;
 
     const { items, single } = batchOf(inputs, parseItem);
-    const enc = await model.tokenizer.encodeBatch(items, { addSpecialTokens: true, padding: 'longest' });
+    const enc = await model.tokenizer.encodeBatch(items, {
+      addSpecialTokens: true,
+      padding: 'longest',
+      paddingSide: 'right',
+    });
     checkSequenceLength(model, enc);
     const n = enc.dims[0];
     const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });

@@ -76,13 +76,18 @@ function create(ctx: TaskContext): TaskRun {
   const maxLength = model.tokenizer.modelMaxLength;
 
   const encodePairs = async (pairs: Array<[string, string]>): Promise<BatchEncoding> => {
-    if (maxLength === null) return model.tokenizer.encodeBatch(pairs, { padding: 'longest' });
+    if (maxLength === null)
+      return model.tokenizer.encodeBatch(pairs, { padding: 'longest', paddingSide: 'right' });
     try {
-      return await model.tokenizer.encodeBatch(pairs, { padding: 'longest', truncation: 'only_first' });
+      return await model.tokenizer.encodeBatch(pairs, {
+        padding: 'longest',
+        paddingSide: 'right',
+        truncation: 'only_first',
+      });
     } catch (err) {
       // The hypothesis alone is longer than the window: the reference retries without truncation.
       if ((err as { code?: string }).code !== 'ERR_TOKENIZE') throw err;
-      return model.tokenizer.encodeBatch(pairs, { padding: 'longest' });
+      return model.tokenizer.encodeBatch(pairs, { padding: 'longest', paddingSide: 'right' });
     }
   };
 
