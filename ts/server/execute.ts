@@ -1,0 +1,88 @@
+/**
+ * One inference request, whatever route it came by: result cache, the model's queue, loading
+ * state (503 / wait_for_model), the pipeline call, metrics, and the API's response headers
+ * (`x-compute-time`, `x-compute-type`, `x-compute-characters`).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ResultCache } from './cache.js';
+import type { ServerContext } from './context.js';
+import { countCharacters, type RequestOptions } from './payload.js';
+import type { ServedModel } from './registry.js';
+import { countTokens } from './tokens.js';
+
+export interface InferenceCall {
+  /** Route label for the cache key. */
+  route: string;
+  model: ServedModel;
+  task: string;
+  inputs: unknown;
+  parameters: Record<string, unknown>;
+  options: RequestOptions;
+  /** Turns the pipeline output into the route's response body. */
+  shape?: (output: unknown) => unknown;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Number of inputs in a call: the length of a list input, else 1. */
+function batchSize(inputs: unknown): number {
+  return Array.isArray(inputs) ? inputs.length : 1;
+}
+
+/** Sets the API's compute headers on a reply. */
+export function computeHeaders(ctx: ServerContext, reply: FastifyReply, characters?: number): void {
+  reply.header('x-compute-time', (reply.elapsedTime / 1000).toFixed(3));
+  reply.header('x-compute-type', ctx.computeType);
+  if (characters !== undefined) reply.header('x-compute-characters', String(characters));
+}
+
+/** Runs the call and sends the JSON response. */
+export async function execute(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  call: InferenceCall,
+): Promise<FastifyReply> {
+  const { model, task } = call;
+  request.hfModel = model.id;
+  const characters = countCharacters(call.inputs);
+  const cacheable = call.options.useCache && ctx.cache.enabled;
+  const key = cacheable ? ResultCache.key(call.route, model.id, task, call.inputs, call.parameters) : '';
+  if (cacheable) {
+    const hit = ctx.cache.get(key);
+    ctx.metrics.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
+    if (hit) {
+      computeHeaders(ctx, reply, hit.characters);
+      reply.header('x-cache', 'hit');
+      return reply.type('application/json; charset=utf-8').send(hit.body);
+    }
+  }
+  const output = await ctx.registry.hold(model, async () => {
+    const pipe = await ctx.registry.acquire(model, task, call.options.waitForModel);
+    const tokens =
+      ctx.config.countTokens && characters > 0
+        ? countTokens(ctx.registry.tokenizer(model), call.inputs)
+        : null;
+    const started = performance.now();
+    const out = await pipe(call.inputs, call.parameters);
+    ctx.metrics.inferenceDuration.observe({ model: model.id, task }, (performance.now() - started) / 1000);
+    ctx.metrics.batchSize.observe({ model: model.id, task }, batchSize(call.inputs));
+    ctx.metrics.inputCharacters.inc({ model: model.id }, characters);
+    if (tokens) {
+      const n = await tokens;
+      if (n > 0) ctx.metrics.inputTokens.inc({ model: model.id }, n);
+    }
+    return out;
+  });
+  let body = call.shape ? call.shape(output) : output;
+  if (isPlainObject(body) && request.hfWarnings.length > 0) {
+    body = { ...body, warnings: [...new Set(request.hfWarnings)].sort() };
+  }
+  const text = JSON.stringify(body);
+  if (cacheable) ctx.cache.set(key, { body: text, characters });
+  computeHeaders(ctx, reply, characters);
+  if (cacheable) reply.header('x-cache', 'miss');
+  return reply.type('application/json; charset=utf-8').send(text);
+}

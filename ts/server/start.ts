@@ -1,0 +1,84 @@
+/**
+ * Starting and stopping the server process: the default models when none are configured,
+ * listening, loading models in the background, and a graceful shutdown on SIGTERM / SIGINT
+ * (stop accepting, drain in-flight requests, free the models, exit 0).
+ */
+import { DEFAULT_MODELS } from '../pipeline.js';
+import { createServer, type HfTasksServer, type ServerOverrides } from './app.js';
+import { type ModelSpec, mergeModelSpecs, type ServerConfig } from './config.js';
+
+/** The sentence-embedding model served by default (feature-extraction and sentence-similarity). */
+export const DEFAULT_EMBEDDING_MODEL = 'sentence-transformers/all-MiniLM-L6-v2';
+/** The token-classification model served by default (a real PII NER model). */
+export const DEFAULT_NER_MODEL = 'nationaldesignstudio/rampart';
+
+/** The models served when the configuration names none. */
+export function defaultModelSpecs(): ModelSpec[] {
+  const defaults = DEFAULT_MODELS as Readonly<Record<string, string | null | undefined>>;
+  const embedding = defaults['feature-extraction'] ?? DEFAULT_EMBEDDING_MODEL;
+  const similarity = defaults['sentence-similarity'] ?? embedding;
+  const ner = defaults['token-classification'] ?? DEFAULT_NER_MODEL;
+  return mergeModelSpecs([
+    { id: embedding, tasks: ['feature-extraction'] },
+    { id: similarity, tasks: ['sentence-similarity'] },
+    { id: ner, tasks: ['token-classification'] },
+  ]);
+}
+
+/** Builds the server, listens, and starts loading the models (requests get 503 meanwhile). */
+export async function startServer(
+  config: ServerConfig,
+  overrides: ServerOverrides = {},
+): Promise<HfTasksServer> {
+  const effective = config.models.length > 0 ? config : { ...config, models: defaultModelSpecs() };
+  const server = await createServer(effective, overrides);
+  const url = await server.listen();
+  const ids = effective.models.map((m) => `${m.id} (${m.tasks.join(', ') || 'task from its files'})`);
+  server.app.log.info({ url, models: effective.models.map((m) => m.id) }, `hf-tasks listening on ${url}`);
+  if (effective.preload) {
+    server.app.log.info(`loading ${ids.length} model(s): ${ids.join('; ')}`);
+    void server.preload();
+  }
+  return server;
+}
+
+/**
+ * Shuts down gracefully on SIGTERM and SIGINT: stops accepting connections, waits for
+ * in-flight requests (at most `timeoutMs`), frees the models and exits 0 (1 on timeout or
+ * error). A second signal exits at once.
+ */
+export function handleSignals(
+  server: HfTasksServer,
+  timeoutMs: number,
+  exit: (code: number) => void = process.exit,
+): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      server.app.log.warn(`${signal} again: exiting now`);
+      exit(1);
+      return;
+    }
+    closing = true;
+    server.app.log.info(`${signal}: draining in-flight requests, then exiting`);
+    const timer = setTimeout(() => {
+      server.app.log.error(`shutdown did not finish within ${timeoutMs} ms`);
+      exit(1);
+    }, timeoutMs);
+    timer.unref();
+    server.close().then(
+      () => {
+        clearTimeout(timer);
+        server.app.log.info('shut down cleanly');
+        exit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        server.app.log.error({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
