@@ -1,29 +1,25 @@
 /**
  * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
  */
-export { HfTasksError, InvalidInputError, NativeError } from './errors.js';
-export { DeviceUnavailableError, InvalidParameterError, ModelError } from './errors.js';
-export { DEFAULT_MODELS, type Pipe, type PipelineOptions, pipeline, supportedTasks } from './pipeline.js';
-export type { LoadedModel, RunnerFactory } from './runtime/model.js';
-export type { ModelRunner, RunOptions, TensorLike, TensorType } from './runtime/runner.js';
-export type { Device, SessionOptions } from './runtime/session.js';
-export type * from './types/fill-mask.js';
-export type * from './types/tasks.js';
-export { TASK_ALIASES } from './types/tasks.js';
-export type * from './types/text-classification.js';
-export type * from './types/token-classification.js';
-export type * from './types/zero-shot-classification.js';
 export {
+  DeviceUnavailableError,
   DownloadError,
   GatedModelError,
+  HfTasksError,
+  InvalidInputError,
+  InvalidParameterError,
+  ModelError,
   ModelNotFoundError,
+  NativeError,
   OfflineError,
+  QueueFullError,
+  WorkerCrashedError,
 } from './errors.js';
 export { DTYPES, type Dtype } from './hub/files.js';
 export { PACKAGE_MIRROR } from './hub/mirror.js';
-export { provisionModels } from './hub/provision.js';
 export { validateModelId, validateRevision } from './hub/model-id.js';
 export type { ProgressEvent, ProgressOption } from './hub/progress.js';
+export { provisionModels } from './hub/provision.js';
 export { type ResolvedModel, type ResolveOptions, resolveModel } from './hub/resolve.js';
 export { hubCacheDir } from './hub/settings.js';
 export {
@@ -45,6 +41,20 @@ export {
   type TokenEntity,
   topK,
 } from './native.js';
+export { DEFAULT_MODELS, type Pipe, type PipelineOptions, pipeline, supportedTasks } from './pipeline.js';
+// The engine: worker pool, dynamic batching.
+export type { BatcherStats, BatchingOptions } from './runtime/batcher.js';
+export {
+  createEngineRunner,
+  type EngineOptions,
+  type EngineRunner,
+  engineRunnerFactory,
+  shutdownEngine,
+} from './runtime/engine.js';
+export type { LoadedModel, RunnerFactory } from './runtime/model.js';
+export { defaultWorkerCount, type PoolOptions, WorkerPool } from './runtime/pool.js';
+export type { ModelRunner, RunOptions, TensorLike, TensorType } from './runtime/runner.js';
+export type { Device, SessionOptions } from './runtime/session.js';
 export {
   type BatchEncoding,
   type DecodeOptions,
@@ -58,15 +68,9 @@ export {
   type TokenizerInput,
   type TruncationStrategy,
 } from './tokenizer.js';
-
-// The engine: worker pool, dynamic batching.
-export { QueueFullError, WorkerCrashedError } from './errors.js';
-export type { BatcherStats, BatchingOptions } from './runtime/batcher.js';
-export {
-  createEngineRunner,
-  type EngineOptions,
-  type EngineRunner,
-  engineRunnerFactory,
-  shutdownEngine,
-} from './runtime/engine.js';
-export { defaultWorkerCount, type PoolOptions, WorkerPool } from './runtime/pool.js';
+export type * from './types/fill-mask.js';
+export type * from './types/tasks.js';
+export { TASK_ALIASES } from './types/tasks.js';
+export type * from './types/text-classification.js';
+export type * from './types/token-classification.js';
+export type * from './types/zero-shot-classification.js';
