@@ -3,10 +3,9 @@
  * implies, load, and the runtime versions.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-
-const require = createRequire(import.meta.url);
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function cpuinfo() {
   try {
@@ -33,10 +32,13 @@ export function flopsPerCycle(flags) {
   return { simd: 'sse', lanes: 4, fmaUnits: 1, perCycle: 4 * 2 };
 }
 
-function versionOf(pkg, from) {
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Installed version of a package (nested under `parent`'s node_modules when given). */
+function versionOf(pkg, parent) {
+  const base = parent ? path.join(ROOT, 'node_modules', parent) : ROOT;
   try {
-    const req = from ? createRequire(require.resolve(`${from}/package.json`)) : require;
-    return req(`${pkg}/package.json`).version;
+    return JSON.parse(readFileSync(path.join(base, 'node_modules', pkg, 'package.json'), 'utf8')).version;
   } catch {
     return null;
   }

@@ -9,7 +9,8 @@
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Benchmark from 'benchmark';
-import { Tokenizer } from '../dist/index.js';
+// Only the tokenizer (no onnxruntime): transformers.js loads its own onnxruntime-node build.
+import { Tokenizer } from '../dist/tokenizer.js';
 import { machine } from './machine.js';
 import { flopsPerToken, targets } from './targets.js';
 import { longTexts, shortTexts, similarityInputs } from './texts.js';

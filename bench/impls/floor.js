@@ -5,7 +5,7 @@
  * ideal batcher would: all of them at once, in batches of 32.
  */
 import * as ort from 'onnxruntime-node';
-import { Tokenizer } from '../../dist/index.js';
+import { Tokenizer } from '../../dist/tokenizer.js';
 
 export const name = 'floor';
 export const note = 'raw onnxruntime-node session.run on pre-tokenized inputs (main thread)';
