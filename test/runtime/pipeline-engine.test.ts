@@ -38,6 +38,7 @@ const TEXTS = [
 const CASES: Array<{ task: string; model: string; inputs: unknown[] }> = [
   { task: 'feature-extraction', model: 'st-encoder', inputs: TEXTS },
   { task: 'text-classification', model: 'bert-sentiment', inputs: TEXTS },
+  { task: 'token-classification', model: 'bert-ner', inputs: TEXTS },
   { task: 'fill-mask', model: 'bert-mlm', inputs: TEXTS.map((t) => `${t} [MASK].`) },
   {
     task: 'zero-shot-classification',
