@@ -108,3 +108,36 @@ test('batches are padded on the right even when the tokenizer pads on the left (
   }
   await pipe.dispose();
 });
+
+test('truncation (forwarded to the tokenizer as the reference does) makes a too-long input fit', async (t) => {
+  const pipe = await pipes.get('bert-sentiment');
+  const long = 'The weather is terrible and I hate waiting in line. '.repeat(20);
+  const err = await t.throwsAsync(pipe(long), { instanceOf: InvalidInputError });
+  t.regex(err.message, /^Input is too long/);
+  const out = await pipe(long, { truncation: true } as never);
+  t.is(out.length, 3);
+  t.true(Math.abs(out.reduce((a, o) => a + o.score, 0) - 1) < 1e-5);
+  t.deepEqual(await pipe(long, { truncation: 'only_first' } as never), out);
+  await t.throwsAsync(pipe(long, { truncation: 'yes' } as never), { instanceOf: InvalidParameterError });
+});
+
+test('deprecated return_all_scores: true -> label-id order, false -> the best label', async (t) => {
+  const pipe = await pipes.get('bert-sentiment');
+  const text = 'I love this movie, it was absolutely wonderful!';
+  const sorted = await pipe(text);
+  const all = await pipe(text, { return_all_scores: true } as never);
+  t.deepEqual(
+    all.map((o) => o.label),
+    ['NEGATIVE', 'NEUTRAL', 'POSITIVE'],
+  );
+  t.deepEqual(
+    [...all].sort((a, b) => b.score - a.score),
+    sorted,
+  );
+  t.deepEqual(await pipe(text, { return_all_scores: false } as never), sorted.slice(0, 1));
+  // top_k wins over return_all_scores.
+  t.is((await pipe(text, { return_all_scores: true, top_k: 2 } as never)).length, 2);
+  await t.throwsAsync(pipe(text, { return_all_scores: 'yes' } as never), {
+    instanceOf: InvalidParameterError,
+  });
+});

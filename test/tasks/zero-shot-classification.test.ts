@@ -113,3 +113,15 @@ test('Python str.format semantics for the template', (t) => {
   t.throws(() => pyFormat('oops {', 'x'), { message: "Single '{' encountered in format string" });
   t.throws(() => pyFormat('{:>10}', 'x'), { instanceOf: InvalidInputError });
 });
+
+test('a hypothesis longer than the window itself is a 400, not a network failure', async (t) => {
+  const pipe = await pipes.get('bert-nli');
+  const err = await t.throwsAsync(
+    pipe(sequence, {
+      candidate_labels: ['politics'],
+      hypothesis_template: `${'This example is about {0}. '.repeat(15)}`,
+    }),
+    { instanceOf: InvalidInputError },
+  );
+  t.regex(err.message, /^Input is too long/);
+});

@@ -9,9 +9,10 @@ import type {
   TextClassificationOutputTransform,
   TextClassificationPair,
 } from '../types/text-classification.js';
-import { checkSequenceLength, floatOutput, logitsName, textFeeds } from './encode.js';
+import { checkSequenceLength, floatOutput, logitsName, maxModelTokens, textFeeds } from './encode.js';
 import {
   batchOf,
+  boolParam,
   checkInt,
   describeValue,
   enumParam,
@@ -68,6 +69,30 @@ export function defaultFunction(ctx: TaskContext): TextClassificationOutputTrans
   return fromConfig ?? 'none';
 }
 
+const TRUNCATIONS = ['longest_first', 'only_first', 'only_second'] as const;
+
+/**
+ * The tokenizer `truncation` parameter the reference forwards: absent/false keeps whole inputs
+ * (too long -> 400), true means `longest_first`, or a strategy name.
+ */
+function truncationParam(params: Record<string, unknown>): false | (typeof TRUNCATIONS)[number] {
+  if (!has(params, 'truncation')) return false;
+  const v = params.truncation;
+  if (typeof v === 'boolean') return v ? 'longest_first' : false;
+  return enumParam(params, 'truncation', TRUNCATIONS, 'longest_first');
+}
+
+/** Truncation length: the tokenizer's `model_max_length`, else what the position table holds. */
+function maxLengthFor(model: TaskContext['model']): { maxLength?: number } {
+  if (model.tokenizer.modelMaxLength !== null) return {};
+  const limit = maxModelTokens(model);
+  return limit === null ? {} : { maxLength: limit };
+}
+
+function optionalBool(params: Record<string, unknown>, name: string): boolean | undefined {
+  return has(params, name) ? boolParam(params, name, false) : undefined;
+}
+
 /** Python `list[:k]`. */
 function pySliceHead<T>(list: T[], k: number): T[] {
   return k >= 0 ? list.slice(0, k) : list.slice(0, Math.max(0, list.length + k));
@@ -82,12 +107,17 @@ function create(ctx: TaskContext): TaskRun {
     const fn = enumParam(params, 'function_to_apply', FUNCTIONS, undefined) ?? defaultFunction(ctx);
     // Absent or null: every label; an integer: the first k after sorting.
     const topK = has(params, 'top_k') && params.top_k !== null ? checkInt('top_k', params.top_k) : null;
+    // Deprecated `return_all_scores` (only without top_k): true -> every label in label-id
+    // order, false -> the best label alone.
+    const returnAllScores = has(params, 'top_k') ? undefined : optionalBool(params, 'return_all_scores');
+    const truncation = truncationParam(params);
 
     const { items, single } = batchOf(inputs, parseItem);
     const enc = await model.tokenizer.encodeBatch(items, {
       addSpecialTokens: true,
       padding: 'longest',
       paddingSide: 'right',
+      ...(truncation === false ? {} : { truncation, ...maxLengthFor(model) }),
     });
     checkSequenceLength(model, enc);
     const n = enc.dims[0];
@@ -104,9 +134,14 @@ function create(ctx: TaskContext): TaskRun {
           score: scores[r * numLabels + j] as number,
         });
       }
+      if (returnAllScores === true) {
+        results.push(row);
+        continue;
+      }
       // Array.prototype.sort is stable: ties keep label-id order, as Python's sort.
       row.sort((a, b) => b.score - a.score);
-      results.push(topK === null ? row : pySliceHead(row, topK));
+      if (returnAllScores === false) results.push(row.slice(0, 1));
+      else results.push(topK === null ? row : pySliceHead(row, topK));
     }
     return single ? results[0] : results;
   };

@@ -10,7 +10,7 @@ import type {
   ZeroShotClassificationLegacyOutput,
   ZeroShotClassificationOutput,
 } from '../types/zero-shot-classification.js';
-import { floatOutput, logitsName, textFeeds } from './encode.js';
+import { checkSequenceLength, floatOutput, logitsName, textFeeds } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -105,6 +105,8 @@ function create(ctx: TaskContext): TaskRun {
       );
     }
     const enc = await encodePairs(hypotheses.map((h) => [sequence, h]));
+    // Only when a hypothesis alone overflows the window (truncation then gave up).
+    checkSequenceLength(model, enc);
     const n = labels.length;
     const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
     const raw = floatOutput(out, logits, [n, nli]);
