@@ -162,3 +162,25 @@ test('real NER model: "My name is Sarah Jessica Parker..." gives entity groups w
   for (const c of real) assertGolden(t, await pipe(c.inputs as string, c.parameters), c.output);
   await pipe.dispose();
 });
+
+test('a list of texts runs as one batch and gives what each text gives alone (with and without stride)', async (t) => {
+  const pipe = await pipes.get('roberta-ner');
+  const texts = [
+    'Angela Merkel met Barack Obama in Berlin. '.repeat(6),
+    '',
+    '😀 John Smith works at Google in London.',
+    'Short.',
+  ];
+  for (const parameters of [{}, { aggregation_strategy: 'none' as const }, { stride: 8 }]) {
+    const batch = (await pipe(texts, parameters)) as Entity[][];
+    t.is(batch.length, texts.length);
+    for (let i = 0; i < texts.length; i++) {
+      const one = (await pipe(texts[i]!, parameters)) as Entity[];
+      t.is(batch[i]!.length, one.length);
+      for (let j = 0; j < one.length; j++) {
+        t.deepEqual({ ...batch[i]![j]!, score: 0 }, { ...one[j]!, score: 0 });
+        t.true(Math.abs(batch[i]![j]!.score - one[j]!.score) < 1e-5);
+      }
+    }
+  }
+});

@@ -44,19 +44,31 @@ function create(ctx: TaskContext): TaskRun {
   const id2label = Array.from({ length: numLabels }, (_, i) => model.config.id2label.get(i) ?? `LABEL_${i}`);
   const maxLength = tokenizer.modelMaxLength;
 
+  /**
+   * Classifies `texts` with one network run over every row (all texts, all their windows).
+   * Rows are padded on the right, except that stride windows keep the tokenizer's side as the
+   * reference pads them (then several texts are not mixed, so each text's padding matches).
+   */
   const classify = async (
-    text: string,
+    texts: string[],
     strategy: TokenClassificationAggregationStrategy,
     ignoreLabels: string[],
     stride: number | undefined,
-  ): Promise<TokenClassificationOutput> => {
+  ): Promise<TokenClassificationOutput[]> => {
+    if (stride !== undefined && tokenizer.paddingSide === 'left' && texts.length > 1) {
+      const out: TokenClassificationOutput[] = [];
+      for (const text of texts) out.push(...(await classify([text], strategy, ignoreLabels, stride)));
+      return out;
+    }
     let enc: BatchEncoding;
     try {
-      enc = await tokenizer.encodeBatch([text], {
+      enc = await tokenizer.encodeBatch(texts, {
         addSpecialTokens: true,
         // Texts past the window are cut unless `stride` asks for overlapping windows.
         truncation: maxLength === null ? false : 'longest_first',
-        ...(stride === undefined ? {} : { stride, returnOverflowing: true, padding: 'longest' as const }),
+        padding: 'longest',
+        paddingSide: stride === undefined ? 'right' : tokenizer.paddingSide,
+        ...(stride === undefined ? {} : { stride, returnOverflowing: true }),
       });
     } catch (err) {
       // A stride that leaves no room for new tokens once the special tokens are counted.
@@ -65,30 +77,41 @@ function create(ctx: TaskContext): TaskRun {
       }
       throw err;
     }
-    const [windows, seq] = enc.dims;
+    const [rows, seq] = enc.dims;
     const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
-    const raw = floatOutput(out, logits, [windows, seq, numLabels]);
-    const entities = aggregateTokens(tokenizer.native, {
-      text,
-      logits: raw,
-      windows,
-      seq,
-      labels: numLabels,
-      inputIds: enc.inputIds,
-      specialTokensMask: enc.specialTokensMask,
-      offsets: enc.offsets,
-      id2label,
-      aggregationStrategy: strategy,
-      ignoreLabels,
-    }) as TokenClassificationOutputElement[];
-    if (options.offsets === 'utf16') {
-      const toUtf16 = utf16Offsets(text);
-      for (const e of entities) {
-        if (e.start !== null) e.start = toUtf16(e.start);
-        if (e.end !== null) e.end = toUtf16(e.end);
+    const raw = floatOutput(out, logits, [rows, seq, numLabels]);
+    const results: TokenClassificationOutput[] = [];
+    let first = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const text = texts[i] as string;
+      // This text's rows: its windows are consecutive (overflowToSampleMapping is ordered).
+      let last = first;
+      while (last < rows && (stride === undefined ? last === i : enc.overflowToSampleMapping[last] === i))
+        last++;
+      const entities = aggregateTokens(tokenizer.native, {
+        text,
+        logits: raw.subarray(first * seq * numLabels, last * seq * numLabels),
+        windows: last - first,
+        seq,
+        labels: numLabels,
+        inputIds: enc.inputIds.subarray(first * seq, last * seq),
+        specialTokensMask: enc.specialTokensMask.subarray(first * seq, last * seq),
+        offsets: enc.offsets.subarray(first * seq * 2, last * seq * 2),
+        id2label,
+        aggregationStrategy: strategy,
+        ignoreLabels,
+      }) as TokenClassificationOutputElement[];
+      if (options.offsets === 'utf16') {
+        const toUtf16 = utf16Offsets(text);
+        for (const e of entities) {
+          if (e.start !== null) e.start = toUtf16(e.start);
+          if (e.end !== null) e.end = toUtf16(e.end);
+        }
       }
+      results.push(entities);
+      first = last;
     }
-    return entities;
+    return results;
   };
 
   return async (inputs, parameters) => {
@@ -109,8 +132,7 @@ function create(ctx: TaskContext): TaskRun {
       }
     }
     const { items, single } = batchOf(inputs, textInput);
-    const results: TokenClassificationOutput[] = [];
-    for (const text of items) results.push(await classify(text, strategy, ignoreLabels, stride));
+    const results = await classify(items, strategy, ignoreLabels, stride);
     return single ? results[0] : results;
   };
 }
