@@ -53,13 +53,29 @@ test('list output option gives [{label, score}] in the same order', async (t) =>
   await pipe.dispose();
 });
 
-test('a list of sequences gives one result per sequence', async (t) => {
+test('a list of sequences runs as one batch and gives what each sequence gives alone', async (t) => {
   const pipe = await pipes.get('bert-nli');
-  const out = (await pipe([sequence, 'The match ended in a draw.'], {
-    candidate_labels: labels,
-  })) as unknown[];
-  t.is(out.length, 2);
-  t.is((out[1] as { sequence: string }).sequence, 'The match ended in a draw.');
+  const sequences = [sequence, 'The match ended in a draw.', `${sequence} `.repeat(12)];
+  for (const multi_label of [false, true]) {
+    const out = (await pipe(sequences, { candidate_labels: labels, multi_label })) as Array<{
+      sequence: string;
+      labels: string[];
+      scores: number[];
+    }>;
+    t.is(out.length, sequences.length);
+    for (let i = 0; i < sequences.length; i++) {
+      const one = (await pipe(sequences[i]!, { candidate_labels: labels, multi_label })) as (typeof out)[0];
+      t.is(out[i]!.sequence, sequences[i]);
+      t.deepEqual(out[i]!.labels, one.labels);
+      one.scores.forEach((s, j) => {
+        t.true(Math.abs(out[i]!.scores[j]! - s) < 1e-5);
+      });
+    }
+  }
+  const err = await t.throwsAsync(pipe([sequence, ''], { candidate_labels: labels }), {
+    instanceOf: InvalidInputError,
+  });
+  t.is(err.message, 'You must include at least one label and at least one sequence.');
 });
 
 test('scores sum to one without multi_label and are independent with it', async (t) => {

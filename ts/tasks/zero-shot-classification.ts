@@ -91,27 +91,8 @@ function create(ctx: TaskContext): TaskRun {
     }
   };
 
-  const classify = async (
-    sequence: string,
-    labels: string[],
-    template: string,
-    multiLabel: boolean,
-  ): Promise<ZeroShotClassificationOutput> => {
-    if (labels.length === 0 || sequence.length === 0) throw invalidInput(NEED_LABELS);
-    const hypotheses = labels.map((label) => pyFormat(template, label));
-    if (hypotheses[0] === template) {
-      throw invalidInput(
-        `The provided hypothesis_template "${template}" was not able to be formatted with the target labels. Make sure the passed template includes formatting syntax such as {} where the label should go.`,
-      );
-    }
-    const enc = await encodePairs(hypotheses.map((h) => [sequence, h]));
-    // Only when a hypothesis alone overflows the window (truncation then gave up).
-    checkSequenceLength(model, enc);
-    const n = labels.length;
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
-    const raw = floatOutput(out, logits, [n, nli]);
-
-    let scores: Float32Array;
+  /** Entailment scores of one sequence's `n` labels from its rows of logits. */
+  const score = (raw: Float32Array, n: number, multiLabel: boolean): Float32Array => {
     if (multiLabel || n === 1) {
       // Per label: softmax over [contradiction, entailment]; keep the entailment probability.
       const pairs = new Float32Array(n * 2);
@@ -120,24 +101,51 @@ function create(ctx: TaskContext): TaskRun {
         pairs[2 * i + 1] = raw[i * nli + entailCol] as number;
       }
       const probs = applyScores(pairs, n, 2, 'softmax');
-      scores = new Float32Array(n);
+      const scores = new Float32Array(n);
       for (let i = 0; i < n; i++) scores[i] = probs[2 * i + 1] as number;
-    } else {
-      // Softmax of the entailment logits across the labels.
-      const entailLogits = new Float32Array(n);
-      for (let i = 0; i < n; i++) entailLogits[i] = raw[i * nli + entailCol] as number;
-      scores = applyScores(entailLogits, 1, n, 'softmax');
+      return scores;
     }
-    const order = argsortReversed(scores);
-    const result: ZeroShotClassificationLegacyOutput = {
-      sequence,
-      labels: order.map((i) => labels[i] as string),
-      scores: order.map((i) => scores[i] as number),
-    };
-    if (options.zeroShotOutput === 'list') {
-      return result.labels.map((label, i) => ({ label, score: result.scores[i] as number }));
+    // Softmax of the entailment logits across the labels.
+    const entailLogits = new Float32Array(n);
+    for (let i = 0; i < n; i++) entailLogits[i] = raw[i * nli + entailCol] as number;
+    return applyScores(entailLogits, 1, n, 'softmax');
+  };
+
+  /** Classifies every sequence with one network run over all (sequence, hypothesis) pairs. */
+  const classify = async (
+    sequences: string[],
+    labels: string[],
+    template: string,
+    multiLabel: boolean,
+  ): Promise<ZeroShotClassificationOutput[]> => {
+    if (labels.length === 0 || sequences.some((s) => s.length === 0)) throw invalidInput(NEED_LABELS);
+    const hypotheses = labels.map((label) => pyFormat(template, label));
+    if (hypotheses[0] === template) {
+      throw invalidInput(
+        `The provided hypothesis_template "${template}" was not able to be formatted with the target labels. Make sure the passed template includes formatting syntax such as {} where the label should go.`,
+      );
     }
-    return result;
+    const n = labels.length;
+    const enc = await encodePairs(
+      sequences.flatMap((seq) => hypotheses.map((h): [string, string] => [seq, h])),
+    );
+    // Only when a hypothesis alone overflows the window (truncation then gave up).
+    checkSequenceLength(model, enc);
+    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
+    const raw = floatOutput(out, logits, [sequences.length * n, nli]);
+    return sequences.map((sequence, k) => {
+      const scores = score(raw.subarray(k * n * nli, (k + 1) * n * nli), n, multiLabel);
+      const order = argsortReversed(scores);
+      const result: ZeroShotClassificationLegacyOutput = {
+        sequence,
+        labels: order.map((i) => labels[i] as string),
+        scores: order.map((i) => scores[i] as number),
+      };
+      if (options.zeroShotOutput === 'list') {
+        return result.labels.map((label, i) => ({ label, score: result.scores[i] as number }));
+      }
+      return result;
+    });
   };
 
   return async (inputs, parameters) => {
@@ -149,8 +157,7 @@ function create(ctx: TaskContext): TaskRun {
       ? boolParam(params, 'multi_label', false)
       : boolParam(params, 'multi_class', false);
     const { items, single } = batchOf(inputs, textInput);
-    const results: ZeroShotClassificationOutput[] = [];
-    for (const sequence of items) results.push(await classify(sequence, labels, template, multiLabel));
+    const results = await classify(items, labels, template, multiLabel);
     return single ? results[0] : results;
   };
 }
