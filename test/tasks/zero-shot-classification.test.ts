@@ -65,7 +65,7 @@ test('a list of sequences runs as one batch and gives what each sequence gives a
     t.is(out.length, sequences.length);
     for (let i = 0; i < sequences.length; i++) {
       const one = (await pipe(sequences[i]!, { candidate_labels: labels, multi_label })) as (typeof out)[0];
-      t.is(out[i]!.sequence, sequences[i]);
+      t.is(out[i]!.sequence, sequences[i]!);
       t.deepEqual(out[i]!.labels, one.labels);
       one.scores.forEach((s, j) => {
         t.true(Math.abs(out[i]!.scores[j]! - s) < 1e-5);
