@@ -82,6 +82,8 @@ interface ServeOptions {
   preload: boolean;
   provision: boolean;
   device?: string;
+  workers?: string;
+  batching: boolean;
   cacheDir?: string;
   offline?: boolean;
   logLevel?: string;
@@ -101,6 +103,8 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (!opts.preload) flags.preload = false;
   if (!opts.provision) flags.provision = false;
   if (opts.device !== undefined) flags.device = parseDevice(opts.device, '--device');
+  if (opts.workers !== undefined) flags.workers = parseCount(opts.workers, '--workers');
+  if (!opts.batching) flags.batching = false;
   if (opts.cacheDir !== undefined) flags.cacheDir = path.resolve(opts.cacheDir);
   if (opts.offline) flags.offline = true;
   if (opts.logLevel !== undefined) flags.logLevel = parseLogLevel(opts.logLevel, '--log-level');
@@ -282,6 +286,8 @@ function buildProgram(): Command {
     .option('--no-preload', 'load models on first request instead of at start-up')
     .option('--no-provision', 'do not provision default models from the package mirror')
     .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
+    .option('--workers <n>', 'engine worker threads (default: one per two cores; 0 = inline)')
+    .option('--no-batching', 'run every request on its own instead of batching concurrent ones')
     .option('--cache-dir <dir>', 'Hugging Face hub cache folder')
     .option('--offline', 'never touch the network (also HF_HUB_OFFLINE=1)')
     .addOption(

@@ -91,7 +91,7 @@ test('serve: HOST/PORT from the environment, --model flags, SIGTERM drains in-fl
   }
 });
 
-test('serve: SIGINT also shuts down cleanly; a config file chooses the models', async (t) => {
+test('serve: SIGINT also shuts down cleanly; a config file chooses the models; inline engine flags', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-cli-'));
   const cfg = path.join(dir, 'server.json');
   writeFileSync(
@@ -103,7 +103,7 @@ test('serve: SIGINT also shuts down cleanly; a config file chooses the models', 
       models: [{ id: 'cfg/sentiment', path: fixtureModel('bert-sentiment'), task: 'text-classification' }],
     }),
   );
-  const { child, done, output } = spawnCli(['serve', '--config', cfg]);
+  const { child, done, output } = spawnCli(['serve', '--config', cfg, '--workers', '0', '--no-batching']);
   try {
     const url = await listeningUrl(output, child);
     await healthy(url);

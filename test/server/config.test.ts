@@ -51,6 +51,8 @@ test('config file: keys, models as objects or strings, paths relative to the fil
     JSON.stringify({
       port: 9000,
       maxQueue: 3,
+      workers: 0,
+      batching: false,
       cache: { maxEntries: 7 },
       models: [{ id: 'a/b', path: 'models/b', tasks: ['text-classification'] }, 'c/d=models/d:fill-mask'],
     }),
@@ -58,6 +60,8 @@ test('config file: keys, models as objects or strings, paths relative to the fil
   const cfg = readConfigFile(file);
   t.is(cfg.port, 9000);
   t.is(cfg.maxQueue, 3);
+  t.is(cfg.workers, 0);
+  t.is(cfg.batching, false);
   t.deepEqual(cfg.cache, { maxEntries: 7 });
   t.deepEqual(cfg.models, [
     { id: 'a/b', path: path.join(dir, 'models/b'), tasks: ['text-classification'] },

@@ -140,12 +140,16 @@ test('the default configuration serves the real default models with the referenc
       t.is(res.status, 200, c.id);
       assertGolden(t, res.body, c.output);
     }
-    // The seed request by the model's own route.
+    // The seed requests by the models' own routes.
     const seed = cases.find((c) => c.id === 'minilm/similarity/happy');
     const byModel = await post(`${real.url}/models/sentence-transformers/all-MiniLM-L6-v2`, {
       inputs: seed?.inputs,
     });
     assertGolden(t, byModel.body, seed?.output);
+    const ner = cases.find((c) => c.id === 'rampart/sarah/default');
+    const nerRes = await post(`${real.url}/models/nationaldesignstudio/rampart`, { inputs: ner?.inputs });
+    t.is(nerRes.status, 200);
+    assertGolden(t, nerRes.body, ner?.output);
   } finally {
     await real.close();
   }

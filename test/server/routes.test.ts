@@ -224,6 +224,24 @@ test('TEI /embed: always [n][dim], normalised by default', async (t) => {
   t.is((bad.body as { error_type: string }).error_type, 'Validation');
 });
 
+test('TEI /embed: an input over the model limit is 413 unless truncate is set; 400 on the Inference API route', async (t) => {
+  const long = Array.from({ length: 600 }, (_, i) => `word${i}`).join(' ');
+  const tei = await post(`${srv.url}/embed`, { inputs: long });
+  t.is(tei.status, 413, 'TEI does not truncate by default');
+  t.is((tei.body as { error_type: string }).error_type, 'Validation');
+  t.regex(
+    (tei.body as { error: string }).error,
+    /^Input validation error: `inputs` must have less than \d+ tokens\. Given: \d+$/,
+  );
+  const truncated = await post(`${srv.url}/embed`, { inputs: long, truncate: true });
+  t.is(truncated.status, 200);
+  const api = await post(`${srv.url}/pipeline/feature-extraction/test/st-encoder`, {
+    inputs: long,
+    parameters: { truncate: false },
+  });
+  t.is(api.status, 400);
+});
+
 test('TEI /similarity equals the Inference API sentence-similarity answer', async (t) => {
   const inputs = { source_sentence: 'a cat', sentences: ['a dog', 'a kitten', 'stock markets'] };
   const tei = await post(`${srv.url}/similarity`, { inputs });
@@ -403,7 +421,7 @@ test('GET /health, /models and /metrics', async (t) => {
   t.true(metricValue(metrics.text, 'hf_tasks_batch_size_count', { model: 'test/bert-ner' }) >= 1);
   t.true(metricValue(metrics.text, 'hf_tasks_input_tokens_total', { model: 'test/bert-ner' }) >= 1);
   t.true(metricValue(metrics.text, 'hf_tasks_engine_calls', { model: 'test/bert-ner' }) >= 1);
-  t.regex(metrics.text, /^hf_tasks_queue_depth\{model="test\/bert-ner"\} 0$/m);
+  t.regex(metrics.text, /^hf_tasks_queue_depth\{model="test\/bert-ner"\} \d+$/m);
   t.true(metricValue(metrics.text, 'process_resident_memory_bytes') > 0);
 });
 

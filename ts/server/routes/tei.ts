@@ -75,7 +75,12 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const model = ctx.registry.forTask('feature-extraction', optionalString(body, 'model'));
     const inputs = body.inputs;
     stringList(inputs, 'inputs', { allowSingle: true });
-    const parameters = { ...embeddingParameters(body), normalize: optionalBool(body, 'normalize', true) };
+    // TEI defaults: normalised, and an input over the model limit is an error unless `truncate`.
+    const parameters = {
+      ...embeddingParameters(body),
+      normalize: optionalBool(body, 'normalize', true),
+      truncate: optionalBool(body, 'truncate', false),
+    };
     return execute(ctx, request, reply, {
       route: 'embed',
       model,
