@@ -178,6 +178,19 @@ test('models list shows cached models and the defaults', async (t) => {
   t.regex(text.stdout, /all-MiniLM-L6-v2 \[default\]: not cached/);
 });
 
+test('models fetch puts a default model in the cache (or finds it there) and says where', async (t) => {
+  t.timeout(10 * 60_000);
+  const res = await spawnCli(['models', 'fetch', 'sentence-transformers/all-MiniLM-L6-v2']).done;
+  t.is(res.code, 0, res.stderr);
+  t.regex(
+    res.stdout,
+    /^sentence-transformers\/all-MiniLM-L6-v2: (cache|mirror|hub) \S+snapshots\/[0-9a-f]{40} \(feature-extraction, onnx\/model_int8\.onnx\)$/m,
+  );
+  const bad = await spawnCli(['models', 'fetch', '../etc']).done;
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /ERR_INVALID_MODEL_ID/);
+});
+
 test('bench reports throughput and latency percentiles', async (t) => {
   const res = await spawnCli([
     'bench',
