@@ -286,7 +286,7 @@ function buildProgram(): Command {
     .option('--no-preload', 'load models on first request instead of at start-up')
     .option('--no-provision', 'do not provision default models from the package mirror')
     .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
-    .option('--workers <n>', 'engine worker threads (default: one per two cores; 0 = inline)')
+    .option('--workers <n>', 'engine worker threads (default: one per core, at most 4; 0 = inline)')
     .option('--no-batching', 'run every request on its own instead of batching concurrent ones')
     .option('--cache-dir <dir>', 'Hugging Face hub cache folder')
     .option('--offline', 'never touch the network (also HF_HUB_OFFLINE=1)')

@@ -74,7 +74,7 @@ export interface PipelineOptions {
   zeroShotOutput?: 'legacy' | 'list';
   /** Engine hook: opens the `ModelRunner` for the ONNX file (default: the engine, see `workers`). */
   createRunner?: RunnerFactory;
-  /** Worker threads running the network (default: one per two cores); `0` runs it inline. */
+  /** Worker threads running the network (default: one per core, at most 4); `0` runs it inline. */
   workers?: number;
   /** Run the network in the calling thread (same as `workers: 0`); it blocks the event loop. */
   inline?: boolean;

@@ -19,7 +19,7 @@ import { createSessionRunner, type Device, type SessionRunnerOptions } from './s
 /** Options of the engine (camelCase library options). */
 export interface EngineOptions extends SessionRunnerOptions {
   /**
-   * Worker threads that run the network. Default: one per two cores (one with `device: 'cuda'`).
+   * Worker threads that run the network. Default: one per core, at most 4 (one with `device: 'cuda'`).
    * `0` runs inline in the calling thread (same as `inline: true`).
    */
   workers?: number;

@@ -37,11 +37,13 @@ export function availableCores(): number {
 }
 
 /**
- * Default number of workers: one per two cores, at most 8, so each worker's session gets at
- * least two intra-op threads and workers x threads never exceeds the cores.
+ * Default number of workers: one per core up to 4 (then the cores are split between 4 workers'
+ * intra-op threads), so workers x threads never exceeds the cores. Several single-threaded
+ * sessions serve concurrent callers better than one multi-threaded session, whose threads
+ * wait on each other for small batches and stall when another process holds a core.
  */
 export function defaultWorkerCount(cores = availableCores()): number {
-  return Math.max(1, Math.min(8, Math.floor(cores / 2)));
+  return Math.max(1, Math.min(4, cores));
 }
 
 /** Intra-op threads per session so that `workers` sessions share the cores without oversubscription. */
