@@ -3,7 +3,10 @@
  * process each (bench/suite.js); results to bench/results/ as JSON and markdown, and with
  * `--readme` the summary table into the README's Benchmarks section.
  *
- *   node bench/run.js [--seconds=2] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *   node bench/run.js [--seconds=2] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *
+ * `--threads`: intra-op threads of the floor's and transformers.js's sessions (default: all
+ * cores, their own default); hf-tasks uses its engine defaults.
  *
  * Needs the built package (`npm run build`) and, for the real models, `npm run models:fetch`.
  */
@@ -26,22 +29,23 @@ const SCENARIO_TITLES = {
 };
 
 function parseArgs(argv) {
-  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false };
+  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false, threads: null };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
     if (k === 'seconds') args.seconds = Number(v);
     else if (k === 'targets') args.targets = v.split(',');
     else if (k === 'impls') args.impls = v.split(',');
     else if (k === 'readme') args.readme = true;
+    else if (k === 'threads') args.threads = Number(v);
     else throw new Error(`unknown option ${a}`);
   }
   return args;
 }
 
-function runSuite(target, impl, seconds) {
+function runSuite(target, impl, seconds, threads) {
   const out = path.join(os.tmpdir(), `hf-tasks-bench-${process.pid}-${target}-${impl}.json`);
   rmSync(out, { force: true });
-  const arg = JSON.stringify({ target, impl, seconds, out });
+  const arg = JSON.stringify({ target, impl, seconds, threads, out });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(HERE, 'suite.js'), arg], {
       stdio: ['ignore', 'inherit', 'pipe'],
@@ -124,13 +128,14 @@ function markdown(host, loadAfter, all, args, date) {
   const parts = [
     '# Benchmark results',
     '',
-    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}\`.`,
+    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${args.threads ? ` --threads=${args.threads}` : ''}\`: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
     '',
     machineLines(host, loadAfter),
     '',
     'Every implementation runs the same ONNX file on the same inputs, in its own process. floor: ' +
-      'raw `session.run` on inputs tokenized beforehand (concurrent callers served as ideal batches ' +
-      'of 32); hf-tasks: `pipeline()` end to end on the default engine (worker pool + dynamic ' +
+      'raw `session.run` on inputs tokenized beforehand (concurrent callers served as an ideal ' +
+      'batcher knowing all inputs would: length-sorted batches of at most 32 rows and 10% ' +
+      'padding); hf-tasks: `pipeline()` end to end on the default engine (worker pool + dynamic ' +
       'batching); hf-tasks-inline: `workers: 0`; transformers.js: its `pipeline()` on the same ' +
       'folder. Token classification runs without aggregation everywhere (transformers.js does not ' +
       'aggregate). sentences/s counts every sentence embedded (a similarity call embeds 4). ' +
@@ -198,7 +203,7 @@ async function main() {
     all[t.id] = [];
     for (const impl of args.impls) {
       process.stderr.write(`${t.id} / ${impl} ... `);
-      const r = await runSuite(t.id, impl, args.seconds);
+      const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores);
       process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
       all[t.id].push(r);
     }

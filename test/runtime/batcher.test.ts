@@ -81,7 +81,12 @@ test('an idle model runs the first call at once, alone', async (t) => {
 
 test('calls that arrive while the model is busy are stacked, sorted by length, and each gets its own result', async (t) => {
   const gate = new Gate(1);
-  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 1000, maxBatchSize: 64, tokenBudget: 100000 });
+  const b = new Batcher(gate, LAYOUT, {
+    maxWaitMs: 1000,
+    maxBatchSize: 64,
+    tokenBudget: 100000,
+    maxPadding: 1,
+  });
   const first = b.submit(call(100, 5));
   const lens = [9, 3, 7, 3, 12, 5];
   const rest = lens.map((len, i) => b.submit(call(i + 1, len)));
@@ -150,6 +155,26 @@ test('jobs respect the token budget and the batch size, and the oldest call alwa
     'some calls were stacked',
   );
   t.is(gate.jobs.find((j) => jobTags(j).includes(15))?.parts.length, 1, 'an over-budget call runs alone');
+});
+
+test('calls of very different lengths are not stacked past the padding limit', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0, maxPadding: 0.25 });
+  const blocker = b.submit(call(0, 1));
+  const lens = [10, 11, 12, 40, 41, 15];
+  const pending = lens.map((len, i) => b.submit(call(i + 1, len)));
+  await gate.drain();
+  await Promise.all([blocker, ...pending]);
+  for (const job of gate.jobs) {
+    const rows = job.parts.reduce((n, p) => n + p.rows, 0);
+    const padded = rows * Math.max(...job.parts.map((p) => p.len));
+    const real = job.parts.reduce((n, p) => n + p.rows * p.len, 0);
+    t.true(padded - real <= 0.25 * padded, `padding ${padded - real} of ${padded}`);
+  }
+  t.deepEqual(gate.jobs.slice(1).map(jobTags), [
+    [1, 2, 3, 6],
+    [4, 5],
+  ]);
 });
 
 test('a busy model waits at most maxWaitMs for company, then sends what it has', async (t) => {
@@ -247,7 +272,13 @@ test('close rejects the waiting calls and refuses new ones', async (t) => {
 });
 
 test('batching options are checked', (t) => {
-  for (const bad of [{ maxBatchSize: 0 }, { tokenBudget: 1.5 }, { maxQueue: -1 }, { maxWaitMs: -1 }]) {
+  for (const bad of [
+    { maxBatchSize: 0 },
+    { tokenBudget: 1.5 },
+    { maxQueue: -1 },
+    { maxWaitMs: -1 },
+    { maxPadding: 2 },
+  ]) {
     const err = t.throws(() => resolveBatchingOptions(bad as never), { instanceOf: HfTasksError });
     t.is(err?.code, 'ERR_INVALID_ARGUMENT');
   }

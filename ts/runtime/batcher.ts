@@ -19,6 +19,11 @@ export interface BatchingOptions {
   maxWaitMs?: number;
   /** Most calls waiting for this model; more are rejected with `ERR_QUEUE_FULL`. Default 1024. */
   maxQueue?: number;
+  /**
+   * Largest share of a batch's tokens that may be padding (0 to 1). Padding is computed for
+   * nothing, so calls of very different lengths are not stacked. Default 0.1.
+   */
+  maxPadding?: number;
 }
 
 export const DEFAULT_BATCHING: Required<BatchingOptions> = {
@@ -26,6 +31,7 @@ export const DEFAULT_BATCHING: Required<BatchingOptions> = {
   tokenBudget: 8192,
   maxWaitMs: 2,
   maxQueue: 1024,
+  maxPadding: 0.1,
 };
 
 /** Where jobs run: a worker pool or the calling thread. */
@@ -83,7 +89,15 @@ export function resolveBatchingOptions(o: BatchingOptions = {}): Required<Batchi
       `batching.maxWaitMs must be a finite number >= 0 (got ${String(maxWaitMs)})`,
     );
   }
+  const maxPadding = o.maxPadding ?? DEFAULT_BATCHING.maxPadding;
+  if (typeof maxPadding !== 'number' || !(maxPadding >= 0 && maxPadding <= 1)) {
+    throw new HfTasksError(
+      'ERR_INVALID_ARGUMENT',
+      `batching.maxPadding must be a number from 0 to 1 (got ${String(maxPadding)})`,
+    );
+  }
   return {
+    maxPadding,
     maxBatchSize: positiveInt('maxBatchSize', o.maxBatchSize ?? DEFAULT_BATCHING.maxBatchSize, 1),
     tokenBudget: positiveInt('tokenBudget', o.tokenBudget ?? DEFAULT_BATCHING.tokenBudget, 1),
     maxWaitMs,
@@ -220,18 +234,20 @@ export class Batcher {
       this.#queue.shift();
       return [anchor];
     }
-    const { maxBatchSize, tokenBudget } = this.#opts;
+    const { maxBatchSize, tokenBudget, maxPadding } = this.#opts;
     const sorted = this.#queue.filter((p) => p.key === anchor.key).sort((a, b) => a.part.len - b.part.len);
     const at = sorted.indexOf(anchor);
     const chosen = new Set<Pending>([anchor]);
     let rows = anchor.part.rows;
     let maxLen = anchor.part.len;
+    let real = anchor.part.rows * anchor.part.len;
     let lo = at - 1;
     let hi = at + 1;
-    const fits = (p: Pending | undefined): p is Pending =>
-      p !== undefined &&
-      rows + p.part.rows <= maxBatchSize &&
-      (rows + p.part.rows) * Math.max(maxLen, p.part.len) <= tokenBudget;
+    const fits = (p: Pending | undefined): p is Pending => {
+      if (p === undefined || rows + p.part.rows > maxBatchSize) return false;
+      const padded = (rows + p.part.rows) * Math.max(maxLen, p.part.len);
+      return padded <= tokenBudget && padded - (real + p.part.rows * p.part.len) <= maxPadding * padded;
+    };
     for (;;) {
       const below = sorted[lo];
       const above = sorted[hi];
@@ -246,6 +262,7 @@ export class Batcher {
       else hi++;
       chosen.add(next);
       rows += next.part.rows;
+      real += next.part.rows * next.part.len;
       if (next.part.len > maxLen) maxLen = next.part.len;
     }
     this.#queue = this.#queue.filter((p) => !chosen.has(p));
