@@ -4,6 +4,7 @@
  * `--readme` the summary table into the README's Benchmarks section.
  *
  *   node bench/run.js [--seconds=2] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
  *
  * `--threads`: intra-op threads of the floor's and transformers.js's sessions (default: all
  * cores, their own default); hf-tasks uses its engine defaults.
@@ -29,13 +30,14 @@ const SCENARIO_TITLES = {
 };
 
 function parseArgs(argv) {
-  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false, threads: null };
+  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false, threads: null, report: false };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
     if (k === 'seconds') args.seconds = Number(v);
     else if (k === 'targets') args.targets = v.split(',');
     else if (k === 'impls') args.impls = v.split(',');
     else if (k === 'readme') args.readme = true;
+    else if (k === 'report') args.report = true;
     else if (k === 'threads') args.threads = Number(v);
     else throw new Error(`unknown option ${a}`);
   }
@@ -164,7 +166,7 @@ function markdown(host, loadAfter, all, args, date) {
   return `${parts.join('\n')}\n`;
 }
 
-function updateReadme(summary, host, date) {
+function updateReadme(summary, host, loadAfter, args, date) {
   const file = path.join(ROOT, 'README.md');
   const text = readFileSync(file, 'utf8');
   const begin = '<!-- bench:begin -->';
@@ -177,7 +179,7 @@ function updateReadme(summary, host, date) {
   }
   const block = [
     begin,
-    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; full tables in [bench/results/results.md](bench/results/results.md).`,
+    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s). Full tables in [bench/results/results.md](bench/results/results.md).`,
     '',
     summary,
     end,
@@ -185,8 +187,20 @@ function updateReadme(summary, host, date) {
   writeFileSync(file, text.slice(0, i) + block + text.slice(j + end.length));
 }
 
+/** `--report`: render results.md (and the README block with `--readme`) from the last results.json. */
+function report(args) {
+  const dir = path.join(HERE, 'results');
+  const saved = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  const md = markdown(saved.machine, saved.loadAfter, saved.results, saved.args, saved.date);
+  writeFileSync(path.join(dir, 'results.md'), md);
+  console.log(md);
+  if (args.readme)
+    updateReadme(summaryTable(saved.results), saved.machine, saved.loadAfter, saved.args, saved.date);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.report) return report(args);
   if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first');
   }
@@ -219,7 +233,7 @@ async function main() {
   const md = markdown(host, loadAfter, all, args, date);
   writeFileSync(path.join(dir, 'results.md'), md);
   console.log(md);
-  if (args.readme) updateReadme(summaryTable(all), host, date);
+  if (args.readme) updateReadme(summaryTable(all), host, loadAfter, args, date);
 }
 
 main().catch((err) => {

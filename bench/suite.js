@@ -180,7 +180,7 @@ async function main() {
   if (spec === undefined) throw new Error(`unknown implementation ${args.impl}`);
   const seconds = args.seconds ?? 3;
   const host = machine();
-  const threads = host.cores;
+  const threads = args.threads ?? host.cores;
   const tokenizer = Tokenizer.fromFile(target.dir);
   const tinyWords = target.maxLength <= 64 ? [4, 10] : [8, 24];
   const inputs = {
