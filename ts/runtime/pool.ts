@@ -106,9 +106,15 @@ function startWorker(faultInjection: boolean): Worker {
   const workerData = { faultInjection };
   if (here.endsWith('.ts')) {
     // Running from the TypeScript sources (tests, tsx): register tsx in the worker before its entry.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./worker.ts', here).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    const entry = new URL('./worker.ts', here);
+    let tsx: string;
+    try {
+      tsx = import.meta.resolve('tsx/esm/api');
+    } catch {
+      // No tsx: a runtime that loads TypeScript by itself.
+      return new Worker(entry, { workerData });
+    }
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
     return new Worker(code, { eval: true, workerData });
   }
   return new Worker(new URL('./worker.js', here), { workerData });
