@@ -61,15 +61,34 @@ pub fn apply_rows(values: &[f32], rows: usize, cols: usize, f: ScoreFn) -> Resul
     Ok(out)
 }
 
+/// Up to this `k`, top-k is one pass over the values with a sorted buffer of the best `k`.
+const SMALL_K: usize = 64;
+
 /// Indices of the `k` largest values, descending, ties broken by the lower index first
 /// (the order of a stable sort on `-value`). `k` larger than the row returns every index.
 pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
     // Total order: larger value first, then lower index; partial selection keeps this O(n + k log k).
     let order = |a: &usize, b: &usize| values[*b].total_cmp(&values[*a]).then(a.cmp(b));
-    let mut idx: Vec<usize> = (0..values.len()).collect();
     if k == 0 {
         return Vec::new();
     }
+    if k <= SMALL_K && k < values.len() {
+        // One pass keeping the best k in order: most values lose against the current k-th.
+        let mut best: Vec<usize> = Vec::with_capacity(k + 1);
+        for i in 0..values.len() {
+            if best.len() == k {
+                match best.last() {
+                    Some(last) if order(&i, last) == std::cmp::Ordering::Less => {}
+                    _ => continue,
+                }
+            }
+            let at = best.partition_point(|b| order(b, &i) == std::cmp::Ordering::Less);
+            best.insert(at, i);
+            best.truncate(k);
+        }
+        return best;
+    }
+    let mut idx: Vec<usize> = (0..values.len()).collect();
     if k < idx.len() {
         idx.select_nth_unstable_by(k - 1, order);
         idx.truncate(k);
@@ -133,5 +152,8 @@ mod tests {
         let mut full: Vec<usize> = (0..1000).collect();
         full.sort_by(|&a, &b| many[b].total_cmp(&many[a]));
         assert_eq!(top_k(&many, 10), full[..10].to_vec());
+        assert_eq!(top_k(&many, 100), full[..100].to_vec());
+        let ties = [1.0, 2.0, 2.0, 1.0, 2.0];
+        assert_eq!(top_k(&ties, 4), vec![1, 2, 4, 0]);
     }
 }
