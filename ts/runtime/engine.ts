@@ -108,6 +108,10 @@ class Runner implements EngineRunner {
     this.#close = close;
   }
 
+  get parallelism(): number {
+    return this.mode === 'inline' ? 1 : this.mode;
+  }
+
   get batching(): boolean {
     return this.#batcher.batching;
   }

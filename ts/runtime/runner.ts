@@ -36,6 +36,11 @@ export interface ModelRunner {
   /** The graph's output names, in graph order. */
   readonly outputNames: string[];
   /**
+   * How many runs can execute at once (the engine's worker count; 1 when absent). Callers with
+   * many rows split them into this many chunks so that the chunks run in parallel.
+   */
+  readonly parallelism?: number;
+  /**
    * Runs the network once on a batch. A result must not depend on how the engine batches
    * calls: the same rows give the same outputs whatever else runs with them.
    */

@@ -59,7 +59,9 @@ function stack(parts: Record<string, TensorLike>[], names: string[]): Record<str
 
 /**
  * Runs every row of `enc` through the model and returns `outputs` stacked as one run would.
- * Chunks run concurrently; an error in any chunk fails the call.
+ * Rows are split into at least as many chunks as the runner runs at once (so a large call uses
+ * every worker) and at most `limits` per chunk. Chunks run concurrently; an error in any chunk
+ * fails the call.
  */
 export async function runRows(
   model: LoadedModel,
@@ -68,7 +70,11 @@ export async function runRows(
   limits: ChunkLimits = DEFAULT_CHUNK_LIMITS,
 ): Promise<Record<string, TensorLike>> {
   const [n, len] = enc.dims;
-  const per = Math.max(1, Math.min(limits.rows, Math.floor(limits.tokens / Math.max(len, 1))));
+  const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
+  const per = Math.max(
+    1,
+    Math.min(limits.rows, Math.floor(limits.tokens / Math.max(len, 1)), Math.ceil(n / lanes)),
+  );
   if (n <= per) return model.runner.run(textFeeds(model, enc), { outputs });
   const runs: Promise<Record<string, TensorLike>>[] = [];
   for (let from = 0; from < n; from += per) {

@@ -5,7 +5,8 @@
 import { ModelError } from '../errors.js';
 import { applyScores, topK as nativeTopK } from '../native.js';
 import type { FillMaskOutputElement } from '../types/fill-mask.js';
-import { checkSequenceLength, floatOutput, logitsName, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { checkSequenceLength, floatOutput, logitsName } from './encode.js';
 import {
   batchOf,
   describeValue,
@@ -82,7 +83,7 @@ function create(ctx: TaskContext): TaskRun {
       masks.push(positions);
     }
     checkSequenceLength(model, enc);
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
+    const out = await runRows(model, enc, [logits]);
     const raw = floatOutput(out, logits, [n, len, -1]);
     const vocab = raw.length / (n * len);
 

@@ -9,7 +9,8 @@ import type {
   TextClassificationOutputTransform,
   TextClassificationPair,
 } from '../types/text-classification.js';
-import { checkSequenceLength, floatOutput, logitsName, maxModelTokens, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { checkSequenceLength, floatOutput, logitsName, maxModelTokens } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -121,7 +122,7 @@ function create(ctx: TaskContext): TaskRun {
     });
     checkSequenceLength(model, enc);
     const n = enc.dims[0];
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
+    const out = await runRows(model, enc, [logits]);
     const raw = floatOutput(out, logits, [n, numLabels]);
     const scores = applyScores(raw, n, numLabels, fn);
 

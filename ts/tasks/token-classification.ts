@@ -12,7 +12,8 @@ import type {
   TokenClassificationOutput,
   TokenClassificationOutputElement,
 } from '../types/token-classification.js';
-import { floatOutput, logitsName, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { floatOutput, logitsName } from './encode.js';
 import {
   batchOf,
   enumParam,
@@ -78,7 +79,7 @@ function create(ctx: TaskContext): TaskRun {
       throw err;
     }
     const [rows, seq] = enc.dims;
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
+    const out = await runRows(model, enc, [logits]);
     const raw = floatOutput(out, logits, [rows, seq, numLabels]);
     const results: TokenClassificationOutput[] = [];
     let first = 0;

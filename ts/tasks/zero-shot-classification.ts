@@ -10,7 +10,8 @@ import type {
   ZeroShotClassificationLegacyOutput,
   ZeroShotClassificationOutput,
 } from '../types/zero-shot-classification.js';
-import { checkSequenceLength, floatOutput, logitsName, textFeeds } from './encode.js';
+import { runRows } from './chunked-run.js';
+import { checkSequenceLength, floatOutput, logitsName } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -131,7 +132,7 @@ function create(ctx: TaskContext): TaskRun {
     );
     // Only when a hypothesis alone overflows the window (truncation then gave up).
     checkSequenceLength(model, enc);
-    const out = await model.runner.run(textFeeds(model, enc), { outputs: [logits] });
+    const out = await runRows(model, enc, [logits]);
     const raw = floatOutput(out, logits, [sequences.length * n, nli]);
     return sequences.map((sequence, k) => {
       const scores = score(raw.subarray(k * n * nli, (k + 1) * n * nli), n, multiLabel);
