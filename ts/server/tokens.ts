@@ -9,9 +9,9 @@ import { collectStrings } from './payload.js';
 /** Tokens of each text with special tokens, before any truncation, summed. */
 export async function countTokensOf(tokenizer: Tokenizer, texts: readonly string[]): Promise<number> {
   if (texts.length === 0) return 0;
-  const enc = await tokenizer.encodeBatch([...texts], { addSpecialTokens: true, padding: 'longest' });
+  const enc = await tokenizer.encodeBatch([...texts], { addSpecialTokens: true, padding: false });
   let n = 0;
-  for (const m of enc.attentionMask) n += Number(m);
+  for (const len of enc.lengths) n += len;
   return n;
 }
 
