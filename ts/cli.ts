@@ -15,11 +15,13 @@ import { pipeline, supportedTasks } from './pipeline.js';
 import {
   type ConfigOverrides,
   envOverrides,
+  parseCors,
   parseCount,
   parseDevice,
   parseLogLevel,
   parseModelFlag,
   parsePort,
+  parseSeconds,
   parseSize,
   readConfigFile,
   resolveConfig,
@@ -88,6 +90,11 @@ interface ServeOptions {
   offline?: boolean;
   logLevel?: string;
   shutdownTimeout?: string;
+  maxInputs?: string;
+  maxInputTokens?: string;
+  maxCandidateLabels?: string;
+  requestTimeout?: string;
+  cors?: string | boolean;
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
@@ -110,6 +117,14 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.logLevel !== undefined) flags.logLevel = parseLogLevel(opts.logLevel, '--log-level');
   if (opts.shutdownTimeout !== undefined)
     flags.shutdownTimeoutMs = parseCount(opts.shutdownTimeout, '--shutdown-timeout');
+  if (opts.maxInputs !== undefined) flags.maxInputs = parseCount(opts.maxInputs, '--max-inputs', 1);
+  if (opts.maxInputTokens !== undefined)
+    flags.maxInputTokens = parseCount(opts.maxInputTokens, '--max-input-tokens', 1);
+  if (opts.maxCandidateLabels !== undefined)
+    flags.maxCandidateLabels = parseCount(opts.maxCandidateLabels, '--max-candidate-labels', 1);
+  if (opts.requestTimeout !== undefined)
+    flags.requestTimeout = parseSeconds(opts.requestTimeout, '--request-timeout');
+  if (opts.cors !== undefined) flags.cors = parseCors(opts.cors, '--cors');
   const config = resolveConfig(fileLayer, envOverrides(), flags);
   const server = await startServer(config);
   handleSignals(server, config.shutdownTimeoutMs);
@@ -302,6 +317,11 @@ function buildProgram(): Command {
       ]),
     )
     .option('--shutdown-timeout <ms>', 'longest graceful shutdown in milliseconds (default 30000)')
+    .option('--max-inputs <n>', 'most inputs in one request; 413 above (default 32)')
+    .option('--max-input-tokens <n>', 'most input tokens in one request; 413 above (default 16384)')
+    .option('--max-candidate-labels <n>', 'most zero-shot candidate labels in one request (default 32)')
+    .option('--request-timeout <s>', 'seconds a request may compute before a 504; 0 = none (default 60)')
+    .option('--cors [origins]', 'allow cross-origin requests: from any origin, or these (comma-separated)')
     .action((opts: ServeOptions) => serve(opts));
 
   program

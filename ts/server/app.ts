@@ -7,7 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { type PipelineOptions, pipeline, supportedTasks } from '../pipeline.js';
 import { engineRunnerFactory } from '../runtime/engine.js';
-import type { RunnerFactory } from '../runtime/model.js';
+import type { RunnerFactory, RunnerFactoryOptions } from '../runtime/model.js';
 import { Tokenizer } from '../tokenizer.js';
 import { TASK_ALIASES } from '../types/tasks.js';
 import { ResultCache } from './cache.js';
@@ -15,6 +15,7 @@ import type { ServerConfig } from './config.js';
 import type { RouteConfig, ServerContext } from './context.js';
 import { errorBody, mapError } from './errors.js';
 import { computeHeaders } from './execute.js';
+import { installCors, RouteTable, requestPath } from './http.js';
 import { loggerOptions } from './logging.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServedModel } from './models.js';
@@ -23,6 +24,7 @@ import { inferenceRoutes } from './routes/inference.js';
 import { openaiRoutes } from './routes/openai.js';
 import { opsRoutes } from './routes/ops.js';
 import { teiRoutes } from './routes/tei.js';
+import { SharedRunners } from './runners.js';
 
 /** Replaceable parts of the server (defaults: the real pipeline, hub cache and tokenizer). */
 export interface ServerOverrides {
@@ -39,17 +41,26 @@ function canonicalTask(task: string): string {
 /**
  * The real loader: `pipeline(task, source, {device, cacheDir, offline})` with the networks on
  * the throughput engine (worker threads, dynamic batching), whose counters go to `metrics`.
+ * Pipelines of one model file share its runner (one session per worker, whatever the number of
+ * tasks served from it).
  */
 export function defaultLoader(config: ServerConfig, metrics?: ServerMetrics): PipelineLoader {
   const engine = engineRunnerFactory({
     ...(config.workers !== undefined ? { workers: config.workers } : {}),
     batching: config.batching,
   });
+  // The model id whose pipeline is opening a runner (the factory is called synchronously).
+  let opening = '';
+  const runners = new SharedRunners<RunnerFactoryOptions>(async (onnxPath, runnerOptions) => {
+    const modelId = opening;
+    const runner = await engine(onnxPath, runnerOptions);
+    metrics?.trackEngine(modelId, runner);
+    return runner;
+  });
   return async (task, source, modelId) => {
-    const createRunner: RunnerFactory = async (onnxPath, runnerOptions) => {
-      const runner = await engine(onnxPath, runnerOptions);
-      metrics?.trackEngine(modelId, runner);
-      return runner;
+    const createRunner: RunnerFactory = (onnxPath, runnerOptions) => {
+      opening = modelId;
+      return runners.acquire(onnxPath, runnerOptions);
     };
     const options: PipelineOptions = {
       device: config.device,
@@ -178,10 +189,23 @@ export async function createServer(
       .type('application/json; charset=utf-8')
       .send(errorBody(mapped, dialect, request.hfWarnings ?? []));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: `Route ${request.method} ${request.url.split('?')[0]} not found` }),
-  );
+  // A known path asked with another method is a 405 naming the methods it serves.
+  app.setNotFoundHandler((request, reply) => {
+    const path = requestPath(request);
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0) {
+      const allow = config.cors !== false ? [...allowed, 'OPTIONS'] : allowed;
+      return reply
+        .code(405)
+        .header('allow', allow.join(', '))
+        .send({ error: `Method ${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}` });
+    }
+    return reply.code(404).send({ error: `Route ${request.method} ${path} not found` });
+  });
 
+  const routes = new RouteTable();
+  routes.track(app);
+  installCors(app, config.cors, routes);
   inferenceRoutes(app, ctx);
   teiRoutes(app, ctx);
   openaiRoutes(app, ctx);

@@ -56,6 +56,16 @@ export interface ServerConfig {
   logLevel: string;
   /** How long a graceful shutdown waits for in-flight requests before giving up. */
   shutdownTimeoutMs: number;
+  /** Most inputs in one request (texts of a list, sentences to compare, texts to rerank); 413 above. */
+  maxInputs: number;
+  /** Most input tokens in one request (zero-shot: premise tokens times labels); 413 above. */
+  maxInputTokens: number;
+  /** Most zero-shot candidate labels in one request; 413 above. */
+  maxCandidateLabels: number;
+  /** Seconds a request may compute before it is abandoned with 504; 0 = no deadline. */
+  requestTimeout: number;
+  /** Cross-origin requests: off (`false`), any origin (`true`), or these origins. */
+  cors: boolean | string[];
 }
 
 export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
@@ -73,6 +83,11 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   countTokens: true,
   logLevel: 'info',
   shutdownTimeoutMs: 30_000,
+  maxInputs: 32,
+  maxInputTokens: 16_384,
+  maxCandidateLabels: 32,
+  requestTimeout: 60,
+  cors: false,
 });
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -214,6 +229,21 @@ export function readConfigFile(file: string): ConfigOverrides {
       case 'shutdownTimeoutMs':
         out.shutdownTimeoutMs = intIn(v, name, 0, 3_600_000);
         break;
+      case 'maxInputs':
+        out.maxInputs = intIn(v, name, 1, 1_000_000);
+        break;
+      case 'maxInputTokens':
+        out.maxInputTokens = intIn(v, name, 1, 1_000_000_000);
+        break;
+      case 'maxCandidateLabels':
+        out.maxCandidateLabels = intIn(v, name, 1, 1_000_000);
+        break;
+      case 'requestTimeout':
+        out.requestTimeout = seconds(v, name);
+        break;
+      case 'cors':
+        out.cors = corsSetting(v, name);
+        break;
       case 'cache':
         out.cache = cacheSection(v, name);
         break;
@@ -225,6 +255,43 @@ export function readConfigFile(file: string): ConfigOverrides {
     }
   }
   return out;
+}
+
+function seconds(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86_400) {
+    throw configError(`${name} must be a number of seconds in [0, 86400] (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+/** An origin as browsers send it: `scheme://host[:port]`, or `*` for any. */
+const ORIGIN = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+)$/i;
+
+function corsSetting(v: unknown, name: string): boolean | string[] {
+  if (typeof v === 'boolean') return v;
+  const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()) : v;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    list.some((o) => typeof o !== 'string' || !ORIGIN.test(o))
+  ) {
+    throw configError(
+      `${name} must be true, false or a list of origins such as "https://app.example.com" (got ${JSON.stringify(v)})`,
+    );
+  }
+  return list.includes('*') ? true : (list as string[]).map((o) => o.replace(/\/$/, ''));
+}
+
+/** Parses `--request-timeout` (seconds, 0 = none). */
+export function parseSeconds(v: string, name: string): number {
+  if (!/^\d+(\.\d+)?$/.test(v.trim()))
+    throw configError(`${name} must be a number of seconds (got ${JSON.stringify(v)})`);
+  return seconds(Number(v), name);
+}
+
+/** Parses `--cors [ORIGINS]`: no value (or `*`) allows any origin, else a comma-separated list. */
+export function parseCors(v: string | boolean, name: string): boolean | string[] {
+  return v === true ? true : corsSetting(v, name);
 }
 
 function device(v: unknown, name: string): 'cpu' | 'cuda' {

@@ -6,13 +6,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ResultCache } from './cache.js';
 import type { ServerContext } from './context.js';
+import { withDeadline } from './deadline.js';
+import { checkCounts, checkTokens } from './limits.js';
 import { countCharacters, type RequestOptions } from './payload.js';
 import type { ServedModel } from './registry.js';
-import { countTokens } from './tokens.js';
 
 export interface InferenceCall {
   /** Route label for the cache key. */
   route: string;
+  /**
+   * The request as received (the decoded body): with the normalised inputs and parameters it
+   * keys the result cache, so whatever the body says is part of the key.
+   */
+  body: unknown;
   model: ServedModel;
   task: string;
   inputs: unknown;
@@ -24,6 +30,13 @@ export interface InferenceCall {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The body without its `options` (caching and waiting only; they never change the answer). */
+function withoutOptions(body: unknown): unknown {
+  if (!isPlainObject(body) || !Object.hasOwn(body, 'options')) return body;
+  const { options: _options, ...rest } = body;
+  return rest;
 }
 
 /** Number of inputs in a call: the length of a list input, else 1. */
@@ -47,9 +60,17 @@ export async function execute(
 ): Promise<FastifyReply> {
   const { model, task } = call;
   request.hfModel = model.id;
+  checkCounts(ctx.config, task, call.inputs, call.parameters);
   const characters = countCharacters(call.inputs);
   const cacheable = call.options.useCache && ctx.cache.enabled;
-  const key = cacheable ? ResultCache.key(call.route, model.id, task, call.inputs, call.parameters) : '';
+  const key = cacheable
+    ? ResultCache.key(call.route, model.id, task, {
+        body: withoutOptions(call.body),
+        inputs: call.inputs,
+        parameters: call.parameters,
+        warnings: [...new Set(request.hfWarnings)].sort(),
+      })
+    : '';
   if (cacheable) {
     const hit = ctx.cache.get(key);
     ctx.metrics.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
@@ -61,19 +82,17 @@ export async function execute(
   }
   const output = await ctx.registry.hold(model, async () => {
     const pipe = await ctx.registry.acquire(model, task, call.options.waitForModel);
+    // The token limit is checked (and the tokens counted for the metrics) before any work.
     const tokens =
-      ctx.config.countTokens && characters > 0
-        ? countTokens(ctx.registry.tokenizer(model), call.inputs)
-        : null;
+      characters > 0
+        ? await checkTokens(ctx.config, ctx.registry.tokenizer(model), task, call.inputs, call.parameters)
+        : 0;
     const started = performance.now();
-    const out = await pipe(call.inputs, call.parameters);
+    const out = await withDeadline(ctx.config.requestTimeout, () => pipe(call.inputs, call.parameters));
     ctx.metrics.inferenceDuration.observe({ model: model.id, task }, (performance.now() - started) / 1000);
     ctx.metrics.batchSize.observe({ model: model.id, task }, batchSize(call.inputs));
     ctx.metrics.inputCharacters.inc({ model: model.id }, characters);
-    if (tokens) {
-      const n = await tokens;
-      if (n > 0) ctx.metrics.inputTokens.inc({ model: model.id }, n);
-    }
+    if (ctx.config.countTokens && tokens > 0) ctx.metrics.inputTokens.inc({ model: model.id }, tokens);
     return out;
   });
   let body = call.shape ? call.shape(output) : output;

@@ -4,7 +4,6 @@
  * native core's async batch encoder, off the event loop.
  */
 import type { Tokenizer } from '../tokenizer.js';
-import { collectStrings } from './payload.js';
 
 /** Tokens of each text with special tokens, before any truncation, summed. */
 export async function countTokensOf(tokenizer: Tokenizer, texts: readonly string[]): Promise<number> {
@@ -13,13 +12,6 @@ export async function countTokensOf(tokenizer: Tokenizer, texts: readonly string
   let n = 0;
   for (const len of enc.lengths) n += len;
   return n;
-}
-
-/** Tokens of every string in `inputs`; 0 when counting fails. Null without a tokenizer. */
-export function countTokens(tokenizer: Tokenizer | null, inputs: unknown): Promise<number> | null {
-  if (!tokenizer) return null;
-  const texts = collectStrings(inputs);
-  return countTokensOf(tokenizer, texts).catch(() => 0);
 }
 
 /** One token as TEI's `/tokenize` lists it; `start`/`stop` are code-point offsets, null for special tokens. */

@@ -4,7 +4,7 @@
  * sentence-similarity model). Body `{inputs, parameters?, options?}`, a raw text body, or a
  * JSON value used as the input itself.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateModelId } from '../../hub/model-id.js';
 import type { RouteConfig, ServerContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
@@ -51,16 +51,55 @@ export function wireShape(task: string, inputs: unknown): ((output: unknown) => 
   return (output) => (Array.isArray(output) && !Array.isArray(output[0]) ? [output] : output);
 }
 
+/** Feature-extraction options that TEI and the hub clients send beside `inputs`, not in `parameters`. */
+export const ROOT_EMBEDDING_OPTIONS = [
+  'normalize',
+  'truncate',
+  'truncation_direction',
+  'prompt_name',
+] as const;
+
+/**
+ * The parameters of a feature-extraction request: `parameters` plus the options sent at the top
+ * level of the body (as `huggingface_hub`, `@huggingface/inference` and TEI send them). The same
+ * option given in both places with different values is a 400.
+ */
+export function withRootEmbeddingOptions(
+  body: unknown,
+  parameters: Record<string, unknown>,
+): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, 'inputs')) {
+    return parameters;
+  }
+  const root = body as Record<string, unknown>;
+  let out = parameters;
+  for (const key of ROOT_EMBEDDING_OPTIONS) {
+    const v = root[key];
+    if (v === undefined || v === null) continue;
+    if (Object.hasOwn(parameters, key) && parameters[key] !== null && parameters[key] !== v) {
+      throw badRequest(
+        `\`${key}\` is given both at the top level (${JSON.stringify(v)}) and in \`parameters\` (${JSON.stringify(parameters[key])})`,
+      );
+    }
+    if (out === parameters) out = { ...parameters };
+    out[key] = v;
+  }
+  return out;
+}
+
 const HF: { config: RouteConfig } = { config: { dialect: 'hf' } };
 
 export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const run = async (request: FastifyRequest, task: string | undefined, modelId: string) => {
+  const run = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    task: string | undefined,
+    modelId: string,
+  ) => {
     request.hfModel = ctx.registry.has(modelId) ? modelId : '';
     const model = ctx.registry.get(modelId);
-    const payload = normalizePayload(
-      decodeBody(request.body as Buffer | undefined, request.headers['content-type']),
-      request.headers,
-    );
+    const body = decodeBody(request.body as Buffer | undefined, request.headers['content-type']);
+    const payload = normalizePayload(body, request.headers);
     request.hfWarnings.push(...payload.warnings);
     let chosen: string;
     if (task === undefined) chosen = pickTask(model, payload.inputs);
@@ -73,36 +112,28 @@ export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void 
         );
       chosen = canonical;
     }
-    return { model, chosen, payload };
-  };
-
-  app.post('/models/*', HF, async (request, reply) => {
-    const modelId = modelIdFromUrl(request, '/models/');
-    const { model, chosen, payload } = await run(request, undefined, modelId);
+    const parameters =
+      chosen === 'feature-extraction'
+        ? withRootEmbeddingOptions(body, payload.parameters)
+        : payload.parameters;
     return execute(ctx, request, reply, {
       route: 'models',
+      body,
       model,
       task: chosen,
       inputs: payload.inputs,
-      parameters: payload.parameters,
+      parameters,
       options: payload.options,
       shape: wireShape(chosen, payload.inputs),
     });
-  });
+  };
+  app.post('/models/*', HF, async (request, reply) =>
+    run(request, reply, undefined, modelIdFromUrl(request, '/models/')),
+  );
 
   app.post<{ Params: { task: string } }>('/pipeline/:task/*', HF, async (request, reply) => {
     const task = request.params.task;
     if (!/^[a-z][a-z0-9-]*$/.test(task)) throw badRequest('invalid task name');
-    const modelId = modelIdFromUrl(request, `/pipeline/${task}/`);
-    const { model, chosen, payload } = await run(request, task, modelId);
-    return execute(ctx, request, reply, {
-      route: 'models',
-      model,
-      task: chosen,
-      inputs: payload.inputs,
-      parameters: payload.parameters,
-      options: payload.options,
-      shape: wireShape(chosen, payload.inputs),
-    });
+    return run(request, reply, task, modelIdFromUrl(request, `/pipeline/${task}/`));
   });
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteConfig, ServerContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
 import { execute } from '../execute.js';
+import { checkCounts } from '../limits.js';
 import { decodeBody, normalizePayload } from '../payload.js';
 import { countTokensOf } from '../tokens.js';
 
@@ -46,10 +47,13 @@ export function openaiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     ) {
       throw badRequest('`dimensions` must be a positive integer');
     }
+    // Limits before the usage count: that count is already work.
+    checkCounts(ctx.config, 'feature-extraction', texts, {});
     const tokenizer = ctx.registry.tokenizer(model);
     const promptTokens = tokenizer ? await countTokensOf(tokenizer, texts as string[]) : 0;
     return execute(ctx, request, reply, {
       route: 'v1/embeddings',
+      body,
       model,
       task: 'feature-extraction',
       inputs: texts,

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteConfig, ServerContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
 import { computeHeaders, execute } from '../execute.js';
+import { checkCounts, checkTokens } from '../limits.js';
 import { countCharacters, decodeBody, normalizePayload } from '../payload.js';
 import { tokenizeForDisplay } from '../tokens.js';
 
@@ -83,6 +84,7 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     };
     return execute(ctx, request, reply, {
       route: 'embed',
+      body,
       model,
       task: 'feature-extraction',
       inputs,
@@ -105,6 +107,7 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     return execute(ctx, request, reply, {
       route: 'similarity',
+      body,
       model,
       task: 'sentence-similarity',
       inputs,
@@ -126,6 +129,7 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (optionalBool(body, 'truncate', false)) parameters.truncation = true;
     return execute(ctx, request, reply, {
       route: 'rerank',
+      body,
       model,
       task: 'text-classification',
       inputs: texts.map((text) => ({ text: query, text_pair: text })),
@@ -157,6 +161,7 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (optionalBool(body, 'truncate', false)) parameters.truncation = true;
     return execute(ctx, request, reply, {
       route: 'predict',
+      body,
       model,
       task: 'text-classification',
       inputs: items,
@@ -177,8 +182,10 @@ export function teiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     request.hfModel = model.id;
     const texts = stringList(body.inputs, 'inputs', { allowSingle: true });
     const addSpecialTokens = optionalBool(body, 'add_special_tokens', true);
+    checkCounts(ctx.config, '', texts, {});
     const tokenizer = ctx.registry.tokenizer(model);
     if (!tokenizer) throw new HttpError(400, `Model ${model.id} has no tokenizer`);
+    await checkTokens(ctx.config, tokenizer, '', texts, {});
     const out = await tokenizeForDisplay(tokenizer, texts, addSpecialTokens);
     computeHeaders(ctx, reply, countCharacters(texts));
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(out));
