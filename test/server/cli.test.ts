@@ -184,7 +184,7 @@ test('models fetch puts a default model in the cache (or finds it there) and say
   t.is(res.code, 0, res.stderr);
   t.regex(
     res.stdout,
-    /^sentence-transformers\/all-MiniLM-L6-v2: (cache|mirror|hub) \S+snapshots\/[0-9a-f]{40} \(feature-extraction, onnx\/model_int8\.onnx\)$/m,
+    /^sentence-transformers\/all-MiniLM-L6-v2: (cache|mirror|hub) \S+snapshots\/[0-9a-f]{40} \(feature-extraction, onnx\/model\.onnx\)$/m,
   );
   const bad = await spawnCli(['models', 'fetch', '../etc']).done;
   t.is(bad.code, 1);

