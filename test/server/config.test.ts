@@ -5,7 +5,9 @@ import test from 'ava';
 import {
   DEFAULT_CONFIG,
   envOverrides,
+  parseCors,
   parseModelFlag,
+  parseSeconds,
   parseSize,
   readConfigFile,
   resolveConfig,
@@ -117,4 +119,48 @@ test('sizes parse with units', (t) => {
   t.is(parseSize('512KB', 'x'), 512 * 1024);
   t.is(parseSize('1000', 'x'), 1000);
   t.throws(() => parseSize('lots', 'x'));
+});
+
+test('work limits, deadline and CORS: defaults, config file keys and flag parsers', (t) => {
+  t.is(DEFAULT_CONFIG.maxInputs, 32);
+  t.is(DEFAULT_CONFIG.maxInputTokens, 16_384);
+  t.is(DEFAULT_CONFIG.maxCandidateLabels, 32);
+  t.is(DEFAULT_CONFIG.requestTimeout, 60);
+  t.is(DEFAULT_CONFIG.cors, false);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-config-'));
+  const file = path.join(dir, 'limits.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      maxInputs: 8,
+      maxInputTokens: 1000,
+      maxCandidateLabels: 5,
+      requestTimeout: 2.5,
+      cors: ['https://a.example', 'http://localhost:3000/'],
+    }),
+  );
+  const cfg = resolveConfig(readConfigFile(file));
+  t.is(cfg.maxInputs, 8);
+  t.is(cfg.maxInputTokens, 1000);
+  t.is(cfg.maxCandidateLabels, 5);
+  t.is(cfg.requestTimeout, 2.5);
+  t.deepEqual(cfg.cors, ['https://a.example', 'http://localhost:3000']);
+  const bad = (value: unknown) => {
+    const f = path.join(dir, `b${Math.random()}.json`);
+    writeFileSync(f, JSON.stringify(value));
+    return () => readConfigFile(f);
+  };
+  t.throws(bad({ maxInputs: 0 }), { message: /maxInputs must be an integer/ });
+  t.throws(bad({ requestTimeout: -1 }), { message: /requestTimeout must be a number of seconds/ });
+  t.throws(bad({ cors: ['not an origin'] }), { message: /cors must be true, false or a list of origins/ });
+  t.is(parseSeconds('0', '--request-timeout'), 0);
+  t.is(parseSeconds('1.5', '--request-timeout'), 1.5);
+  t.throws(() => parseSeconds('soon', '--request-timeout'), { message: /--request-timeout/ });
+  t.is(parseCors(true, '--cors'), true);
+  t.is(parseCors('*', '--cors'), true);
+  t.deepEqual(parseCors('https://a.example,https://b.example', '--cors'), [
+    'https://a.example',
+    'https://b.example',
+  ]);
+  t.throws(() => parseCors('a.example', '--cors'), { message: /--cors/ });
 });

@@ -265,7 +265,7 @@ function seconds(v: unknown, name: string): number {
 }
 
 /** An origin as browsers send it: `scheme://host[:port]`, or `*` for any. */
-const ORIGIN = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+)$/i;
+const ORIGIN = /^(\*|[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+\/?)$/i;
 
 function corsSetting(v: unknown, name: string): boolean | string[] {
   if (typeof v === 'boolean') return v;
