@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod error;
+pub mod generation;
 pub mod mask;
 pub mod offsets;
 pub mod pooling;

@@ -1,0 +1,409 @@
+//! Logits processors and warpers, applied as transformers 4.57 `_get_logits_processor` builds
+//! its `LogitsProcessorList`:
+//!
+//! repetition penalty → no-repeat n-gram → bad words → min length → min new tokens → forced
+//! BOS → forced EOS → suppress tokens → suppress tokens at begin; then, only when sampling,
+//! temperature → top-k → top-p → min-p → typical-p.
+//!
+//! Scores are f32 and every operation is the f32 operation torch performs (Python float
+//! parameters are rounded to f32 first, as torch does with a scalar operand).
+
+use super::config::DecodingConfig;
+use super::math::{log_softmax, order_ascending, order_descending, softmax};
+use crate::{Error, Result};
+
+/// A validated processor list for one decoding run.
+#[derive(Debug, Clone)]
+pub struct LogitsProcessor {
+    cfg: DecodingConfig,
+    /// `bad_words_ids` without the single-token sequences equal to an EOS id.
+    bad_words: Vec<Vec<i32>>,
+    /// `min_tokens_to_keep` of the warpers: 1, or for beam search `len(eos) + 1` (2 when there
+    /// is no EOS), as `_get_logits_processor` sets it.
+    min_tokens_to_keep: usize,
+}
+
+fn id_index(id: i32, vocab: usize, what: &str) -> Result<usize> {
+    usize::try_from(id)
+        .ok()
+        .filter(|&i| i < vocab)
+        .ok_or_else(|| {
+            Error::TokenId(format!(
+                "{what}: token id {id} is outside the vocabulary of {vocab} logits"
+            ))
+        })
+}
+
+/// Sets the listed ids that exist in the vocabulary to -inf (`torch.isin` over the
+/// vocabulary: ids outside it are ignored).
+fn ban_known(scores: &mut [f32], ids: &[i32]) {
+    for &id in ids {
+        if let Some(s) = usize::try_from(id).ok().and_then(|i| scores.get_mut(i)) {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+}
+
+impl LogitsProcessor {
+    /// Processors for greedy search or sampling (`min_tokens_to_keep` = 1).
+    pub fn new(cfg: DecodingConfig) -> Result<Self> {
+        Self::with_beams(cfg, 1)
+    }
+
+    /// Processors for a search over `num_beams` beams.
+    pub fn with_beams(cfg: DecodingConfig, num_beams: usize) -> Result<Self> {
+        cfg.validate()?;
+        let bad_words = cfg
+            .bad_words_ids
+            .iter()
+            .flatten()
+            .filter(|w| !(w.len() == 1 && cfg.eos_token_ids.contains(&w[0])))
+            .cloned()
+            .collect();
+        let min_tokens_to_keep = if num_beams > 1 {
+            if cfg.eos_token_ids.is_empty() {
+                2
+            } else {
+                cfg.eos_token_ids.len() + 1
+            }
+        } else {
+            1
+        };
+        Ok(Self {
+            cfg,
+            bad_words,
+            min_tokens_to_keep,
+        })
+    }
+
+    /// The configuration this list was built from.
+    pub fn config(&self) -> &DecodingConfig {
+        &self.cfg
+    }
+
+    /// Applies the processors, then (when sampling) the warpers.
+    pub fn apply(&self, scores: &mut [f32], ids: &[i32], prompt_len: usize) -> Result<()> {
+        self.process(scores, ids, prompt_len)?;
+        if self.cfg.do_sample {
+            self.warp(scores);
+        }
+        Ok(())
+    }
+
+    /// The processors (everything before the sampling warpers). `ids` is the whole sequence so
+    /// far; `prompt_len` is where generated tokens start.
+    pub fn process(&self, scores: &mut [f32], ids: &[i32], prompt_len: usize) -> Result<()> {
+        let vocab = scores.len();
+        let cur_len = ids.len();
+        let cfg = &self.cfg;
+
+        if let Some(p) = cfg.repetition_penalty.filter(|&p| p != 1.0) {
+            let p = p as f32;
+            let mut seen = vec![false; vocab];
+            for &id in ids {
+                let i = id_index(id, vocab, "repetitionPenalty")?;
+                if !seen[i] {
+                    seen[i] = true;
+                    let s = scores[i];
+                    scores[i] = if s < 0.0 { s * p } else { s / p };
+                }
+            }
+        }
+
+        if let Some(n) = cfg.no_repeat_ngram_size.filter(|&n| n > 0) {
+            if cur_len + 1 >= n && cur_len >= n {
+                let prefix = &ids[cur_len + 1 - n..];
+                let mut banned = Vec::new();
+                for start in 0..=cur_len - n {
+                    if &ids[start..start + n - 1] == prefix {
+                        banned.push(ids[start + n - 1]);
+                    }
+                }
+                for id in banned {
+                    let i = id_index(id, vocab, "noRepeatNgramSize")?;
+                    scores[i] = f32::NEG_INFINITY;
+                }
+            }
+        }
+
+        for word in &self.bad_words {
+            for &id in word {
+                id_index(id, vocab, "badWordsIds")?;
+            }
+            let (last, prefix) = match word.split_last() {
+                Some(x) => x,
+                None => continue,
+            };
+            let hit = prefix.is_empty()
+                || (word.len() <= cur_len && &ids[cur_len - prefix.len()..] == prefix);
+            if hit {
+                scores[id_index(*last, vocab, "badWordsIds")?] = f32::NEG_INFINITY;
+            }
+        }
+
+        if !cfg.eos_token_ids.is_empty() {
+            if let Some(min) = cfg.min_length.filter(|&m| m > 0) {
+                if cur_len < min {
+                    ban_known(scores, &cfg.eos_token_ids);
+                }
+            }
+            if let Some(min) = cfg.min_new_tokens.filter(|&m| m > 0) {
+                if (cur_len as i64) - (prompt_len as i64) < min as i64 {
+                    ban_known(scores, &cfg.eos_token_ids);
+                }
+            }
+        }
+
+        if let Some(bos) = cfg.forced_bos_token_id {
+            if cur_len == 1 {
+                let i = id_index(bos, vocab, "forcedBosTokenId")?;
+                scores.fill(f32::NEG_INFINITY);
+                scores[i] = 0.0;
+            }
+        }
+
+        if let (Some(eos), Some(max_length)) = (&cfg.forced_eos_token_ids, cfg.max_length) {
+            if cur_len + 1 == max_length {
+                let idx = eos
+                    .iter()
+                    .map(|&e| id_index(e, vocab, "forcedEosTokenIds"))
+                    .collect::<Result<Vec<_>>>()?;
+                scores.fill(f32::NEG_INFINITY);
+                for i in idx {
+                    scores[i] = 0.0;
+                }
+            }
+        }
+
+        if let Some(tokens) = &cfg.suppress_tokens {
+            ban_known(scores, tokens);
+        }
+
+        if let Some(tokens) = &cfg.begin_suppress_tokens {
+            let begin =
+                cfg.begin_index
+                    .unwrap_or(if prompt_len > 1 || cfg.forced_bos_token_id.is_none() {
+                        prompt_len
+                    } else {
+                        prompt_len + 1
+                    });
+            if cur_len == begin {
+                ban_known(scores, tokens);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sampling warpers (applied whatever `do_sample` says).
+    pub fn warp(&self, scores: &mut [f32]) {
+        let cfg = &self.cfg;
+        let keep = self.min_tokens_to_keep;
+        if let Some(t) = cfg.temperature.filter(|&t| t != 1.0) {
+            let t = t as f32;
+            for s in scores.iter_mut() {
+                *s /= t;
+            }
+        }
+        if let Some(k) = cfg.top_k.filter(|&k| k != 0) {
+            top_k(scores, k.max(keep));
+        }
+        if let Some(p) = cfg.top_p.filter(|&p| p < 1.0) {
+            top_p(scores, p, keep);
+        }
+        if let Some(p) = cfg.min_p {
+            min_p(scores, p, keep);
+        }
+        if let Some(m) = cfg.typical_p.filter(|&m| m < 1.0) {
+            typical(scores, m, keep);
+        }
+    }
+}
+
+/// `TopKLogitsWarper`: values below the k-th largest become -inf (ties with it survive).
+pub fn top_k(scores: &mut [f32], k: usize) {
+    let k = k.min(scores.len());
+    if k == 0 {
+        return;
+    }
+    let order = order_descending(scores);
+    let kth = scores[order[k - 1]];
+    for s in scores.iter_mut() {
+        if *s < kth {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// `TopPLogitsWarper`: ascending sort, softmax, cumulative sum (accumulated in f64 and stored
+/// in f32, as torch's CPU `cumsum`); tokens whose cumulative probability is `<= 1 - top_p` are
+/// removed, the `keep` most likely always stay.
+pub fn top_p(scores: &mut [f32], top_p: f64, keep: usize) {
+    let n = scores.len();
+    let order = order_ascending(scores);
+    let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
+    let probs = softmax(&sorted);
+    let threshold = (1.0 - top_p) as f32;
+    let protected_from = n.saturating_sub(keep);
+    let mut acc = 0f64;
+    let mut remove = Vec::new();
+    for (pos, &p) in probs.iter().enumerate() {
+        acc += f64::from(p);
+        let cum = acc as f32;
+        if cum <= threshold && pos < protected_from {
+            remove.push(order[pos]);
+        }
+    }
+    for i in remove {
+        scores[i] = f32::NEG_INFINITY;
+    }
+}
+
+/// `MinPLogitsWarper`: tokens whose probability is below `min_p` times the top probability
+/// are removed, the `keep` highest scores always stay.
+pub fn min_p(scores: &mut [f32], min_p: f64, keep: usize) {
+    let probs = softmax(scores);
+    let top = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let scaled = (min_p as f32) * top;
+    let order = order_descending(scores);
+    for &i in order.iter().skip(keep) {
+        if probs[i] < scaled {
+            scores[i] = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// `TypicalLogitsWarper`: keeps the tokens whose surprisal is closest to the entropy until
+/// their probability mass reaches `mass`.
+pub fn typical(scores: &mut [f32], mass: f64, keep: usize) {
+    let n = scores.len();
+    if n == 0 {
+        return;
+    }
+    let normalized = log_softmax(scores);
+    let ent: f32 = -normalized
+        .iter()
+        .map(|&l| l * l.exp())
+        .filter(|v| !v.is_nan())
+        .sum::<f32>();
+    let shifted: Vec<f32> = normalized.iter().map(|&l| ((-l) - ent).abs()).collect();
+    let order = order_ascending(&shifted);
+    let sorted_logits: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
+    let probs = softmax(&sorted_logits);
+    let mass = mass as f32;
+    let mut acc = 0f64;
+    let mut last_ind = 0usize;
+    for &p in &probs {
+        acc += f64::from(p);
+        if (acc as f32) < mass {
+            last_ind += 1;
+        }
+    }
+    let last_ind = last_ind.min(n - 1);
+    let cut = shifted[order[last_ind]];
+    for (pos, &i) in order.iter().enumerate() {
+        if pos >= keep && shifted[i] > cut {
+            scores[i] = f32::NEG_INFINITY;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NEG: f32 = f32::NEG_INFINITY;
+
+    fn proc(cfg: DecodingConfig) -> LogitsProcessor {
+        match LogitsProcessor::new(cfg) {
+            Ok(p) => p,
+            Err(e) => panic!("config rejected: {e}"),
+        }
+    }
+
+    #[test]
+    fn repetition_penalty_divides_positive_and_multiplies_negative_once() {
+        let p = proc(DecodingConfig {
+            repetition_penalty: Some(2.0),
+            ..Default::default()
+        });
+        let mut s = vec![4.0, -1.0, 3.0];
+        p.process(&mut s, &[0, 1, 0, 0], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![2.0, -2.0, 3.0]);
+    }
+
+    #[test]
+    fn no_repeat_ngram_bans_completions() {
+        let p = proc(DecodingConfig {
+            no_repeat_ngram_size: Some(2),
+            ..Default::default()
+        });
+        let mut s = vec![0.0; 5];
+        p.process(&mut s, &[1, 2, 3, 1], 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![0.0, 0.0, NEG, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_words_and_eos_filtering() {
+        let p = proc(DecodingConfig {
+            bad_words_ids: Some(vec![vec![4], vec![2], vec![1, 3]]),
+            eos_token_ids: vec![2],
+            ..Default::default()
+        });
+        let mut s = vec![0.0; 5];
+        p.process(&mut s, &[0, 1], 0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![0.0, 0.0, 0.0, NEG, NEG]);
+        let only_eos = LogitsProcessor::new(DecodingConfig {
+            bad_words_ids: Some(vec![vec![2]]),
+            eos_token_ids: vec![2],
+            ..Default::default()
+        });
+        assert!(only_eos.is_err());
+    }
+
+    #[test]
+    fn forced_tokens_and_min_length() {
+        let p = proc(DecodingConfig {
+            forced_bos_token_id: Some(3),
+            forced_eos_token_ids: Some(vec![1]),
+            max_length: Some(4),
+            min_length: Some(3),
+            eos_token_ids: vec![1],
+            ..Default::default()
+        });
+        let mut s = vec![1.0; 4];
+        p.process(&mut s, &[0], 1).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![NEG, NEG, NEG, 0.0]);
+        let mut s = vec![1.0; 4];
+        p.process(&mut s, &[0, 3], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![1.0, NEG, 1.0, 1.0]);
+        let mut s = vec![1.0; 4];
+        p.process(&mut s, &[0, 3, 2], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s, vec![NEG, 0.0, NEG, NEG]);
+    }
+
+    #[test]
+    fn top_k_keeps_ties_and_top_p_keeps_one() {
+        let mut s = vec![1.0, 3.0, 2.0, 2.0, 0.5];
+        top_k(&mut s, 2);
+        assert_eq!(s, vec![NEG, 3.0, 2.0, 2.0, NEG]);
+        let mut s = vec![1.0, 30.0, 2.0];
+        top_p(&mut s, 0.5, 1);
+        assert_eq!(s, vec![NEG, 30.0, NEG]);
+    }
+
+    #[test]
+    fn out_of_vocab_ids_are_errors() {
+        let p = proc(DecodingConfig {
+            repetition_penalty: Some(1.5),
+            ..Default::default()
+        });
+        let mut s = vec![0.0; 3];
+        let err = p.process(&mut s, &[7], 0);
+        assert!(matches!(err, Err(Error::TokenId(_))));
+    }
+}
