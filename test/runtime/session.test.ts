@@ -126,7 +126,7 @@ test('device cuda without the CUDA provider fails with the install hint, or fall
     instanceOf: DeviceUnavailableError,
   });
   t.is(err.code, 'ERR_DEVICE_UNAVAILABLE');
-  t.regex(err.message, /npm install --onnxruntime-node-install=cuda12/);
+  t.regex(err.message, /onnxruntime-node\/script\/install --onnxruntime-node-install=cuda12/);
   const fallback = await createSessionRunner(onnx('bert-sentiment'), {
     device: 'cuda',
     deviceFallback: true,

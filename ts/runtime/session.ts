@@ -35,7 +35,7 @@ export interface SessionRunnerOptions {
 }
 
 export const CUDA_INSTALL_HINT =
-  'install the CUDA execution provider with `npm install --onnxruntime-node-install=cuda12` (needs CUDA 12 and cuDNN 9)';
+  'install the CUDA execution provider with `node node_modules/onnxruntime-node/script/install --onnxruntime-node-install=cuda12` (needs CUDA 12 and cuDNN 9)';
 
 /** The folder holding onnxruntime-node's native binaries for this platform. */
 function ortBinaryDir(): string | null {
