@@ -34,12 +34,14 @@ export {
   lastTokenPool,
   maxPool,
   meanPool,
+  meanSqrtLenPool,
   qaAnswerCharSpans,
   qaDecodeSpan,
   qaPMask,
   type TokenClassificationInput,
   type TokenEntity,
   topK,
+  weightedMeanPool,
 } from './native.js';
 export { DEFAULT_MODELS, type Pipe, type PipelineOptions, pipeline, supportedTasks } from './pipeline.js';
 // The engine: worker pool, dynamic batching.

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { clsPool, lastTokenPool, maxPool, meanPool, NativeError } from '../../ts/index.js';
+import {
+  clsPool,
+  lastTokenPool,
+  maxPool,
+  meanPool,
+  meanSqrtLenPool,
+  NativeError,
+  weightedMeanPool,
+} from '../../ts/index.js';
 
 // Two sequences of three tokens, dim 2.
 const H = new Float32Array([1, 2, 3, 4, 5, -6, -1, 0.5, 7, 8, 2, 2]);
@@ -34,6 +42,20 @@ test('last-token pooling handles right and left padding', (t) => {
   t.deepEqual([...lastTokenPool(H, 2, 3, 2, mask(0, 0, 0, 1, 0, 0))], [0, 0, -1, 0.5]);
 });
 
+test('mean_sqrt_len divides by the root of the count; weightedmean weighs position t by t + 1', (t) => {
+  const r = Math.fround(Math.sqrt(2));
+  t.deepEqual(
+    [...meanSqrtLenPool(H, 2, 3, 2, mask(1, 1, 0, 0, 0, 1))],
+    [Math.fround(4 / r), Math.fround(6 / r), 2, 2],
+  );
+  t.deepEqual([...weightedMeanPool(H, 2, 3, 2, mask(1, 0, 1, 0, 1, 0))], [4, -4, 7, 8]);
+  t.deepEqual([...weightedMeanPool(H, 2, 3, 2, mask(0, 0, 0, 0, 1, 0)).subarray(0, 2)], [0, 0]);
+  t.is(
+    code(() => weightedMeanPool(H, 2, 3, 2, mask(1, 1, 1))),
+    'ERR_DIMS',
+  );
+});
+
 test('max pooling treats masked tokens as -1e9', (t) => {
   t.deepEqual([...maxPool(H, 2, 3, 2, mask(1, 0, 1, 0, 0, 1))], [5, 2, 2, 2]);
   const out = maxPool(H, 2, 3, 2, mask(0, 0, 0, 1, 1, 1));
@@ -46,7 +68,7 @@ type PoolingCase = {
   dim: number;
   hidden: number[];
   attention_mask: number[];
-  pooled: Record<'mean' | 'cls' | 'max' | 'last_token', number[]>;
+  pooled: Record<'mean' | 'cls' | 'max' | 'last_token' | 'mean_sqrt_len' | 'weightedmean', number[]>;
 };
 
 test('pooling matches the sentence-transformers goldens', (t) => {
@@ -62,6 +84,8 @@ test('pooling matches the sentence-transformers goldens', (t) => {
       cls: clsPool(h, c.batch, c.seq, c.dim),
       max: maxPool(h, c.batch, c.seq, c.dim, m),
       last_token: lastTokenPool(h, c.batch, c.seq, c.dim, m),
+      mean_sqrt_len: meanSqrtLenPool(h, c.batch, c.seq, c.dim, m),
+      weightedmean: weightedMeanPool(h, c.batch, c.seq, c.dim, m),
     };
     for (const [name, values] of Object.entries(got)) {
       const want = c.pooled[name as keyof PoolingCase['pooled']];

@@ -1,6 +1,7 @@
 //! Sentence-embedding pooling over token hidden states `[batch, seq, dim]` with an attention
 //! mask `[batch, seq]` (task contract 6.3), as sentence-transformers' Pooling module does it:
-//! mean (mask-weighted, divided by `max(sum(mask), 1e-9)`), CLS (first token), last token (the
+//! mean (mask-weighted, divided by `max(sum(mask), 1e-9)`), mean_sqrt_len (divided by the
+//! square root of that), weightedmean (token `t` weighs `t + 1`), CLS (first token), last token (the
 //! last position whose mask is 1, so left and right padding both work) and max (masked
 //! positions count as -1e9). Arithmetic in f32, summing over tokens in order. Sequences must
 //! have at least one position; the mask must hold only 0 and 1.
@@ -82,31 +83,70 @@ fn check_mask(mask: &[i64], tokens: usize, hidden: &Hidden<'_>, what: &str) -> R
     }
 }
 
-/// Mean of the unmasked token vectors: `sum(h * mask) / max(sum(mask), 1e-9)`. A sequence
-/// with no unmasked token pools to zeros. Returns `[batch, dim]`.
-pub fn mean_pool(hidden: &Hidden<'_>, mask: &[i64]) -> Result<Vec<f32>> {
-    let tokens = hidden.validate("meanPool")?;
-    hidden.need_tokens("meanPool")?;
-    check_mask(mask, tokens, hidden, "meanPool")?;
+/// `sum(h * mask * w(t)) / denom(sum(mask * w(t)))` per sequence, `w(t)` the weight of
+/// position `t`. Returns `[batch, dim]`.
+fn weighted_sum_pool(
+    hidden: &Hidden<'_>,
+    mask: &[i64],
+    what: &str,
+    weight: impl Fn(usize) -> f32,
+    denom: impl Fn(f32) -> f32,
+) -> Result<Vec<f32>> {
+    let tokens = hidden.validate(what)?;
+    hidden.need_tokens(what)?;
+    check_mask(mask, tokens, hidden, what)?;
     let mut out = vec![0.0f32; hidden.batch * hidden.dim];
     for (b, row) in out
         .chunks_exact_mut(hidden.dim.max(1))
         .enumerate()
         .take(hidden.batch)
     {
-        let mut count = 0.0f32;
+        let mut total = 0.0f32;
         for t in 0..hidden.seq {
             if mask[b * hidden.seq + t] == 1 {
-                count += 1.0;
+                let w = weight(t);
+                total += w;
                 for (acc, v) in row.iter_mut().zip(hidden.token(b, t)) {
-                    *acc += v;
+                    *acc += v * w;
                 }
             }
         }
-        let denom = count.max(1e-9);
-        row.iter_mut().for_each(|v| *v /= denom);
+        let d = denom(total);
+        row.iter_mut().for_each(|v| *v /= d);
     }
     Ok(out)
+}
+
+/// Mean of the unmasked token vectors: `sum(h * mask) / max(sum(mask), 1e-9)`. A sequence
+/// with no unmasked token pools to zeros. Returns `[batch, dim]`.
+pub fn mean_pool(hidden: &Hidden<'_>, mask: &[i64]) -> Result<Vec<f32>> {
+    weighted_sum_pool(hidden, mask, "meanPool", |_| 1.0, |n| n.max(1e-9))
+}
+
+/// The masked sum divided by the square root of the token count:
+/// `sum(h * mask) / sqrt(max(sum(mask), 1e-9))` (`mean_sqrt_len`). Returns `[batch, dim]`.
+pub fn mean_sqrt_len_pool(hidden: &Hidden<'_>, mask: &[i64]) -> Result<Vec<f32>> {
+    weighted_sum_pool(
+        hidden,
+        mask,
+        "meanSqrtLenPool",
+        |_| 1.0,
+        |n| n.max(1e-9).sqrt(),
+    )
+}
+
+/// Position-weighted mean (`weightedmean`): token `t` of the padded sequence weighs `t + 1`,
+/// `sum(h * mask * w) / max(sum(mask * w), 1e-9)`. Returns `[batch, dim]`.
+pub fn weighted_mean_pool(hidden: &Hidden<'_>, mask: &[i64]) -> Result<Vec<f32>> {
+    // Positions are below `seq`, itself bounded by the buffer length; f32 holds them exactly
+    // up to 2^24, as the reference's float weights do.
+    weighted_sum_pool(
+        hidden,
+        mask,
+        "weightedMeanPool",
+        |t| (t + 1) as f32,
+        |n| n.max(1e-9),
+    )
 }
 
 /// The first token's vector of each sequence (CLS pooling). Returns `[batch, dim]`.
@@ -194,6 +234,28 @@ mod tests {
         assert_eq!(&out[..2], &[0.0, 0.0]);
         assert!((out[2] - 8.0 / 3.0).abs() < 1e-6);
         assert!((out[3] - 3.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn mean_sqrt_len_divides_by_the_root_of_the_count() {
+        let out = mean_sqrt_len_pool(&h(), &[1, 1, 0, 0, 0, 1]).unwrap();
+        let r = 2.0f32.sqrt();
+        assert_eq!(out, vec![4.0 / r, 6.0 / r, 2.0, 2.0]);
+        let out = mean_sqrt_len_pool(&h(), &[0, 0, 0, 1, 1, 1]).unwrap();
+        assert_eq!(&out[..2], &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn weighted_mean_weighs_positions() {
+        // Sequence 0: tokens 0 and 2 (weights 1 and 3); sequence 1: token 1 alone.
+        let out = weighted_mean_pool(&h(), &[1, 0, 1, 0, 1, 0]).unwrap();
+        assert_eq!(out, vec![(1.0 + 15.0) / 4.0, (2.0 - 18.0) / 4.0, 7.0, 8.0]);
+        let out = weighted_mean_pool(&h(), &[0, 0, 0, 1, 1, 1]).unwrap();
+        assert_eq!(&out[..2], &[0.0, 0.0]);
+        assert_eq!(
+            weighted_mean_pool(&h(), &[1, 1, 1]).unwrap_err().code(),
+            "ERR_DIMS"
+        );
     }
 
     #[test]

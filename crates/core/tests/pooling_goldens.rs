@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use hf_tasks_core::pooling::{cls_pool, last_token_pool, max_pool, mean_pool, Hidden};
+use hf_tasks_core::pooling::{
+    cls_pool, last_token_pool, max_pool, mean_pool, mean_sqrt_len_pool, weighted_mean_pool, Hidden,
+};
 use hf_tasks_core::similarity::{cosine_similarity, cosine_similarity_matrix, l2_normalize};
 use serde_json::Value;
 
@@ -66,6 +68,16 @@ fn pooling_and_similarity_match_sentence_transformers() {
             &last_token_pool(&hidden, &mask).expect("last"),
             &floats(&pooled["last_token"]),
             &format!("case {n} last token"),
+        );
+        assert_close(
+            &mean_sqrt_len_pool(&hidden, &mask).expect("mean_sqrt_len"),
+            &floats(&pooled["mean_sqrt_len"]),
+            &format!("case {n} mean_sqrt_len"),
+        );
+        assert_close(
+            &weighted_mean_pool(&hidden, &mask).expect("weightedmean"),
+            &floats(&pooled["weightedmean"]),
+            &format!("case {n} weightedmean"),
         );
         assert_close(
             &l2_normalize(&mean, batch, d).expect("normalize"),

@@ -36,6 +36,36 @@ pub fn mean_pool(
     })
 }
 
+/// `mean_sqrt_len` pooling: `sum(h * mask) / sqrt(max(sum(mask), 1e-9))`, `[batch, dim]`.
+#[napi(js_name = "meanSqrtLenPool")]
+pub fn mean_sqrt_len_pool(
+    hidden_states: Float32Array,
+    batch: f64,
+    seq: f64,
+    dim: f64,
+    attention_mask: BigInt64Array,
+) -> Result<Float32Array, Code> {
+    guard(|| {
+        pooling::mean_sqrt_len_pool(&hidden(&hidden_states, batch, seq, dim)?, &attention_mask)
+            .map(Float32Array::new)
+    })
+}
+
+/// `weightedmean` pooling: token `t` weighs `t + 1`, `[batch, dim]`.
+#[napi(js_name = "weightedMeanPool")]
+pub fn weighted_mean_pool(
+    hidden_states: Float32Array,
+    batch: f64,
+    seq: f64,
+    dim: f64,
+    attention_mask: BigInt64Array,
+) -> Result<Float32Array, Code> {
+    guard(|| {
+        pooling::weighted_mean_pool(&hidden(&hidden_states, batch, seq, dim)?, &attention_mask)
+            .map(Float32Array::new)
+    })
+}
+
 /// CLS pooling: the first token's vector of each sequence, `[batch, dim]`.
 #[napi(js_name = "clsPool")]
 pub fn cls_pool(
