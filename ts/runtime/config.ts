@@ -23,8 +23,17 @@ export interface ModelConfig {
   returnAllScores: boolean | null;
   taskSpecificParams: Record<string, unknown> | null;
   maxPositionEmbeddings: number | null;
-  /** `pad_token_id` + 1 for RoBERTa-family position ids (their table is offset), else 0. */
+  /**
+   * Rows of the position table that no token can use: `padding_idx + 1` for models whose
+   * position ids start after the padding index (RoBERTa and its relatives), else 0.
+   */
   positionOffset: number;
+  /**
+   * The longest token sequence the position table holds (`max_position_embeddings` less
+   * `positionOffset`), or null when config.json states no table or positions are relative
+   * or rotary (no table bounds the length).
+   */
+  maxPositions: number | null;
   padTokenId: number | null;
   /** The whole parsed file. */
   raw: Record<string, unknown>;
@@ -41,7 +50,10 @@ export interface SentenceTransformersConfig {
   maxSeqLength: number | null;
   /** sentence_bert_config.json `do_lower_case`. */
   doLowerCase: boolean;
-  /** The Pooling module's modes (several may be on; they are concatenated in ST's order). */
+  /**
+   * The Pooling module's modes, in sentence-transformers' order (cls, max, mean, mean_sqrt_len,
+   * weightedmean, lasttoken): when several are on, their vectors are concatenated in it.
+   */
   pooling: { modes: PoolingMode[]; includePrompt: boolean; raw: Record<string, unknown> } | null;
   /** Whether the pipeline ends with a Normalize module. */
   normalize: boolean;
@@ -149,6 +161,41 @@ export function orderedKeys(text: string, key: string): string[] | null {
   return result;
 }
 
+/**
+ * Model types whose position ids count from `padding_idx + 1` (transformers'
+ * `create_position_ids_from_input_ids`), so the first `padding_idx + 1` rows of the position
+ * table are never used by a token: 514 rows hold 512 tokens with the usual `pad_token_id` 1.
+ * The value is the configuration's default `pad_token_id` (null: none).
+ */
+const PADDING_OFFSET_TYPES = new Map<string, number | null>([
+  ['roberta', 1],
+  ['roberta-prelayernorm', 1],
+  ['xlm-roberta', 1],
+  ['xlm-roberta-xl', 1],
+  ['camembert', 1],
+  ['data2vec-text', 1],
+  ['longformer', 1],
+  ['ibert', 1],
+  ['luke', 1],
+  ['xmod', 1],
+  ['layoutlmv3', 1],
+  ['markuplm', 0],
+  ['lilt', 0],
+  ['esm', null],
+]);
+
+/**
+ * The unusable head of the position table (`padding_idx + 1`, see PADDING_OFFSET_TYPES).
+ * MPNet's padding index is 1 whatever the configuration says. BART-like models keep their own
+ * offset out of `max_position_embeddings` (their table has extra rows), so none applies.
+ */
+export function positionOffsetOf(modelType: string | null, padTokenId: number | null): number {
+  if (modelType === 'mpnet') return 2;
+  if (modelType === null || !PADDING_OFFSET_TYPES.has(modelType)) return 0;
+  const pad = padTokenId ?? PADDING_OFFSET_TYPES.get(modelType) ?? null;
+  return pad === null ? 0 : pad + 1;
+}
+
 /** Parses a config.json text the way transformers' PretrainedConfig reads labels. */
 export function parseModelConfig(
   text: string,
@@ -205,15 +252,11 @@ export function parseModelConfig(
   const int = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) ? v : null);
   const modelType = str(raw.model_type);
   const padTokenId = int(raw.pad_token_id);
-  const offsetFamilies = [
-    'roberta',
-    'xlm-roberta',
-    'camembert',
-    'longformer',
-    'mpnet',
-    'bart',
-    'data2vec-text',
-  ];
+  const positionOffset = positionOffsetOf(modelType, padTokenId);
+  const maxPositionEmbeddings = int(raw.max_position_embeddings);
+  const relative = raw.position_embedding_type === 'rotary' || raw.position_biased_input === false;
+  const maxPositions =
+    maxPositionEmbeddings === null || relative ? null : Math.max(0, maxPositionEmbeddings - positionOffset);
   return {
     modelType,
     architectures: Array.isArray(raw.architectures)
@@ -226,9 +269,9 @@ export function parseModelConfig(
     functionToApply: str(raw.function_to_apply),
     returnAllScores: typeof raw.return_all_scores === 'boolean' ? raw.return_all_scores : null,
     taskSpecificParams: isObject(raw.task_specific_params) ? raw.task_specific_params : null,
-    maxPositionEmbeddings: int(raw.max_position_embeddings),
-    positionOffset:
-      modelType !== null && offsetFamilies.includes(modelType) && padTokenId !== null ? padTokenId + 1 : 0,
+    maxPositionEmbeddings,
+    positionOffset,
+    maxPositions,
     padTokenId,
     raw,
   };
@@ -242,10 +285,11 @@ export function loadModelConfig(dir: string): ModelConfig {
   return parseModelConfig(text, value, file);
 }
 
+/** The Pooling module's switches, in the order sentence-transformers concatenates the modes. */
 const ST_POOLING_KEYS: Array<[string, PoolingMode]> = [
   ['pooling_mode_cls_token', 'cls'],
-  ['pooling_mode_mean_tokens', 'mean'],
   ['pooling_mode_max_tokens', 'max'],
+  ['pooling_mode_mean_tokens', 'mean'],
   ['pooling_mode_mean_sqrt_len_tokens', 'mean_sqrt_len'],
   ['pooling_mode_weightedmean_tokens', 'weightedmean'],
   ['pooling_mode_lasttoken', 'lasttoken'],

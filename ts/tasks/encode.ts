@@ -44,12 +44,24 @@ export function textFeeds(model: LoadedModel, enc: BatchEncoding): Record<string
 
 /**
  * The longest token sequence the model's position table accepts, or null when config.json
- * does not say (`max_position_embeddings` minus the RoBERTa-family padding offset).
+ * does not bound it (see `ModelConfig.maxPositions`).
  */
 export function maxModelTokens(model: LoadedModel): number | null {
-  const { maxPositionEmbeddings, positionOffset } = model.config;
-  if (maxPositionEmbeddings === null) return null;
-  return maxPositionEmbeddings - positionOffset;
+  return model.config.maxPositions;
+}
+
+/**
+ * The length limit the tasks truncate to and cut stride windows at (their `model_max_length`):
+ * the tokenizer's `model_max_length` when it states one (missing or the `int(1e30)` "no limit"
+ * sentinel state none), capped by the position table; else the position table's size
+ * (`max_position_embeddings`, less the padding offset of RoBERTa-like models). Null when
+ * neither says.
+ */
+export function modelMaxLength(model: LoadedModel): number | null {
+  const stated = model.tokenizer.modelMaxLength;
+  const positions = maxModelTokens(model);
+  if (stated === null) return positions;
+  return positions === null ? stated : Math.min(stated, positions);
 }
 
 /**

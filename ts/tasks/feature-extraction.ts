@@ -8,7 +8,7 @@
 import type { LoadedModel } from '../runtime/model.js';
 import type { FeatureExtractionBatchOutput, FeatureExtractionOutput } from '../types/feature-extraction.js';
 import { runRows } from './chunked-run.js';
-import { floatOutput, maxModelTokens } from './encode.js';
+import { floatOutput, maxModelTokens, modelMaxLength } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -32,11 +32,12 @@ const DIRECTIONS = ['Right', 'Left'] as const;
 
 /** The call parameters, validated. */
 export function embedOptions(params: Record<string, unknown>): EmbedOptions {
-  const direction = enumParam(params, 'truncation_direction', DIRECTIONS, 'Right');
+  // Absent: the tokenizer's own `truncation_side`.
+  const direction = enumParam(params, 'truncation_direction', DIRECTIONS, undefined);
   return {
     normalize: has(params, 'normalize') ? boolParam(params, 'normalize', true) : undefined,
     truncate: has(params, 'truncate') ? boolParam(params, 'truncate', false) : undefined,
-    truncationDirection: direction === 'Left' ? 'left' : 'right',
+    truncationDirection: direction === undefined ? undefined : direction === 'Left' ? 'left' : 'right',
     promptName: stringParam(params, 'prompt_name', undefined),
   };
 }
@@ -52,6 +53,7 @@ function rowsOf(values: Float32Array, n: number, dim: number): number[][] {
 function hiddenStates(model: LoadedModel) {
   const name = hiddenStatesName(model);
   const limit = maxModelTokens(model);
+  const maxLength = modelMaxLength(model);
   return async (texts: string[], options: EmbedOptions): Promise<number[][][][]> => {
     if (options.promptName !== undefined) {
       throw invalidInput(
@@ -65,7 +67,10 @@ function hiddenStates(model: LoadedModel) {
       addSpecialTokens: true,
       padding: false,
       truncation: truncate,
-      ...(truncate ? { truncationSide: options.truncationDirection ?? 'right' } : {}),
+      ...(truncate && maxLength !== null ? { maxLength } : {}),
+      ...(truncate && options.truncationDirection !== undefined
+        ? { truncationSide: options.truncationDirection }
+        : {}),
     });
     const [n, len] = enc.dims;
     if (limit !== null) {

@@ -13,7 +13,7 @@ import type {
   QuestionAnsweringOutputElement,
 } from '../types/question-answering.js';
 import { runRows } from './chunked-run.js';
-import { checkSequenceLength, floatOutput } from './encode.js';
+import { checkSequenceLength, floatOutput, modelMaxLength } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -43,7 +43,7 @@ export interface QaParameters {
 }
 
 /** Validates the call parameters and fills the defaults (spec 4.1). */
-export function qaParameters(parameters: unknown, modelMaxLength: number | null): QaParameters {
+export function qaParameters(parameters: unknown, limit: number | null): QaParameters {
   const params = parametersObject(parameters);
   // `topk` is the deprecated name of `top_k`.
   const topKName = !has(params, 'top_k') && has(params, 'topk') ? 'topk' : 'top_k';
@@ -60,7 +60,7 @@ export function qaParameters(parameters: unknown, modelMaxLength: number | null)
   const maxSeqLen = intParam(
     params,
     'max_seq_len',
-    modelMaxLength === null ? DEFAULT_MAX_SEQ_LEN : Math.min(modelMaxLength, DEFAULT_MAX_SEQ_LEN),
+    limit === null ? DEFAULT_MAX_SEQ_LEN : Math.min(limit, DEFAULT_MAX_SEQ_LEN),
     { min: 1 },
   );
   const docStride = intParam(params, 'doc_stride', Math.min(Math.floor(maxSeqLen / 2), 128), { min: 0 });
@@ -232,7 +232,7 @@ function create(ctx: TaskContext): TaskRun {
   };
 
   return async (inputs, parameters) => {
-    const p = qaParameters(parameters, tokenizer.modelMaxLength);
+    const p = qaParameters(parameters, modelMaxLength(model));
     const { items, single } = batchOf(inputs, qaInput);
     const results: QuestionAnsweringOutput[] = [];
     for (const item of items) results.push(await answer(item, p));

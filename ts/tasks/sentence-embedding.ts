@@ -2,17 +2,26 @@
  * Sentence embeddings the sentence-transformers way (task contract 6.3), shared by
  * feature-extraction and sentence-similarity: prompt prefix, strip, optional lower-casing,
  * tokenization truncated at `max_seq_length`, one batched run, the Pooling module's modes
- * (concatenated in its order) and the Normalize module when the model has one. A model folder
+ * (concatenated in sentence-transformers' order: cls, max, mean, mean_sqrt_len, weightedmean,
+ * lasttoken) and the Normalize module when the model has one. A model folder
  * without modules.json behaves as sentence-transformers loads a plain transformer: mean
  * pooling, no normalisation.
  */
 import { InvalidInputError, ModelError } from '../errors.js';
-import { clsPool, l2Normalize, lastTokenPool, maxPool, meanPool } from '../native.js';
+import {
+  clsPool,
+  l2Normalize,
+  lastTokenPool,
+  maxPool,
+  meanPool,
+  meanSqrtLenPool,
+  weightedMeanPool,
+} from '../native.js';
 import type { PoolingMode } from '../runtime/config.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { BatchEncoding } from '../tokenizer.js';
 import { runRows } from './chunked-run.js';
-import { floatOutput, maxModelTokens } from './encode.js';
+import { floatOutput, maxModelTokens, modelMaxLength } from './encode.js';
 import { invalidInput } from './params.js';
 import { pyStrip } from './text.js';
 
@@ -30,7 +39,7 @@ export interface EmbedOptions {
    * `false`: an input longer than that is an error (the TEI contract).
    */
   truncate?: boolean | undefined;
-  /** Which end `truncate` cuts. Default `right`. */
+  /** Which end `truncate` cuts. Default: the tokenizer's `truncation_side`. */
   truncationDirection?: 'left' | 'right' | undefined;
 }
 
@@ -73,21 +82,14 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
       `model ${model.id}: the Pooling module has no pooling mode switched on`,
     );
   }
-  if (modes.includes('weightedmean') || modes.includes('mean_sqrt_len')) {
-    const mode = modes.find((m) => m === 'weightedmean' || m === 'mean_sqrt_len');
-    throw new ModelError('ERR_MODEL_LOAD', `model ${model.id}: pooling mode ${mode} is not supported`);
-  }
   const includePrompt = st?.pooling?.includePrompt ?? true;
   const prompts = st?.prompts ?? {};
   const defaultPromptName = st?.defaultPromptName ?? null;
   const doLowerCase = st?.doLowerCase ?? false;
   const hasNormalize = st?.normalize ?? false;
-  // sentence-transformers: max_seq_length, else min(max_position_embeddings, model_max_length).
-  const positions = model.config.maxPositionEmbeddings;
-  const tokenizerMax = model.tokenizer.modelMaxLength;
-  const fallbackMax =
-    positions === null ? tokenizerMax : tokenizerMax === null ? positions : Math.min(positions, tokenizerMax);
-  const maxSeqLength = st?.maxSeqLength ?? fallbackMax;
+  // sentence-transformers: max_seq_length, else min(max_position_embeddings, model_max_length);
+  // the model's limit here, which also leaves out the padding offset of RoBERTa-like tables.
+  const maxSeqLength = st?.maxSeqLength ?? modelMaxLength(model);
   const limit = maxModelTokens(model);
   const hidden = hiddenStatesName(model);
   const poolingDim = st?.pooling?.raw.word_embedding_dimension;
@@ -110,7 +112,9 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
         ? {
             truncation: 'longest_first' as const,
             maxLength: maxSeqLength as number,
-            truncationSide: options.truncationDirection ?? 'right',
+            ...(options.truncationDirection === undefined
+              ? {}
+              : { truncationSide: options.truncationDirection }),
           }
         : {}),
     });
@@ -183,6 +187,10 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
           return maxPool(states, n, len, d, mask);
         case 'lasttoken':
           return lastTokenPool(states, n, len, d, mask);
+        case 'mean_sqrt_len':
+          return meanSqrtLenPool(states, n, len, d, mask);
+        case 'weightedmean':
+          return weightedMeanPool(states, n, len, d, mask);
         default:
           return meanPool(states, n, len, d, mask);
       }

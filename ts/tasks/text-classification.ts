@@ -10,7 +10,7 @@ import type {
   TextClassificationPair,
 } from '../types/text-classification.js';
 import { runRows } from './chunked-run.js';
-import { checkSequenceLength, floatOutput, logitsName, maxModelTokens } from './encode.js';
+import { checkSequenceLength, floatOutput, logitsName, modelMaxLength } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -83,10 +83,9 @@ function truncationParam(params: Record<string, unknown>): false | (typeof TRUNC
   return enumParam(params, 'truncation', TRUNCATIONS, 'longest_first');
 }
 
-/** Truncation length: the tokenizer's `model_max_length`, else what the position table holds. */
+/** Truncation length: the model's limit (`modelMaxLength`), when it has one. */
 function maxLengthFor(model: TaskContext['model']): { maxLength?: number } {
-  if (model.tokenizer.modelMaxLength !== null) return {};
-  const limit = maxModelTokens(model);
+  const limit = modelMaxLength(model);
   return limit === null ? {} : { maxLength: limit };
 }
 

@@ -13,7 +13,7 @@ import type {
   TokenClassificationOutputElement,
 } from '../types/token-classification.js';
 import { runRows } from './chunked-run.js';
-import { floatOutput, logitsName } from './encode.js';
+import { checkSequenceLength, floatOutput, logitsName, modelMaxLength } from './encode.js';
 import {
   batchOf,
   enumParam,
@@ -43,7 +43,8 @@ function create(ctx: TaskContext): TaskRun {
   const logits = logitsName(model);
   const numLabels = model.config.numLabels;
   const id2label = Array.from({ length: numLabels }, (_, i) => model.config.id2label.get(i) ?? `LABEL_${i}`);
-  const maxLength = tokenizer.modelMaxLength;
+  // The tokenizer's model_max_length, else the position table's size.
+  const maxLength = modelMaxLength(model);
 
   /**
    * Classifies `texts` with one network run over every row (all texts, all their windows).
@@ -66,7 +67,7 @@ function create(ctx: TaskContext): TaskRun {
       enc = await tokenizer.encodeBatch(texts, {
         addSpecialTokens: true,
         // Texts past the window are cut unless `stride` asks for overlapping windows.
-        truncation: maxLength === null ? false : 'longest_first',
+        ...(maxLength === null ? { truncation: false } : { truncation: 'longest_first' as const, maxLength }),
         padding: 'longest',
         paddingSide: stride === undefined ? 'right' : tokenizer.paddingSide,
         ...(stride === undefined ? {} : { stride, returnOverflowing: true }),
@@ -78,6 +79,8 @@ function create(ctx: TaskContext): TaskRun {
       }
       throw err;
     }
+    // Only a model that states no limit at all leaves rows uncut.
+    checkSequenceLength(model, enc);
     const [rows, seq] = enc.dims;
     const out = await runRows(model, enc, [logits]);
     const raw = floatOutput(out, logits, [rows, seq, numLabels]);

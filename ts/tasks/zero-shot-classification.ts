@@ -11,7 +11,7 @@ import type {
   ZeroShotClassificationOutput,
 } from '../types/zero-shot-classification.js';
 import { runRows } from './chunked-run.js';
-import { checkSequenceLength, floatOutput, logitsName } from './encode.js';
+import { checkSequenceLength, floatOutput, logitsName, modelMaxLength } from './encode.js';
 import {
   batchOf,
   boolParam,
@@ -74,7 +74,7 @@ function create(ctx: TaskContext): TaskRun {
       `model ${model.id} is not an NLI classifier (it has ${nli} labels; zero-shot needs entailment and contradiction logits)`,
     );
   }
-  const maxLength = model.tokenizer.modelMaxLength;
+  const maxLength = modelMaxLength(model);
 
   const encodePairs = async (pairs: Array<[string, string]>): Promise<BatchEncoding> => {
     if (maxLength === null)
@@ -84,6 +84,7 @@ function create(ctx: TaskContext): TaskRun {
         padding: 'longest',
         paddingSide: 'right',
         truncation: 'only_first',
+        maxLength,
       });
     } catch (err) {
       // The hypothesis alone is longer than the window: the reference retries without truncation.
