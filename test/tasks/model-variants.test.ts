@@ -7,7 +7,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { InvalidInputError, type Pipe, pipeline } from '../../ts/index.js';
 import type { TaskId } from '../../ts/types/tasks.js';
 import { assertGolden, fixtures, modelDir } from './goldens.js';
@@ -20,6 +20,8 @@ interface VariantCase {
   parameters: Record<string, unknown>;
   output?: unknown;
   error?: { type: string; message: string };
+  /** A reference quirk the library does not copy: what it does instead. */
+  deliberate?: string;
 }
 
 interface VariantFile {
@@ -84,6 +86,10 @@ for (const c of golden.cases) {
   test(`variant ${c.id}`, async (t) => {
     const pipe = await pipeFor(c.task, c.variant);
     const run = () => pipe(c.inputs, c.parameters);
+    if (c.deliberate !== undefined) {
+      deliberate(t, c, await run());
+      return;
+    }
     if (c.error === undefined) {
       assertGolden(t, await run(), c.output);
       return;
@@ -102,6 +108,25 @@ for (const c of golden.cases) {
     t.true(err instanceof InvalidInputError, `${err?.name}: ${err?.message}`);
     t.regex(err?.message ?? '', /too long|must have less than \d+ tokens/i);
   });
+}
+
+/** Checks the library's documented behaviour where the reference's differs. */
+function deliberate(t: ExecutionContext, c: VariantCase, out: unknown): void {
+  if (c.id.endsWith('/list-of-one')) {
+    // The reference unwraps a one-element list to the single result; a list stays a list here.
+    t.true(Array.isArray(c.inputs) && (c.inputs as unknown[]).length === 1);
+    assertGolden(t, out, [c.output]);
+    return;
+  }
+  if (c.id.endsWith('/top_k-over-vocab')) {
+    // The reference fails (torch.topk past the vocabulary); here every token, best first.
+    t.is(c.error?.type, 'RuntimeError');
+    const all = byId.get(c.id.replace(/over-vocab$/, 'vocab'))?.output as unknown[];
+    t.true(all.length > 100);
+    assertGolden(t, out, all);
+    return;
+  }
+  t.fail(`no check for the deliberate case ${c.id}`);
 }
 
 test('the golden file covers every kind of variant', (t) => {

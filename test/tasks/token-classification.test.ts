@@ -7,7 +7,7 @@ import {
   pipeline,
   type TokenClassificationEntityGroup,
 } from '../../ts/index.js';
-import { assertGolden, goldenTests, loadGoldens, modelDir, PipeCache } from './goldens.js';
+import { assertGolden, type GoldenCase, goldenTests, loadGoldens, modelDir, PipeCache } from './goldens.js';
 
 const pipes = new PipeCache('token-classification');
 const utf16Pipes = new PipeCache('token-classification', { offsets: 'utf16' });
@@ -161,6 +161,29 @@ test('real NER model: "My name is Sarah Jessica Parker..." gives entity groups w
   t.true(out.some((e) => text.slice(e.start!, e.end!) === 'Parker'));
   for (const c of real) assertGolden(t, await pipe(c.inputs as string, c.parameters), c.output);
   await pipe.dispose();
+});
+
+test('real NER model: a text over its 512 positions is cut there; stride windows cover all of it', async (t) => {
+  // Its tokenizer states no model_max_length: the limit is config.json's 512 positions.
+  const long = loadGoldens('real-models-long').cases as Array<GoldenCase & { tokens: number }>;
+  t.is(long.length, 3);
+  const pipe = await pipeline('ner');
+  try {
+    for (const c of long) {
+      t.true(c.tokens > 512, c.id);
+      const out = (await pipe(c.inputs as string, c.parameters)) as Entity[];
+      t.true(out.length > 0, c.id);
+      assertGolden(t, out, c.output);
+    }
+    const text = long[0]?.inputs as string;
+    const [cut, windows] = await Promise.all([pipe(text), pipe(text, { stride: 128 })]);
+    // Windows reach the end of the text; truncation stops at the 512th token.
+    const last = (entities: unknown) => Math.max(...(entities as Entity[]).map((e) => e.end ?? 0));
+    t.true(last(windows) > last(cut));
+    t.true(last(windows) > text.length - 40);
+  } finally {
+    await pipe.dispose();
+  }
 });
 
 test('a list of texts runs as one batch and gives what each text gives alone (with and without stride)', async (t) => {
