@@ -187,7 +187,7 @@ impl BeamSearch {
             ));
         }
         let n = self.cfg.num_beams;
-        if logits.is_empty() || logits.len() % n != 0 {
+        if logits.is_empty() || !logits.len().is_multiple_of(n) {
             return Err(Error::Dims(format!(
                 "beam step: {} logits is not {n} rows of the vocabulary",
                 logits.len()

@@ -9,7 +9,7 @@
 //! parameters are rounded to f32 first, as torch does with a scalar operand).
 
 use super::config::DecodingConfig;
-use super::math::{log_softmax, order_ascending, order_descending, softmax};
+use super::math::{log_softmax, order_descending, softmax, torch_sort};
 use crate::{Error, Result};
 
 /// A validated processor list for one decoding run.
@@ -239,7 +239,7 @@ pub fn top_k(scores: &mut [f32], k: usize) {
 /// removed, the `keep` most likely always stay.
 pub fn top_p(scores: &mut [f32], top_p: f64, keep: usize) {
     let n = scores.len();
-    let order = order_ascending(scores);
+    let order = torch_sort(scores, false);
     let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
     let probs = softmax(&sorted);
     let threshold = (1.0 - top_p) as f32;
@@ -264,7 +264,7 @@ pub fn min_p(scores: &mut [f32], min_p: f64, keep: usize) {
     let probs = softmax(scores);
     let top = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let scaled = (min_p as f32) * top;
-    let order = order_descending(scores);
+    let order = torch_sort(scores, true);
     for &i in order.iter().skip(keep) {
         if probs[i] < scaled {
             scores[i] = f32::NEG_INFINITY;
@@ -286,7 +286,7 @@ pub fn typical(scores: &mut [f32], mass: f64, keep: usize) {
         .filter(|v| !v.is_nan())
         .sum::<f32>();
     let shifted: Vec<f32> = normalized.iter().map(|&l| ((-l) - ent).abs()).collect();
-    let order = order_ascending(&shifted);
+    let order = torch_sort(&shifted, false);
     let sorted_logits: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
     let probs = softmax(&sorted_logits);
     let mass = mass as f32;

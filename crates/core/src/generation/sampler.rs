@@ -46,7 +46,7 @@ pub fn check_logits(logits: &[f32], what: &str) -> Result<()> {
 /// Inverse-CDF draw over token-id order (see the module documentation).
 pub fn draw(probs: &[f32], u: f64) -> Option<usize> {
     let total: f64 = probs.iter().map(|&p| f64::from(p)).sum();
-    if !(total > 0.0) || !total.is_finite() {
+    if total.is_nan() || total <= 0.0 || !total.is_finite() {
         return None;
     }
     let target = u * total;
