@@ -7,9 +7,10 @@ import test from 'ava';
 import type { ModelRunner, TensorLike } from '../../ts/runtime/runner.js';
 import { withDeadline } from '../../ts/server/deadline.js';
 import { HttpError } from '../../ts/server/errors.js';
+import { defaultLoader, resolveConfig } from '../../ts/server/index.js';
 import type { ServedPipe } from '../../ts/server/registry.js';
 import { SharedRunners } from '../../ts/server/runners.js';
-import { get, metricValue, post, startTestServer, type TestServer } from './helpers.js';
+import { FIXTURE_MODELS, get, metricValue, post, startTestServer, type TestServer } from './helpers.js';
 
 let srv: TestServer;
 
@@ -201,4 +202,28 @@ test('pipelines of one model file share one runner, freed with its last user', a
   const ok = await flaky.acquire('/x.onnx', {});
   await ok.dispose();
   t.pass();
+});
+
+test('the server opens one runner per model file: feature-extraction and sentence-similarity share it', async (t) => {
+  const config = resolveConfig({ models: FIXTURE_MODELS });
+  const loader = defaultLoader(config);
+  const s = await startTestServer({}, { loader });
+  try {
+    // Five models, six pipelines (st-encoder serves two tasks), five runners.
+    t.is(
+      FIXTURE_MODELS.reduce((n, m) => n + m.tasks.length, 0),
+      6,
+    );
+    t.is(loader.openRunners(), FIXTURE_MODELS.length);
+    const fe = await post(`${s.url}/pipeline/feature-extraction/test/st-encoder`, { inputs: 'shared' });
+    const ss = await post(`${s.url}/models/test/st-encoder`, {
+      inputs: { source_sentence: 'shared', sentences: ['shared'] },
+    });
+    t.is(fe.status, 200);
+    t.is(ss.status, 200);
+    t.true(Math.abs(((ss.body as number[])[0] as number) - 1) < 1e-5);
+  } finally {
+    await s.close();
+  }
+  t.is(loader.openRunners(), 0, 'closing the server frees every runner');
 });

@@ -44,7 +44,10 @@ function canonicalTask(task: string): string {
  * Pipelines of one model file share its runner (one session per worker, whatever the number of
  * tasks served from it).
  */
-export function defaultLoader(config: ServerConfig, metrics?: ServerMetrics): PipelineLoader {
+export function defaultLoader(
+  config: ServerConfig,
+  metrics?: ServerMetrics,
+): PipelineLoader & { readonly openRunners: () => number } {
   const engine = engineRunnerFactory({
     ...(config.workers !== undefined ? { workers: config.workers } : {}),
     batching: config.batching,
@@ -57,7 +60,7 @@ export function defaultLoader(config: ServerConfig, metrics?: ServerMetrics): Pi
     metrics?.trackEngine(modelId, runner);
     return runner;
   });
-  return async (task, source, modelId) => {
+  const load: PipelineLoader = async (task, source, modelId) => {
     const createRunner: RunnerFactory = (onnxPath, runnerOptions) => {
       opening = modelId;
       return runners.acquire(onnxPath, runnerOptions);
@@ -76,6 +79,8 @@ export function defaultLoader(config: ServerConfig, metrics?: ServerMetrics): Pi
     );
     return pipe as ServedPipe;
   };
+  // Runners open now: one per model file and options, whatever the number of tasks.
+  return Object.assign(load, { openRunners: () => runners.size });
 }
 
 export class HfTasksServer {
