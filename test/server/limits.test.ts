@@ -4,6 +4,7 @@
  * answers 504 and stops the request's further network runs.
  */
 import test from 'ava';
+import { Batcher, type JobExecutor } from '../../ts/runtime/batcher.js';
 import type { ModelRunner, TensorLike } from '../../ts/runtime/runner.js';
 import { withDeadline } from '../../ts/server/deadline.js';
 import { HttpError } from '../../ts/server/errors.js';
@@ -226,4 +227,39 @@ test('the server opens one runner per model file: feature-extraction and sentenc
     await s.close();
   }
   t.is(loader.openRunners(), 0, 'closing the server frees every runner');
+});
+
+test('an aborted call still queued in the engine is dropped; a running one finishes', async (t) => {
+  const seen: number[] = [];
+  const executor: JobExecutor = {
+    concurrency: 1,
+    async execute(job) {
+      const data = job.parts[0]?.feeds.input_ids?.data as BigInt64Array | undefined;
+      const id = Number(data?.[0] ?? -1n);
+      seen.push(id);
+      await new Promise((r) => setTimeout(r, 50));
+      return job.parts.map((p) => p.feeds);
+    },
+  };
+  const batcher = new Batcher(executor, null);
+  const call = (id: number, signal?: AbortSignal) =>
+    batcher.submit(
+      { input_ids: { type: 'int64', data: new BigInt64Array([BigInt(id)]), dims: [1, 1] } },
+      signal ? { signal } : {},
+    );
+  const controller = new AbortController();
+  const running = call(1, controller.signal);
+  const queued = call(2, controller.signal);
+  const other = call(3);
+  await new Promise((r) => setTimeout(r, 10));
+  const reason = new Error('deadline');
+  controller.abort(reason);
+  await t.notThrowsAsync(running, 'the call already running settles normally');
+  t.is(await queued.catch((e: unknown) => e), reason);
+  await other;
+  t.deepEqual(seen, [1, 3], 'the aborted queued call never ran');
+  const already = new AbortController();
+  already.abort(reason);
+  t.is(await call(4, already.signal).catch((e: unknown) => e), reason);
+  t.deepEqual(seen, [1, 3]);
 });

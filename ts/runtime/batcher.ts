@@ -158,6 +158,8 @@ export class Batcher {
   /** Queues one call; resolves with its own outputs. */
   submit(feeds: Record<string, TensorLike>, opts: RunOptions = {}): Promise<Record<string, TensorLike>> {
     if (this.#closed !== null) return Promise.reject(this.#closed);
+    const signal = opts.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#queue.length >= this.#opts.maxQueue) {
       this.#stats.rejected++;
       return Promise.reject(
@@ -169,14 +171,29 @@ export class Batcher {
     const shape = this.#layout === null ? null : callShape(this.#layout, feeds, opts);
     const outputs = opts.outputs === undefined ? undefined : [...opts.outputs];
     return new Promise((resolve, reject) => {
-      this.#queue.push({
+      const onAbort = () => {
+        // Still queued: drop it. Already taken into a job: it runs and settles as usual.
+        const at = this.#queue.indexOf(pending);
+        if (at < 0) return;
+        this.#queue.splice(at, 1);
+        reject(signal?.reason);
+      };
+      const settle =
+        <T>(fn: (v: T) => void) =>
+        (v: T) => {
+          signal?.removeEventListener('abort', onAbort);
+          fn(v);
+        };
+      const pending: Pending = {
         part: { feeds, rows: shape?.rows ?? 0, len: shape?.len ?? 0 },
         key: shape === null ? null : outputs === undefined ? '*' : JSON.stringify(outputs),
         outputs,
         at: performance.now(),
-        resolve,
-        reject,
-      });
+        resolve: settle(resolve),
+        reject: settle(reject),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(pending);
       this.#pump();
     });
   }

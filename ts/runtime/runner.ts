@@ -27,6 +27,11 @@ export interface TensorLike {
 export interface RunOptions {
   /** Output names to fetch; all outputs when absent. */
   outputs?: string[];
+  /**
+   * Gives the call up: a call still waiting in the engine's queue is dropped and rejects with
+   * the signal's reason; a call already running finishes. Runners without a queue ignore it.
+   */
+  signal?: AbortSignal;
 }
 
 /** Something that runs a loaded network on named input tensors. */

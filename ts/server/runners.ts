@@ -8,7 +8,7 @@
 import { ModelError } from '../errors.js';
 import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import { canonicalJson } from './cache.js';
-import { checkDeadline } from './deadline.js';
+import { checkDeadline, deadlineSignal } from './deadline.js';
 
 interface Entry {
   promise: Promise<ModelRunner>;
@@ -89,7 +89,8 @@ class RunnerHandle implements ModelRunner {
     if (this.#disposed !== null) {
       return Promise.reject(new ModelError('ERR_DISPOSED', 'this model runner has been disposed'));
     }
-    return this.#runner.run(feeds, opts);
+    const signal = deadlineSignal();
+    return this.#runner.run(feeds, signal === undefined ? opts : { ...opts, signal });
   }
 
   dispose(): Promise<void> {
