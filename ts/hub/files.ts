@@ -69,7 +69,7 @@ const SENTENCE_TRANSFORMERS_FILES = [
   '1_Pooling/config.json',
 ];
 const PREPROCESSOR_FILES = ['preprocessor_config.json'];
-const GENERATION_FILES = ['generation_config.json'];
+const GENERATION_FILES = ['generation_config.json', 'chat_template.jinja'];
 
 const TEXT_TASKS = new Set([
   'token-classification',
@@ -80,7 +80,13 @@ const TEXT_TASKS = new Set([
   'table-question-answering',
 ]);
 const EMBEDDING_TASKS = new Set(['feature-extraction', 'sentence-similarity']);
-const GENERATION_TASKS = new Set(['text-generation', 'summarization', 'translation', 'text2text-generation']);
+const GENERATION_TASKS = new Set([
+  'text-generation',
+  'conversational',
+  'summarization',
+  'translation',
+  'text2text-generation',
+]);
 const VISION_AUDIO_TASKS = new Set([
   'image-classification',
   'object-detection',
