@@ -70,3 +70,16 @@ export type { GroupedEntity, TokenClassificationInput, TokenEntity } from '../na
 export const NativeTokenizer = addon.Tokenizer;
 export type NativeTokenizer = Addon.Tokenizer;
 export type { NativeEncodeOptions, NativeEncoding, NativeSpecialTokens } from '../native/index.js';
+
+/** Decoding kernels (ts/generation/kernels.ts wraps them and translates their errors). */
+export const NativeTokenSampler = addon.NativeTokenSampler;
+export type NativeTokenSampler = Addon.NativeTokenSampler;
+export const NativeBeamSearch = addon.NativeBeamSearch;
+export type NativeBeamSearch = Addon.NativeBeamSearch;
+export type {
+  NativeBeamOutput,
+  NativeBeamStep,
+  NativeChoice,
+  NativeDecodeStream,
+  NativeDecodingConfig,
+} from '../native/index.js';

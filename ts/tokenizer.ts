@@ -65,6 +65,14 @@ export interface BatchEncoding {
   dims: [number, number];
 }
 
+/** Streaming decode state of one sequence (`Tokenizer.decodeStream`). */
+export interface DecodeStream {
+  /** Adds one id; returns the text it completes ('' while a character or word is incomplete). */
+  step(id: number): string;
+  /** Text still held back at the end (normally ''): steps + flush = the full decode. */
+  flush(): string;
+}
+
 /** Options of `decode` (the Python names). */
 export interface DecodeOptions {
   skip_special_tokens?: boolean;
@@ -399,6 +407,21 @@ export class Tokenizer {
     }
     const [skip, clean] = decodeOptions(options);
     return call(() => this.native.decodeBatch(flat, lengths, skip, clean));
+  }
+
+  /**
+   * Incremental decoding for streaming. Each `step(id)` returns the text that id completes (''
+   * while a UTF-8 character split across byte-level tokens, or a SentencePiece `▁` word, is
+   * incomplete); the steps, plus `flush()` (normally ''), concatenate to
+   * `decode(ids, { skip_special_tokens, clean_up_tokenization_spaces: false })`.
+   */
+  decodeStream(options?: { skip_special_tokens?: boolean }): DecodeStream {
+    const [skip] = decodeOptions(options);
+    const native = call(() => this.native.decodeStream(skip));
+    return {
+      step: (id: number) => call(() => native.step(id)),
+      flush: () => call(() => native.flush()),
+    };
   }
 
   /** Vocabulary strings of ids (`##ing`, `Ġworld`, `▁world`). */

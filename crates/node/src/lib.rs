@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod errors;
+mod generation;
 mod mask;
 mod pooling;
 mod qa;

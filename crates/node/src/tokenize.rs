@@ -403,6 +403,19 @@ impl Tokenizer {
         self.inner.continuing_subword_prefix()
     }
 
+    /// Incremental decoding for streaming: each `step(id)` returns the text that id completes,
+    /// and the steps (plus `flush()`) concatenate to `decode(ids, skipSpecialTokens, false)`.
+    #[napi(js_name = "decodeStream")]
+    pub fn decode_stream(
+        &self,
+        skip_special_tokens: Option<bool>,
+    ) -> crate::generation::NativeDecodeStream {
+        crate::generation::NativeDecodeStream::create(
+            Arc::clone(&self.inner),
+            skip_special_tokens.unwrap_or(false),
+        )
+    }
+
     /// Special token strings.
     #[napi(getter, js_name = "specialTokens")]
     pub fn special_tokens(&self) -> NativeSpecialTokens {
