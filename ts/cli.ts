@@ -93,6 +93,7 @@ interface ServeOptions {
   maxInputs?: string;
   maxInputTokens?: string;
   maxCandidateLabels?: string;
+  maxNewTokens?: string;
   requestTimeout?: string;
   cors?: string | boolean;
 }
@@ -122,6 +123,8 @@ async function serve(opts: ServeOptions): Promise<void> {
     flags.maxInputTokens = parseCount(opts.maxInputTokens, '--max-input-tokens', 1);
   if (opts.maxCandidateLabels !== undefined)
     flags.maxCandidateLabels = parseCount(opts.maxCandidateLabels, '--max-candidate-labels', 1);
+  if (opts.maxNewTokens !== undefined)
+    flags.maxNewTokens = parseCount(opts.maxNewTokens, '--max-new-tokens', 1);
   if (opts.requestTimeout !== undefined)
     flags.requestTimeout = parseSeconds(opts.requestTimeout, '--request-timeout');
   if (opts.cors !== undefined) flags.cors = parseCors(opts.cors, '--cors');
@@ -320,6 +323,10 @@ function buildProgram(): Command {
     .option('--max-inputs <n>', 'most inputs in one request; 413 above (default 32)')
     .option('--max-input-tokens <n>', 'most input tokens in one request; 413 above (default 16384)')
     .option('--max-candidate-labels <n>', 'most zero-shot candidate labels in one request (default 32)')
+    .option(
+      '--max-new-tokens <n>',
+      'largest max_new_tokens a generation request may ask; 400 above (default 4096)',
+    )
     .option('--request-timeout <s>', 'seconds a request may compute before a 504; 0 = none (default 60)')
     .option('--cors [origins]', 'allow cross-origin requests: from any origin, or these (comma-separated)')
     .action((opts: ServeOptions) => serve(opts));

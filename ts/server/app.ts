@@ -15,13 +15,16 @@ import type { ServerConfig } from './config.js';
 import type { RouteConfig, ServerContext } from './context.js';
 import { errorBody, mapError } from './errors.js';
 import { computeHeaders } from './execute.js';
+import { GENERATION_TASKS } from './generation.js';
 import { installCors, RouteTable, requestPath } from './http.js';
 import { loggerOptions } from './logging.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveServedModel } from './models.js';
 import { ModelRegistry, type PipelineLoader, type RegistryDeps, type ServedPipe } from './registry.js';
+import { generateRoutes } from './routes/generate.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { openaiRoutes } from './routes/openai.js';
+import { openaiGenerationRoutes } from './routes/openai-chat.js';
 import { opsRoutes } from './routes/ops.js';
 import { teiRoutes } from './routes/tei.js';
 import { SharedRunners } from './runners.js';
@@ -68,9 +71,13 @@ export function defaultLoader(
     const options: PipelineOptions = {
       device: config.device,
       offline: config.offline,
-      createRunner,
       progress: false,
     };
+    if (GENERATION_TASKS.has(task)) {
+      // Decoders run on the generation engine (its own worker, continuous batching).
+      options.generation = { maxNewTokensLimit: config.maxNewTokens };
+      if (config.workers === 0) options.inline = true;
+    } else options.createRunner = createRunner;
     if (config.cacheDir !== undefined) options.cacheDir = config.cacheDir;
     const pipe = await (pipeline as (t: string, m: string, o: PipelineOptions) => Promise<unknown>)(
       task,
@@ -164,8 +171,10 @@ export async function createServer(
 
   app.decorateRequest('hfModel', '');
   app.decorateRequest('hfWarnings', null as unknown as string[]);
+  app.decorateRequest('hfDialect', null);
   app.addHook('onRequest', async (request) => {
     request.hfWarnings = [];
+    request.hfDialect = null;
   });
   app.addHook('onResponse', async (request, reply) => {
     const labels = {
@@ -183,7 +192,8 @@ export async function createServer(
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.setErrorHandler((err, request, reply) => {
-    const dialect = (request.routeOptions.config as Partial<RouteConfig> | undefined)?.dialect ?? 'hf';
+    const dialect =
+      request.hfDialect ?? (request.routeOptions.config as Partial<RouteConfig> | undefined)?.dialect ?? 'hf';
     const mapped = mapError(err, dialect);
     if (mapped.internal) request.log.error({ err }, 'request failed');
     else if (mapped.status >= 500) request.log.warn({ err }, mapped.error.toString());
@@ -214,6 +224,8 @@ export async function createServer(
   inferenceRoutes(app, ctx);
   teiRoutes(app, ctx);
   openaiRoutes(app, ctx);
+  openaiGenerationRoutes(app, ctx);
+  generateRoutes(app, ctx);
   opsRoutes(app, ctx);
   return new HfTasksServer(app, ctx);
 }

@@ -62,6 +62,8 @@ export interface ServerConfig {
   maxInputTokens: number;
   /** Most zero-shot candidate labels in one request; 413 above. */
   maxCandidateLabels: number;
+  /** Largest `max_new_tokens` (`max_tokens`) a generation request may ask for; 400 above. */
+  maxNewTokens: number;
   /** Seconds a request may compute before it is abandoned with 504; 0 = no deadline. */
   requestTimeout: number;
   /** Cross-origin requests: off (`false`), any origin (`true`), or these origins. */
@@ -86,6 +88,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxInputs: 32,
   maxInputTokens: 16_384,
   maxCandidateLabels: 32,
+  maxNewTokens: 4096,
   requestTimeout: 60,
   cors: false,
 });
@@ -237,6 +240,9 @@ export function readConfigFile(file: string): ConfigOverrides {
         break;
       case 'maxCandidateLabels':
         out.maxCandidateLabels = intIn(v, name, 1, 1_000_000);
+        break;
+      case 'maxNewTokens':
+        out.maxNewTokens = intIn(v, name, 1, 1_000_000);
         break;
       case 'requestTimeout':
         out.requestTimeout = seconds(v, name);

@@ -29,5 +29,7 @@ declare module 'fastify' {
     hfModel: string;
     /** Warnings collected while serving, returned on object bodies. */
     hfWarnings: string[];
+    /** Error dialect chosen by the handler, over the route's (e.g. OpenAI paths under `/models/{id}`). */
+    hfDialect: ErrorDialect | null;
   }
 }

@@ -1,13 +1,14 @@
 /**
  * HTTP errors: every failure of a request becomes a status and a JSON body in the dialect of
  * the route (Inference API `{"error"}`, TEI `{"error", "error_type"}`, OpenAI
- * `{"error": {"message", "type", "code"}}`). Unexpected failures become 500 "unknown error"
- * and are logged, never echoed.
+ * `{"error": {"message", "type", "code"}}`, text-generation-inference (TGI) `{"error",
+ * "error_type"}` with its 422 for invalid requests). Unexpected failures become 500 "unknown
+ * error" and are logged, never echoed; a call cancelled because its client went away is 499.
  */
 import { HfTasksError, InvalidInputError, InvalidParameterError, ModelNotFoundError } from '../errors.js';
 
 /** The error dialect of a route. */
-export type ErrorDialect = 'hf' | 'tei' | 'openai';
+export type ErrorDialect = 'hf' | 'tei' | 'tgi' | 'openai';
 
 /** An error that already knows its HTTP status and Inference-API body. */
 export class HttpError extends Error {
@@ -95,6 +96,13 @@ function fastifyStatus(err: unknown): number | undefined {
  * the model accepts are 400, except on TEI routes, where TEI answers 413.
  */
 export function mapError(err: unknown, dialect: ErrorDialect = 'hf'): MappedError {
+  const mapped = mapErrorStatus(err, dialect);
+  // TGI answers every invalid request with 422.
+  if (dialect === 'tgi' && mapped.status === 400) return { ...mapped, status: 422 };
+  return mapped;
+}
+
+function mapErrorStatus(err: unknown, dialect: ErrorDialect): MappedError {
   const plain = (
     status: number,
     error: string | string[],
@@ -114,6 +122,8 @@ export function mapError(err: unknown, dialect: ErrorDialect = 'hf'): MappedErro
   }
   if (err instanceof ModelNotFoundError) return plain(404, err.message);
   if (err instanceof HfTasksError) {
+    if (err.code === 'ERR_ABORTED')
+      return plain(499, 'the client closed the connection; the call was cancelled');
     if (OVERLOAD_CODES.has(err.code)) return plain(429, err.message, { 'retry-after': '1' });
     if (TOO_LONG_CODES.has(err.code)) return plain(dialect === 'tei' ? 413 : 400, err.message);
     if (err instanceof InvalidInputError || INPUT_CODES.has(err.code)) return plain(400, err.message);
@@ -130,6 +140,14 @@ const TEI_TYPES: Record<number, string> = {
   422: 'Tokenizer',
   429: 'Overloaded',
   503: 'Unhealthy',
+};
+
+const TGI_TYPES: Record<number, string> = {
+  404: 'validation',
+  413: 'validation',
+  422: 'validation',
+  429: 'overloaded',
+  503: 'unhealthy',
 };
 
 const OPENAI_TYPES: Record<number, string> = {
@@ -150,6 +168,8 @@ export function errorBody(
   let body: Record<string, unknown>;
   if (dialect === 'tei') {
     body = { error: message, error_type: TEI_TYPES[m.status] ?? 'Backend' };
+  } else if (dialect === 'tgi') {
+    body = { error: message, error_type: TGI_TYPES[m.status] ?? 'generation' };
   } else if (dialect === 'openai') {
     body = {
       error: {

@@ -1,15 +1,23 @@
 /**
  * One inference request, whatever route it came by: result cache, the model's queue, loading
  * state (503 / wait_for_model), the pipeline call, metrics, and the API's response headers
- * (`x-compute-time`, `x-compute-type`, `x-compute-characters`).
+ * (`x-compute-time`, `x-compute-type`, `x-compute-characters`). Generation calls are cancelled
+ * when the client goes away, and a sampled generation without a seed is never cached.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ResultCache } from './cache.js';
 import type { ServerContext } from './context.js';
 import { withDeadline } from './deadline.js';
+import {
+  asGenerationPipe,
+  CallTracker,
+  checkMaxNewTokens,
+  GENERATION_TASKS,
+  samplesWithoutSeed,
+} from './generation.js';
 import { checkCounts, checkTokens } from './limits.js';
 import { countCharacters, type RequestOptions } from './payload.js';
-import type { ServedModel } from './registry.js';
+import type { ServedModel, ServedPipe } from './registry.js';
 
 export interface InferenceCall {
   /** Route label for the cache key. */
@@ -26,6 +34,13 @@ export interface InferenceCall {
   options: RequestOptions;
   /** Turns the pipeline output into the route's response body. */
   shape?: (output: unknown) => unknown;
+  /**
+   * Runs the pipe (default: `pipe(inputs, parameters)`; generation tasks get the client's abort
+   * signal and token metrics). `tracker` is set for generation tasks.
+   */
+  invoke?: (pipe: ServedPipe, tracker: CallTracker | undefined) => Promise<unknown>;
+  /** False: the answer is never cached (e.g. OpenAI answers, which carry fresh ids). */
+  cacheable?: boolean;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -62,7 +77,14 @@ export async function execute(
   request.hfModel = model.id;
   checkCounts(ctx.config, task, call.inputs, call.parameters);
   const characters = countCharacters(call.inputs);
-  const cacheable = call.options.useCache && ctx.cache.enabled;
+  const generation = GENERATION_TASKS.has(task);
+  if (generation) checkMaxNewTokens(ctx, call.parameters);
+  // A sampled generation without a seed answers differently each time: never cached.
+  const cacheable =
+    call.options.useCache &&
+    ctx.cache.enabled &&
+    call.cacheable !== false &&
+    !samplesWithoutSeed(model, task, call.parameters);
   const key = cacheable
     ? ResultCache.key(call.route, model.id, task, {
         body: withoutOptions(call.body),
@@ -88,7 +110,14 @@ export async function execute(
         ? await checkTokens(ctx.config, ctx.registry.tokenizer(model), task, call.inputs, call.parameters)
         : 0;
     const started = performance.now();
-    const out = await withDeadline(ctx.config.requestTimeout, () => pipe(call.inputs, call.parameters));
+    const tracker = generation ? new CallTracker(ctx, model.id, reply) : undefined;
+    const out = await withDeadline(ctx.config.requestTimeout, () => {
+      if (call.invoke) return call.invoke(pipe, tracker);
+      if (tracker) {
+        return tracker.call(asGenerationPipe(pipe), call.inputs, call.parameters);
+      }
+      return pipe(call.inputs, call.parameters);
+    }).finally(() => tracker?.dispose());
     ctx.metrics.inferenceDuration.observe({ model: model.id, task }, (performance.now() - started) / 1000);
     ctx.metrics.batchSize.observe({ model: model.id, task }, batchSize(call.inputs));
     ctx.metrics.inputCharacters.inc({ model: model.id }, characters);

@@ -38,6 +38,12 @@ export class ServerMetrics {
   readonly cacheLookups: Counter<'result'>;
   readonly modelLoadSeconds: Gauge<'model' | 'task'>;
   readonly modelsReady: Gauge;
+  /** Generation: sequences being decoded (a request's pipe call from start to settle), by model. */
+  readonly activeSequences: Gauge<'model'>;
+  readonly timeToFirstToken: Histogram<'model'>;
+  readonly interTokenLatency: Histogram<'model'>;
+  readonly generatedTokens: Counter<'model'>;
+  readonly generationRequests: Counter<'model' | 'outcome'>;
   /** Engine runners per served model, read when /metrics is scraped. */
   readonly #engines = new Map<string, Set<EngineStatsSource>>();
 
@@ -103,6 +109,38 @@ export class ServerMetrics {
     this.modelsReady = new Gauge({
       name: 'hf_tasks_models_ready',
       help: 'Model pipelines loaded and ready to answer',
+      registers,
+    });
+    this.activeSequences = new Gauge({
+      name: 'hf_tasks_generation_active_sequences',
+      help: 'Generation calls being decoded (started and not yet finished, failed or cancelled), by model',
+      labelNames: ['model'],
+      registers,
+    });
+    this.timeToFirstToken = new Histogram({
+      name: 'hf_tasks_generation_time_to_first_token_seconds',
+      help: 'Seconds from the start of a generation call to its first generated token, by model',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.interTokenLatency = new Histogram({
+      name: 'hf_tasks_generation_inter_token_latency_seconds',
+      help: 'Seconds between two consecutive generated tokens of one sequence, by model',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.generatedTokens = new Counter({
+      name: 'hf_tasks_generation_generated_tokens_total',
+      help: 'Tokens generated (cancelled sequences count the tokens made before they stopped), by model',
+      labelNames: ['model'],
+      registers,
+    });
+    this.generationRequests = new Counter({
+      name: 'hf_tasks_generation_calls_total',
+      help: 'Generation calls by outcome (ok, cancelled, error), by model',
+      labelNames: ['model', 'outcome'],
       registers,
     });
     const engines = this.#engines;

@@ -2,7 +2,10 @@
  * Inference API routes: `POST /models/{model_id}` (the model's task) and
  * `POST /pipeline/{task}/{model_id}` (a task override, e.g. feature-extraction on a
  * sentence-similarity model). Body `{inputs, parameters?, options?}`, a raw text body, or a
- * JSON value used as the input itself.
+ * JSON value used as the input itself. Text generation with `"stream": true` answers TGI's
+ * server-sent events. The OpenAI routes scoped to a model (`/models/{id}/v1/completions` and
+ * `/models/{id}/v1/chat/completions`, where `@huggingface/inference` sends them) are served here
+ * too.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateModelId } from '../../hub/model-id.js';
@@ -11,6 +14,8 @@ import { badRequest, HttpError } from '../errors.js';
 import { execute } from '../execute.js';
 import { decodeBody, normalizePayload } from '../payload.js';
 import type { ServedModel } from '../registry.js';
+import { streamTgi } from './generate.js';
+import { openaiGeneration, scopedOpenaiPath } from './openai-chat.js';
 
 /**
  * The model id of a request, read from the raw URL (after `prefix`) so that percent-encoded
@@ -89,6 +94,16 @@ export function withRootEmbeddingOptions(
 
 const HF: { config: RouteConfig } = { config: { dialect: 'hf' } };
 
+/** The body's top-level `stream` flag (TGI's; text-generation answers server-sent events). */
+function streamFlag(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, 'inputs'))
+    return false;
+  const v = (body as Record<string, unknown>).stream;
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw badRequest('`stream` must be a boolean');
+  return v;
+}
+
 export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const run = async (
     request: FastifyRequest,
@@ -116,6 +131,24 @@ export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void 
       chosen === 'feature-extraction'
         ? withRootEmbeddingOptions(body, payload.parameters)
         : payload.parameters;
+    const stream = streamFlag(body);
+    if (stream) {
+      if (chosen !== 'text-generation')
+        throw badRequest(`\`stream\` is only supported for text-generation (this request runs ${chosen})`);
+      const single =
+        typeof payload.inputs === 'string' ||
+        (Array.isArray(payload.inputs) &&
+          payload.inputs.every((m) => typeof m === 'object' && m !== null && !Array.isArray(m)));
+      if (!single) throw badRequest('`stream` takes a single prompt (a string or one chat)');
+      return streamTgi(ctx, request, reply, {
+        route: 'models',
+        model,
+        task: chosen,
+        inputs: payload.inputs,
+        parameters,
+        waitForModel: payload.options.waitForModel,
+      });
+    }
     return execute(ctx, request, reply, {
       route: 'models',
       body,
@@ -127,9 +160,11 @@ export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void 
       shape: wireShape(chosen, payload.inputs),
     });
   };
-  app.post('/models/*', HF, async (request, reply) =>
-    run(request, reply, undefined, modelIdFromUrl(request, '/models/')),
-  );
+  app.post('/models/*', HF, async (request, reply) => {
+    const scoped = scopedOpenaiPath(request);
+    if (scoped) return openaiGeneration(ctx, request, reply, scoped.kind, scoped.modelId);
+    return run(request, reply, undefined, modelIdFromUrl(request, '/models/'));
+  });
 
   app.post<{ Params: { task: string } }>('/pipeline/:task/*', HF, async (request, reply) => {
     const task = request.params.task;
