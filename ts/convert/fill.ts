@@ -24,6 +24,8 @@ export interface WeightMapEntry {
   dtype: 'float32';
   shape: number[];
   transform: Transform;
+  /** Rows `[start, end)` of the source (its first axis), before the transform: one part of a fused tensor. */
+  rows?: [number, number];
   /** Byte range in the external data file. */
   offset: number;
   length: number;
@@ -55,8 +57,19 @@ export function loadWeightMap(dir: string): WeightMap {
   return map;
 }
 
+/** Rows `[start, end)` of a tensor (its first axis). */
+function sliceRows(t: SourceTensor, [start, end]: [number, number], what: string): SourceTensor {
+  const rows = t.shape[0] ?? 0;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start < end && end <= rows)) {
+    throw conversionError(`${what}: rows [${start}, ${end}) outside [0, ${rows})`);
+  }
+  const width = rows === 0 ? 0 : t.data.length / rows;
+  return { data: t.data.subarray(start * width, end * width), shape: [end - start, ...t.shape.slice(1)] };
+}
+
 /** The source tensor laid out as the initializer wants it. */
-export function transformTensor(t: SourceTensor, entry: WeightMapEntry): Float32Array {
+export function transformTensor(source: SourceTensor, entry: WeightMapEntry): Float32Array {
+  const t = entry.rows ? sliceRows(source, entry.rows, entry.name) : source;
   const want = entry.shape;
   if (entry.transform === 'none') {
     if (numel(t.shape) !== numel(want) || t.shape.join('x') !== want.join('x')) {
