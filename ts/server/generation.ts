@@ -191,21 +191,21 @@ export function checkMaxNewTokens(ctx: ServerContext, parameters: Record<string,
 
 const templates = new WeakMap<ServedModel, ChatTemplate | null>();
 
-/** Tokens of a prompt as the task encodes it: a text with special tokens, a chat through the template. */
-export function promptTokens(
+/** The ids of a prompt as the task encodes it: a text with special tokens, a chat through the template. */
+export function promptIds(
   model: ServedModel,
   tokenizer: Tokenizer | null,
   prompt: string | Array<{ role: string; content: string }>,
-): number {
-  if (tokenizer === null) return 0;
-  if (typeof prompt === 'string') return tokenizer.encode(prompt).inputIds.length;
+): number[] | null {
+  if (tokenizer === null) return null;
+  if (typeof prompt === 'string') return Array.from(tokenizer.encode(prompt).inputIds, Number);
   let template = templates.get(model);
   if (template === undefined) {
     const dir = model.resolved?.dir;
     template = dir === undefined ? null : ChatTemplate.fromModelDir(dir, tokenizer);
     templates.set(model, template);
   }
-  if (template === null) return 0;
+  if (template === null) return null;
   const last = prompt[prompt.length - 1];
   const continueFinal = last?.role === 'assistant';
   try {
@@ -213,9 +213,71 @@ export function promptTokens(
       addGenerationPrompt: !continueFinal,
       continueFinalMessage: continueFinal,
     });
-    return tokenizer.encode(text, { addSpecialTokens: false }).inputIds.length;
+    return Array.from(tokenizer.encode(text, { addSpecialTokens: false }).inputIds, Number);
   } catch {
-    return 0;
+    return null;
+  }
+}
+
+/** Tokens of a prompt as the task encodes it (0 when they cannot be counted). */
+export function promptTokens(
+  model: ServedModel,
+  tokenizer: Tokenizer | null,
+  prompt: string | Array<{ role: string; content: string }>,
+): number {
+  return promptIds(model, tokenizer, prompt)?.length ?? 0;
+}
+
+const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+
+/**
+ * The text of a sequence as it grows, for streamed deltas that add up to the final text. Each
+ * step decodes prompt and generated ids together and cuts the decoded prompt off, as the task
+ * cuts its output; a trailing run of byte-fallback tokens (`<0x..>`) is held back until a
+ * whole token follows, since such a run decodes as a unit (an incomplete or invalid UTF-8
+ * sequence turns every byte of it into U+FFFD).
+ */
+export class StreamingText {
+  readonly #tokenizer: Tokenizer;
+  readonly #prompt: number[];
+  readonly #promptLength: number;
+  readonly #ids: number[] = [];
+  #sent = '';
+
+  constructor(tokenizer: Tokenizer, promptIds: number[]) {
+    this.#tokenizer = tokenizer;
+    this.#prompt = promptIds;
+    this.#promptLength = this.#decode(promptIds).length;
+  }
+
+  #decode(ids: number[]): string {
+    return this.#tokenizer.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: true });
+  }
+
+  /** Adds a generated token; returns the text that can be sent now ('' for none). */
+  push(id: number): string {
+    this.#ids.push(id);
+    const [piece] = this.#tokenizer.convertIdsToTokens([id]);
+    if (piece !== undefined && BYTE_TOKEN.test(piece)) return '';
+    const text = this.#decode([...this.#prompt, ...this.#ids]).slice(this.#promptLength);
+    return this.#advance(text);
+  }
+
+  /** The rest of the final text (what the answer holds), when it extends what was sent. */
+  finish(finalText: string): string {
+    return this.#advance(finalText);
+  }
+
+  #advance(text: string): string {
+    if (text.length <= this.#sent.length || !text.startsWith(this.#sent)) return '';
+    const add = text.slice(this.#sent.length);
+    this.#sent = text;
+    return add;
+  }
+
+  /** Everything sent so far. */
+  get sent(): string {
+    return this.#sent;
   }
 }
 

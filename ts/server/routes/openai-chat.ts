@@ -20,8 +20,10 @@ import {
   executeStream,
   type GenerationEvent,
   type GenerationPipe,
+  promptIds,
   promptTokens,
   type StreamFormat,
+  StreamingText,
 } from '../generation.js';
 import { decodeBody, normalizePayload } from '../payload.js';
 import type { ServedModel } from '../registry.js';
@@ -339,8 +341,15 @@ export async function openaiGeneration(
 
   const chunkObject = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const chunk = (choice: Record<string, unknown>) => ({ ...head, object: chunkObject, choices: [choice] });
-  // Per choice: the token texts so far and how much of them was sent.
-  const streamed = new Map<number, { text: string; sent: number }>();
+  // Per choice: the text so far and how much of it was sent (a tail that may begin a stop
+  // string waits for the next token).
+  const streamed = new Map<number, { text: string; sent: number; decoder: StreamingText | null }>();
+  const tokenizer = ctx.registry.tokenizer(p.model);
+  const decoderFor = (prompt: number): StreamingText | null => {
+    const x = p.prompts[prompt];
+    const ids = tokenizer === null || x === undefined ? null : promptIds(p.model, tokenizer, x);
+    return tokenizer === null || ids === null ? null : new StreamingText(tokenizer, ids);
+  };
   const delta = (i: number, text: string, finish: string | null) =>
     kind === 'chat'
       ? chunk({
@@ -356,7 +365,7 @@ export async function openaiGeneration(
       const out: unknown[] = [];
       let state = streamed.get(i);
       if (state === undefined) {
-        state = { text: '', sent: 0 };
+        state = { text: '', sent: 0, decoder: decoderFor(prompt) };
         streamed.set(i, state);
         if (kind === 'chat') {
           out.push(
@@ -370,7 +379,7 @@ export async function openaiGeneration(
         }
       }
       if (e.type === 'token') {
-        state.text += e.token.text;
+        state.text += state.decoder ? state.decoder.push(e.token.id) : e.token.text;
         const safe = safeLength(state.text, p.stopList);
         if (safe > state.sent) {
           out.push(delta(i, state.text.slice(state.sent, safe), null));
