@@ -15,6 +15,21 @@ export {
   QueueFullError,
   WorkerCrashedError,
 } from './errors.js';
+// Generation engine: decoder-only models, continuous batching, token events.
+export {
+  createGenerator,
+  type GenerateCallOptions,
+  type Generator,
+  type GeneratorOptions,
+} from './generation/engine.js';
+export type {
+  FinishReason,
+  GeneratedSequence,
+  GenerationRequest,
+  GenerationResult,
+  LoopOptions,
+  TokenEvent,
+} from './generation/loop.js';
 export { DTYPES, type Dtype } from './hub/files.js';
 export { PACKAGE_MIRROR } from './hub/mirror.js';
 export { validateModelId, validateRevision } from './hub/model-id.js';
@@ -43,7 +58,14 @@ export {
   topK,
   weightedMeanPool,
 } from './native.js';
-export { DEFAULT_MODELS, type Pipe, type PipelineOptions, pipeline, supportedTasks } from './pipeline.js';
+export {
+  DEFAULT_MODELS,
+  type GenerationOptions,
+  type Pipe,
+  type PipelineOptions,
+  pipeline,
+  supportedTasks,
+} from './pipeline.js';
 // The engine: worker pool, dynamic batching.
 export type { BatcherStats, BatchingOptions } from './runtime/batcher.js';
 export {
@@ -74,5 +96,6 @@ export type * from './types/fill-mask.js';
 export type * from './types/tasks.js';
 export { TASK_ALIASES } from './types/tasks.js';
 export type * from './types/text-classification.js';
+export type * from './types/text-generation.js';
 export type * from './types/token-classification.js';
 export type * from './types/zero-shot-classification.js';

@@ -3,18 +3,21 @@
  * whose inputs, parameters and outputs follow the Inference API task contract.
  */
 import { HfTasksError } from './errors.js';
+import { createGenerator, type GeneratorOptions } from './generation/engine.js';
 import type { Dtype } from './hub/files.js';
 import type { ProgressOption } from './hub/progress.js';
 import type { BatchingOptions } from './runtime/batcher.js';
 import { engineRunnerFactory } from './runtime/engine.js';
 import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
 import type { Device, SessionOptions } from './runtime/session.js';
+import conversational from './tasks/conversational.js';
 import featureExtraction from './tasks/feature-extraction.js';
 import fillMask from './tasks/fill-mask.js';
 import questionAnswering from './tasks/question-answering.js';
 import sentenceSimilarity from './tasks/sentence-similarity.js';
-import type { OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
+import type { CallOptions, OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
 import textClassification from './tasks/text-classification.js';
+import textGeneration from './tasks/text-generation.js';
 import tokenClassification from './tasks/token-classification.js';
 import zeroShotClassification from './tasks/zero-shot-classification.js';
 import {
@@ -24,6 +27,7 @@ import {
   type TaskName,
   type TaskTypes,
 } from './types/tasks.js';
+import type { TextGenerationStreamEvent } from './types/text-generation.js';
 
 /** The task registry: HF task id -> implementation. */
 const TASKS: { [K in TaskId]: TaskDefinition } = {
@@ -34,7 +38,12 @@ const TASKS: { [K in TaskId]: TaskDefinition } = {
   'question-answering': questionAnswering,
   'feature-extraction': featureExtraction,
   'sentence-similarity': sentenceSimilarity,
+  'text-generation': textGeneration,
+  conversational,
 };
+
+/** Tasks that decode with the generation engine (one dedicated worker per model). */
+const GENERATION_TASKS: ReadonlySet<TaskId> = new Set(['text-generation', 'conversational']);
 
 /**
  * The model each task loads when `pipeline()` gets none. `null`: no default model is available
@@ -48,6 +57,8 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   'question-answering': null,
   'feature-extraction': 'sentence-transformers/all-MiniLM-L6-v2',
   'sentence-similarity': 'sentence-transformers/all-MiniLM-L6-v2',
+  'text-generation': 'HuggingFaceTB/SmolLM2-135M-Instruct',
+  conversational: 'HuggingFaceTB/SmolLM2-135M-Instruct',
 };
 
 /** Library options of `pipeline()` (camelCase; task parameters go with each call). */
@@ -80,15 +91,43 @@ export interface PipelineOptions {
   inline?: boolean;
   /** Dynamic batching of concurrent calls: knobs, or `false` to run calls one by one. Default on. */
   batching?: boolean | BatchingOptions;
+  /** Generation tasks: continuous-batching limits and the `max_new_tokens` cap. */
+  generation?: GenerationOptions;
+}
+
+/** Options of the generation engine (text-generation, conversational). */
+export interface GenerationOptions {
+  /** Sum of rows x (prompt + max new tokens) over the sequences decoded together. Default 65536. */
+  maxBatchTokens?: number;
+  /** Requests waiting for room before ERR_QUEUE_FULL. Default 256. */
+  maxQueued?: number;
+  /** Largest `max_new_tokens` a call may ask for. Default 4096. */
+  maxNewTokensLimit?: number;
+  /** Share forward passes between concurrent requests (continuous batching). Default true. */
+  batching?: boolean;
 }
 
 /** A loaded pipeline: call it with API `inputs` (one or a list) and optional `parameters`. */
 export interface Pipe<T extends TaskId> {
-  (inputs: TaskTypes[T]['inputs'], parameters?: TaskTypes[T]['parameters']): Promise<TaskTypes[T]['output']>;
+  (
+    inputs: TaskTypes[T]['inputs'],
+    parameters?: TaskTypes[T]['parameters'],
+    call?: CallOptions,
+  ): Promise<TaskTypes[T]['output']>;
   (
     inputs: TaskTypes[T]['batchInputs'],
     parameters?: TaskTypes[T]['parameters'],
+    call?: CallOptions,
   ): Promise<TaskTypes[T]['batchOutput']>;
+  /**
+   * Generation tasks: the call's events as an async iterator (a `token` event per generated
+   * token, an `end` event per returned sequence). Breaking out of the loop cancels the call.
+   */
+  stream(
+    inputs: TaskTypes[T]['inputs'],
+    parameters?: TaskTypes[T]['parameters'],
+    call?: Omit<CallOptions, 'onEvent'>,
+  ): AsyncIterableIterator<TextGenerationStreamEvent>;
   /** The canonical HF task id. */
   readonly task: T;
   /** The model reference the pipe was loaded from. */
@@ -128,7 +167,21 @@ function taskOptions(options: PipelineOptions): TaskOptions {
       `options.zeroShotOutput must be 'legacy' or 'list' (got ${String(zeroShotOutput)})`,
     );
   }
-  return { offsets, zeroShotOutput };
+  const g = options.generation;
+  if (g !== undefined && (typeof g !== 'object' || g === null)) {
+    throw new HfTasksError('ERR_INVALID_ARGUMENT', 'options.generation must be an object');
+  }
+  for (const key of ['maxBatchTokens', 'maxQueued', 'maxNewTokensLimit'] as const) {
+    const v = g?.[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new HfTasksError(
+        'ERR_INVALID_ARGUMENT',
+        `options.generation.${key} must be an integer >= 1 (got ${String(v)})`,
+      );
+    }
+  }
+  const generation = g?.maxNewTokensLimit === undefined ? {} : { maxNewTokensLimit: g.maxNewTokensLimit };
+  return { offsets, zeroShotOutput, generation };
 }
 
 function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
@@ -146,6 +199,17 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
   ] as const;
   for (const key of keys) {
     if (options[key] !== undefined) Object.assign(out, { [key]: options[key] });
+  }
+  if (out.createRunner === undefined && GENERATION_TASKS.has(task)) {
+    const g = options.generation ?? {};
+    const engine: GeneratorOptions = {
+      inline: options.inline === true || options.workers === 0,
+      ...(g.maxBatchTokens !== undefined && { maxBatchTokens: g.maxBatchTokens }),
+      ...(g.maxQueued !== undefined && { maxQueued: g.maxQueued }),
+      ...(g.batching !== undefined && { batching: g.batching }),
+    };
+    out.createRunner = (onnxPath, { padTokenId: _pad, ...session }) =>
+      createGenerator(onnxPath, { ...session, ...engine });
   }
   if (out.createRunner === undefined) {
     const { workers, inline, batching } = options;
@@ -192,13 +256,20 @@ export async function pipeline<T extends TaskName>(
     throw err;
   }
   let disposed = false;
-  const pipe = async (inputs: unknown, parameters?: unknown) => {
+  const pipe = async (inputs: unknown, parameters?: unknown, call?: CallOptions) => {
     if (disposed) throw new HfTasksError('ERR_DISPOSED', `the ${id} pipeline for ${ref} has been disposed`);
-    return run(inputs, parameters);
+    return run(inputs, parameters, call);
+  };
+  const stream = (inputs: unknown, parameters?: unknown, call: Omit<CallOptions, 'onEvent'> = {}) => {
+    if (!GENERATION_TASKS.has(id)) {
+      throw new HfTasksError('ERR_INVALID_ARGUMENT', `the ${id} task does not stream; call the pipe instead`);
+    }
+    return streamEvents((onEvent, signal) => pipe(inputs, parameters, { signal, onEvent }), call.signal);
   };
   Object.defineProperties(pipe, {
     task: { value: id, enumerable: true },
     model: { value: ref, enumerable: true },
+    stream: { value: stream, enumerable: true },
     dispose: {
       value: async () => {
         if (disposed) return;
@@ -209,4 +280,71 @@ export async function pipeline<T extends TaskName>(
     },
   });
   return pipe as unknown as Pipe<CanonicalTask<T>>;
+}
+
+/**
+ * Turns a callback-driven call into an async iterator of its events. Leaving the loop early
+ * (break, return, throw) aborts the call.
+ */
+function streamEvents(
+  start: (onEvent: (e: TextGenerationStreamEvent) => void, signal: AbortSignal) => Promise<unknown>,
+  outer: AbortSignal | undefined,
+): AsyncIterableIterator<TextGenerationStreamEvent> {
+  const controller = new AbortController();
+  if (outer !== undefined) {
+    if (outer.aborted) controller.abort();
+    else outer.addEventListener('abort', () => controller.abort(), { once: true });
+  }
+  const buffered: TextGenerationStreamEvent[] = [];
+  let wake: (() => void) | null = null;
+  let finished = false;
+  let failure: unknown = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  start((e) => {
+    buffered.push(e);
+    notify();
+  }, controller.signal).then(
+    () => {
+      finished = true;
+      notify();
+    },
+    (err: unknown) => {
+      failure = err;
+      finished = true;
+      notify();
+    },
+  );
+  const iterator: AsyncIterableIterator<TextGenerationStreamEvent> = {
+    async next(): Promise<IteratorResult<TextGenerationStreamEvent>> {
+      for (;;) {
+        const e = buffered.shift();
+        if (e !== undefined) return { value: e, done: false };
+        if (finished) {
+          if (failure !== null) {
+            const err = failure;
+            failure = null;
+            throw err;
+          }
+          return { value: undefined, done: true };
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
+    async return(): Promise<IteratorResult<TextGenerationStreamEvent>> {
+      if (!finished) controller.abort();
+      finished = true;
+      failure = null;
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }

@@ -12,6 +12,8 @@ export interface TaskOptions {
   offsets: OffsetUnit;
   /** Zero-shot output shape: the live API's `{sequence, labels, scores}` (default) or `[{label, score}]`. */
   zeroShotOutput: 'legacy' | 'list';
+  /** Limits of the generation tasks. */
+  generation?: { maxNewTokensLimit?: number };
 }
 
 /** Everything a task needs to serve calls. */
@@ -20,8 +22,17 @@ export interface TaskContext {
   options: TaskOptions;
 }
 
-/** One call of a pipe: API `inputs` and `parameters` in, the task's output out. */
-export type TaskRun = (inputs: unknown, parameters: unknown) => Promise<unknown>;
+/**
+ * One call of a pipe: API `inputs` and `parameters` in, the task's output out. Generation tasks
+ * also take per-call options (an AbortSignal, a per-token event callback).
+ */
+export type TaskRun = (inputs: unknown, parameters: unknown, call?: CallOptions) => Promise<unknown>;
+
+/** Per-call library options (generation tasks). */
+export interface CallOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: import('../types/text-generation.js').TextGenerationStreamEvent) => void;
+}
 
 /** A task implementation, registered under its HF task id in ts/pipeline.ts. */
 export interface TaskDefinition {

@@ -23,6 +23,14 @@ import type {
   TextClassificationOutput,
   TextClassificationParameters,
 } from './text-classification.js';
+import type {
+  ConversationalInput,
+  ConversationalOutput,
+  ConversationalParameters,
+  TextGenerationInput,
+  TextGenerationOutput,
+  TextGenerationParameters,
+} from './text-generation.js';
 import type { TokenClassificationOutput, TokenClassificationParameters } from './token-classification.js';
 import type {
   ZeroShotClassificationOutput,
@@ -79,6 +87,20 @@ export interface TaskTypes {
     output: SentenceSimilarityOutput;
     batchInputs: SentenceSimilarityInputItem[];
     batchOutput: SentenceSimilarityOutput[];
+  };
+  'text-generation': {
+    inputs: TextGenerationInput;
+    parameters: TextGenerationParameters;
+    output: TextGenerationOutput;
+    batchInputs: TextGenerationInput[];
+    batchOutput: TextGenerationOutput[];
+  };
+  conversational: {
+    inputs: ConversationalInput | string;
+    parameters: ConversationalParameters;
+    output: ConversationalOutput;
+    batchInputs: never;
+    batchOutput: never;
   };
 }
 

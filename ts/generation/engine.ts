@@ -1,0 +1,320 @@
+/**
+ * The generation engine for one decoder model: a dedicated worker thread that owns the session
+ * (intra-op threads = cores, weights held once), the tokenizer and the decode loop; or the same
+ * loop inline in the calling thread. Requests go in as prompt ids and parameters, token events
+ * and results come back; key/value caches never leave the thread that owns the session.
+ *
+ * A `Generator` is also a `ModelRunner`, so the model loader can hand it to a task like any
+ * runner; its `run` executes single forward passes on the same session.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { HfTasksError, ModelError, WorkerCrashedError } from '../errors.js';
+import { loadModelConfig } from '../runtime/config.js';
+import { availableCores } from '../runtime/pool.js';
+import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
+import { SessionRunner, type SessionRunnerOptions } from '../runtime/session.js';
+import { fromWire, toWire, type WireError } from '../runtime/wire.js';
+import { Tokenizer } from '../tokenizer.js';
+import { type DecoderLayout, decoderLayout } from './decoder.js';
+import {
+  checkRequest,
+  GenerationLoop,
+  type GenerationRequest,
+  type GenerationResult,
+  type LoopOptions,
+  type TokenEvent,
+} from './loop.js';
+
+/** Options of a generation engine (camelCase library options). */
+export interface GeneratorOptions extends SessionRunnerOptions, LoopOptions {
+  /** Run the loop in the calling thread (blocks the event loop while the network computes). */
+  inline?: boolean;
+}
+
+/** Per-call options of `generate`. */
+export interface GenerateCallOptions {
+  /** Stops the request at the next step and frees its cache; the call rejects with ERR_ABORTED. */
+  signal?: AbortSignal;
+  /** Per-token events (greedy and sampling requests with `stream: true`). */
+  onToken?: (event: TokenEvent) => void;
+}
+
+/** A loaded generation model. */
+export interface Generator extends ModelRunner {
+  readonly layout: DecoderLayout;
+  readonly mode: 'inline' | 'worker';
+  generate(request: GenerationRequest, options?: GenerateCallOptions): Promise<GenerationResult>;
+  /** Requests waiting and rows being decoded (inline mode only; null from a worker). */
+  stats(): { queued: number; activeRows: number; steps: number; maxRowsPerStep: number } | null;
+}
+
+/** The folder with tokenizer.json / config.json for an ONNX file (its own, or the parent of onnx/). */
+export function modelDirOf(onnxFile: string): string {
+  const dir = path.dirname(onnxFile);
+  if (existsSync(path.join(dir, 'config.json'))) return dir;
+  return path.dirname(dir);
+}
+
+function abortError(): HfTasksError {
+  return new HfTasksError('ERR_ABORTED', 'the generation was cancelled');
+}
+
+/** Opens the session, tokenizer and loop in this thread. */
+export async function openInline(
+  onnxFile: string,
+  options: GeneratorOptions,
+): Promise<{ session: SessionRunner; loop: GenerationLoop; layout: DecoderLayout }> {
+  const dir = modelDirOf(onnxFile);
+  const config = loadModelConfig(dir);
+  const session = await SessionRunner.create(onnxFile, options);
+  try {
+    const layout = decoderLayout(
+      session.inputMetadata.map((m) => ({
+        name: m.name,
+        ...(m.isTensor ? { type: m.type, shape: m.shape } : {}),
+      })),
+      session.outputMetadata.map((m) => ({ name: m.name })),
+      config,
+    );
+    const tokenizer = Tokenizer.fromFile(dir);
+    const loop = new GenerationLoop(session, layout, tokenizer, options);
+    return { session, loop, layout };
+  } catch (err) {
+    await session.dispose();
+    throw err;
+  }
+}
+
+class InlineGenerator implements Generator {
+  readonly mode = 'inline' as const;
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  readonly layout: DecoderLayout;
+  readonly #session: SessionRunner;
+  readonly #loop: GenerationLoop;
+
+  constructor(session: SessionRunner, loop: GenerationLoop, layout: DecoderLayout) {
+    this.#session = session;
+    this.#loop = loop;
+    this.layout = layout;
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+  }
+
+  run(feeds: Record<string, TensorLike>, opts?: RunOptions): Promise<Record<string, TensorLike>> {
+    return this.#session.run(feeds, opts);
+  }
+
+  generate(request: GenerationRequest, options: GenerateCallOptions = {}): Promise<GenerationResult> {
+    return runWithSignal(request, this.layout, options, (req, emit) => this.#loop.submit(req, emit));
+  }
+
+  stats() {
+    return {
+      queued: this.#loop.queued,
+      activeRows: this.#loop.activeRows,
+      steps: this.#loop.steps,
+      maxRowsPerStep: this.#loop.maxRowsPerStep,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    this.#loop.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
+    await this.#session.dispose();
+  }
+}
+
+function runWithSignal(
+  request: GenerationRequest,
+  layout: DecoderLayout,
+  options: GenerateCallOptions,
+  submit: (
+    req: GenerationRequest,
+    emit: (e: TokenEvent) => void,
+  ) => { result: Promise<GenerationResult>; cancel(): void },
+): Promise<GenerationResult> {
+  checkRequest(request, layout);
+  const { signal, onToken } = options;
+  if (signal?.aborted) return Promise.reject(abortError());
+  const emit = onToken ?? (() => undefined);
+  const handle = submit(request, emit);
+  if (signal === undefined) return handle.result;
+  const onAbort = () => handle.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  return handle.result.finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/** Messages between the engine and its generation worker. */
+export type ToGenWorker =
+  | { type: 'open'; onnxFile: string; options: GeneratorOptions }
+  | { type: 'generate'; id: number; request: GenerationRequest }
+  | { type: 'cancel'; id: number }
+  | { type: 'run'; id: number; feeds: Record<string, TensorLike>; outputs?: string[] }
+  | { type: 'close' };
+
+export type FromGenWorker =
+  | { type: 'opened'; layout: DecoderLayout; inputNames: string[]; outputNames: string[] }
+  | { type: 'token'; id: number; event: TokenEvent }
+  | { type: 'result'; id: number; result: GenerationResult }
+  | { type: 'ran'; id: number; outputs: Record<string, TensorLike> }
+  | { type: 'error'; id: number; error: WireError };
+
+function startWorker(): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./worker.ts', here);
+    let tsx: string;
+    try {
+      tsx = import.meta.resolve('tsx/esm/api');
+    } catch {
+      return new Worker(entry);
+    }
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+    return new Worker(code, { eval: true });
+  }
+  return new Worker(new URL('./worker.js', here));
+}
+
+interface Pending {
+  resolve: (v: never) => void;
+  reject: (e: Error) => void;
+  onToken?: ((e: TokenEvent) => void) | undefined;
+}
+
+class WorkerGenerator implements Generator {
+  readonly mode = 'worker' as const;
+  inputNames: string[] = [];
+  outputNames: string[] = [];
+  layout!: DecoderLayout;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #dead: Error | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (m: FromGenWorker) => this.#onMessage(m));
+    worker.on('error', (err: Error) => {
+      this.#dead = new WorkerCrashedError(`the generation worker stopped unexpectedly (${err.message})`);
+    });
+    worker.on('exit', () => {
+      const reason =
+        this.#closing !== null
+          ? new ModelError('ERR_DISPOSED', 'the generation engine has been disposed')
+          : (this.#dead ?? new WorkerCrashedError('the generation worker exited unexpectedly'));
+      this.#dead = reason;
+      for (const p of this.#pending.values()) p.reject(reason);
+      this.#pending.clear();
+    });
+    worker.unref();
+  }
+
+  async open(onnxFile: string, options: GeneratorOptions): Promise<void> {
+    const opened = await this.#call<Extract<FromGenWorker, { type: 'opened' }>>(0, {
+      type: 'open',
+      onnxFile,
+      options,
+    });
+    this.layout = opened.layout;
+    this.inputNames = opened.inputNames;
+    this.outputNames = opened.outputNames;
+  }
+
+  #onMessage(m: FromGenWorker): void {
+    const id = m.type === 'opened' ? 0 : m.id;
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    if (m.type === 'token') {
+      p.onToken?.(m.event);
+      return;
+    }
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if (m.type === 'error') p.reject(fromWire(m.error));
+    else if (m.type === 'result') p.resolve(m.result as never);
+    else if (m.type === 'ran') p.resolve(m.outputs as never);
+    else p.resolve(m as never);
+  }
+
+  #call<T>(id: number, msg: ToGenWorker, onToken?: (e: TokenEvent) => void): Promise<T> {
+    if (this.#dead !== null) return Promise.reject(this.#dead);
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: never) => void, reject, onToken });
+      this.#worker.ref();
+      this.#worker.postMessage(msg);
+    });
+  }
+
+  run(feeds: Record<string, TensorLike>, opts: RunOptions = {}): Promise<Record<string, TensorLike>> {
+    const id = this.#nextId++;
+    return this.#call(id, {
+      type: 'run',
+      id,
+      feeds,
+      ...(opts.outputs !== undefined && { outputs: opts.outputs }),
+    });
+  }
+
+  generate(request: GenerationRequest, options: GenerateCallOptions = {}): Promise<GenerationResult> {
+    return runWithSignal(request, this.layout, options, (req, emit) => {
+      const id = this.#nextId++;
+      return {
+        result: this.#call<GenerationResult>(id, { type: 'generate', id, request: req }, emit),
+        cancel: () => {
+          if (this.#dead === null) this.#worker.postMessage({ type: 'cancel', id } satisfies ToGenWorker);
+        },
+      };
+    });
+  }
+
+  stats() {
+    return null;
+  }
+
+  dispose(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = new Promise<void>((resolve) => {
+      if (this.#dead !== null) {
+        resolve();
+        return;
+      }
+      this.#worker.once('exit', () => resolve());
+      const timer = setTimeout(() => void this.#worker.terminate(), 5000);
+      timer.unref();
+      this.#worker.ref();
+      this.#worker.postMessage({ type: 'close' } satisfies ToGenWorker);
+    });
+    return this.#closing;
+  }
+}
+
+/** Opens a decoder-only ONNX model for generation, in a dedicated worker (default) or inline. */
+export async function createGenerator(onnxFile: string, options: GeneratorOptions = {}): Promise<Generator> {
+  const { inline, ...rest } = options;
+  if (inline === true) {
+    const { session, loop, layout } = await openInline(onnxFile, rest);
+    return new InlineGenerator(session, loop, layout);
+  }
+  // One worker per model: its session uses every core (unless told otherwise).
+  const sessionOptions = { ...rest.sessionOptions };
+  sessionOptions.intraOpNumThreads ??= availableCores();
+  sessionOptions.interOpNumThreads ??= 1;
+  const generator = new WorkerGenerator(startWorker());
+  try {
+    await generator.open(onnxFile, { ...rest, sessionOptions });
+  } catch (err) {
+    await generator.dispose();
+    throw err;
+  }
+  return generator;
+}
+
+/** Whether a runner is a generation engine. */
+export function isGenerator(runner: ModelRunner): runner is Generator {
+  return typeof (runner as Partial<Generator>).generate === 'function';
+}
+
+export { toWire };

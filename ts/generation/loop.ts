@@ -1,0 +1,664 @@
+/**
+ * The decode loop with continuous batching, run by whoever owns the session (the generation
+ * worker, or the calling thread inline). Active sequences of one model share each forward pass:
+ * their caches are rows of one left-padded batch (attention mask zeros over each row's padding,
+ * position ids per row), a request joins after its prompt pass and leaves when it finishes or
+ * is cancelled. Greedy and beam results do not depend on batch-mates: padding is masked and
+ * every row keeps its own positions. Caches never leave this loop; callers get token events.
+ */
+import { HfTasksError, InvalidInputError, ModelError, QueueFullError } from '../errors.js';
+import type { ModelRunner, TensorLike } from '../runtime/runner.js';
+import type { Tokenizer } from '../tokenizer.js';
+import type { DecoderLayout } from './decoder.js';
+import { BeamSearch, type DecodingConfig, TokenSampler } from './kernels.js';
+
+/** Why a sequence ended, in TGI's words. */
+export type FinishReason = 'length' | 'eos_token' | 'stop_sequence';
+
+/** What one request asks the loop for (plain data: it crosses threads). */
+export interface GenerationRequest {
+  promptIds: number[];
+  /** Logits processors and warpers (sampling when `doSample`). */
+  decoding: DecodingConfig;
+  /** Independent rows (sampling with num_return_sequences); 1 for greedy. */
+  rows: number;
+  /** Seed of the first row's sampler (row i uses seed + i); absent: random. */
+  seed?: number;
+  /** Beam search instead of greedy/sampling. */
+  beam?: {
+    numBeams: number;
+    lengthPenalty: number;
+    earlyStopping: boolean | 'never';
+    numReturnSequences: number;
+  };
+  /** New tokens at most (already bounded by the context). */
+  maxNewTokens: number;
+  /** Ids that end a sequence as the model's EOS does. */
+  eosTokenIds: number[];
+  /** Ids that end a sequence and report `stop_sequence` (the pipeline's `stop_sequence`). */
+  stopTokenIds?: number[];
+  /** Texts that end a sequence once generated (TGI `stop`); the text keeps the stop string. */
+  stopStrings?: string[];
+  /** Wall-clock limit in seconds from the start of the request. */
+  maxTime?: number;
+  padTokenId: number;
+  /** Send a token event per generated token (greedy and sampling only). */
+  stream: boolean;
+}
+
+/** A per-token event. `sequence` indexes the request's rows. */
+export interface TokenEvent {
+  type: 'token';
+  sequence: number;
+  id: number;
+  text: string;
+  logprob: number;
+}
+
+/** One finished sequence. */
+export interface GeneratedSequence {
+  ids: number[];
+  logprobs: number[];
+  finishReason: FinishReason;
+  /** Beam search: the length-normalised score. */
+  score?: number;
+}
+
+export interface GenerationResult {
+  sequences: GeneratedSequence[];
+}
+
+/** Limits of the loop. */
+export interface LoopOptions {
+  /** Sum of rows x (prompt + max new tokens) over the active requests; more wait in the queue. Default 65536. */
+  maxBatchTokens?: number;
+  /** Requests waiting for room; more fail with ERR_QUEUE_FULL. Default 256. */
+  maxQueued?: number;
+  /** Share forward passes between requests (graphs with position_ids and attention_mask). Default true. */
+  batching?: boolean;
+}
+
+interface Row {
+  seq: Active;
+  /** Index of the row within its request (beam slot or sampling row). */
+  slot: number;
+  /** Real tokens whose keys/values are in the cache. */
+  len: number;
+  /** The token fed at the next step. */
+  next: number;
+}
+
+interface SeqRow {
+  ids: number[];
+  logprobs: number[];
+  sampler: TokenSampler | null;
+  stream: { step(id: number): string } | null;
+  done: FinishReason | null;
+}
+
+interface Active {
+  req: GenerationRequest;
+  emit: (e: TokenEvent) => void;
+  resolve: (r: GenerationResult) => void;
+  reject: (e: unknown) => void;
+  started: number;
+  cancelled: boolean;
+  cost: number;
+  rows: SeqRow[];
+  beam: BeamSearch | null;
+  generated: number;
+  finished: boolean;
+}
+
+/** A batch of rows sharing one cache: per slot a [rows, heads, T, headDim] float32 tensor. */
+interface Batch {
+  rows: Row[];
+  /** Columns in the cache (padding included). */
+  width: number;
+  cache: Float32Array[];
+}
+
+export interface Submitted {
+  result: Promise<GenerationResult>;
+  cancel(): void;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+export class GenerationLoop {
+  readonly #runner: ModelRunner;
+  readonly #layout: DecoderLayout;
+  readonly #tokenizer: Tokenizer;
+  readonly #maxBatchTokens: number;
+  readonly #maxQueued: number;
+  readonly #batching: boolean;
+  readonly #queue: Active[] = [];
+  #batches: Batch[] = [];
+  #activeCost = 0;
+  #running = false;
+  #closed = false;
+  /** Forward passes run so far (prompt passes and decode steps). */
+  steps = 0;
+  /** Largest number of rows one decode step carried. */
+  maxRowsPerStep = 0;
+
+  constructor(runner: ModelRunner, layout: DecoderLayout, tokenizer: Tokenizer, options: LoopOptions = {}) {
+    this.#runner = runner;
+    this.#layout = layout;
+    this.#tokenizer = tokenizer;
+    this.#maxBatchTokens = options.maxBatchTokens ?? 65536;
+    this.#maxQueued = options.maxQueued ?? 256;
+    for (const [name, v] of [
+      ['maxBatchTokens', this.#maxBatchTokens],
+      ['maxQueued', this.#maxQueued],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new HfTasksError('ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1 (got ${String(v)})`);
+      }
+    }
+    // Left-padded rows need explicit positions: without position_ids some graphs count positions
+    // from the past length, so each request then runs in a batch of its own.
+    this.#batching =
+      (options.batching ?? true) && layout.positionIds !== null && layout.attentionMask !== null;
+  }
+
+  /** Requests waiting for room. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Rows being decoded. */
+  get activeRows(): number {
+    return this.#batches.reduce((n, b) => n + b.rows.filter((r) => !r.seq.finished).length, 0);
+  }
+
+  submit(req: GenerationRequest, emit: (e: TokenEvent) => void = () => undefined): Submitted {
+    let active: Active | null = null;
+    const result = new Promise<GenerationResult>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
+        return;
+      }
+      if (this.#queue.length >= this.#maxQueued) {
+        reject(
+          new QueueFullError(
+            `the generation queue is full (${this.#maxQueued} requests waiting); retry later or raise maxQueued`,
+          ),
+        );
+        return;
+      }
+      const width = req.beam?.numBeams ?? req.rows;
+      active = {
+        req,
+        emit,
+        resolve,
+        reject,
+        started: now(),
+        cancelled: false,
+        cost: width * (req.promptIds.length + req.maxNewTokens),
+        rows: [],
+        beam: null,
+        generated: 0,
+        finished: false,
+      };
+      this.#queue.push(active);
+      this.#kick();
+    });
+    return {
+      result,
+      cancel: () => {
+        if (active !== null) active.cancelled = true;
+        this.#kick();
+      },
+    };
+  }
+
+  /** Fails queued and running requests; the loop stops. */
+  close(reason: Error): void {
+    this.#closed = true;
+    for (const a of this.#queue.splice(0)) a.reject(reason);
+    for (const b of this.#batches) for (const r of b.rows) this.#fail(r.seq, reason);
+    this.#batches = [];
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    // The loop runs as a detached task; errors end the requests they belong to.
+    setImmediate(() => {
+      void this.#run().finally(() => {
+        this.#running = false;
+        if (this.#queue.length > 0 || this.#batches.length > 0) this.#kick();
+      });
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#closed && (this.#queue.length > 0 || this.#batches.length > 0)) {
+      this.#retire();
+      await this.#admit();
+      this.#retire();
+      for (const batch of [...this.#batches]) {
+        if (batch.rows.length === 0) continue;
+        try {
+          await this.#step(batch);
+        } catch (err) {
+          for (const r of batch.rows) this.#fail(r.seq, err);
+          batch.rows = [];
+        }
+      }
+      this.#retire();
+      // Let other callbacks (new requests, cancels) in between steps.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  #fail(a: Active, err: unknown): void {
+    if (a.finished) return;
+    a.finished = true;
+    this.#activeCost -= a.cost;
+    a.reject(err);
+  }
+
+  /** Admits queued requests while the token budget allows; runs their prompt passes. */
+  async #admit(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const a = this.#queue[0] as Active;
+      if (a.cancelled) {
+        this.#queue.shift();
+        a.reject(new HfTasksError('ERR_ABORTED', 'the generation was cancelled'));
+        continue;
+      }
+      const busy = this.#batches.some((b) => b.rows.length > 0);
+      if (busy && this.#activeCost + a.cost > this.#maxBatchTokens) return;
+      this.#queue.shift();
+      this.#activeCost += a.cost;
+      try {
+        const batch = await this.#prefill(a);
+        if (a.finished) continue;
+        const main = this.#batches.find((b) => b.rows.length > 0);
+        if (this.#batching && main !== undefined) this.#merge(main, batch);
+        else this.#batches.push(batch);
+      } catch (err) {
+        this.#fail(a, err);
+      }
+    }
+  }
+
+  #feeds(
+    ids: BigInt64Array,
+    rows: number,
+    seq: number,
+    positions: BigInt64Array,
+    mask: BigInt64Array,
+    pastWidth: number,
+    cache: Float32Array[] | null,
+    first: boolean,
+  ): Record<string, TensorLike> {
+    const L = this.#layout;
+    const feeds: Record<string, TensorLike> = {
+      [L.inputIds]: { type: 'int64', data: ids, dims: [rows, seq] },
+    };
+    if (L.attentionMask !== null)
+      feeds[L.attentionMask] = { type: 'int64', data: mask, dims: [rows, pastWidth + seq] };
+    if (L.positionIds !== null) feeds[L.positionIds] = { type: 'int64', data: positions, dims: [rows, seq] };
+    if (L.useCacheBranch !== null)
+      feeds[L.useCacheBranch] = { type: 'bool', data: Uint8Array.of(first ? 0 : 1), dims: [1] };
+    if (L.logitsToKeep !== null)
+      feeds[L.logitsToKeep] = { type: 'int64', data: BigInt64Array.of(1n), dims: [] };
+    L.cache.forEach((slot, i) => {
+      feeds[slot.past] = {
+        type: 'float32',
+        data: cache === null ? new Float32Array(0) : (cache[i] as Float32Array),
+        dims: [rows, slot.heads, pastWidth, slot.headDim],
+      };
+    });
+    return feeds;
+  }
+
+  async #forward(
+    feeds: Record<string, TensorLike>,
+    rows: number,
+  ): Promise<{ logits: Float32Array; vocab: number; cache: Float32Array[] }> {
+    const L = this.#layout;
+    const out = await this.#runner.run(feeds, { outputs: [L.logits, ...L.cache.map((c) => c.present)] });
+    this.steps++;
+    this.maxRowsPerStep = Math.max(this.maxRowsPerStep, rows);
+    const logits = out[L.logits];
+    if (logits === undefined || logits.type !== 'float32' || logits.dims.length < 2) {
+      throw new ModelError('ERR_MODEL_RUN', 'the model returned no float logits');
+    }
+    const vocab = logits.dims[logits.dims.length - 1] as number;
+    const perRow = (logits.data.length / rows) | 0;
+    // Keep only each row's last position.
+    const last = new Float32Array(rows * vocab);
+    for (let r = 0; r < rows; r++) {
+      last.set(
+        (logits.data as Float32Array).subarray(r * perRow + perRow - vocab, r * perRow + perRow),
+        r * vocab,
+      );
+    }
+    const cache = L.cache.map((c) => {
+      const t = out[c.present];
+      if (t === undefined || t.type !== 'float32')
+        throw new ModelError('ERR_MODEL_RUN', `the model returned no ${c.present}`);
+      return t.data as Float32Array;
+    });
+    return { logits: last, vocab, cache };
+  }
+
+  /** The prompt pass of one request: a batch of its rows (beams or samples) sharing the prompt cache. */
+  async #prefill(a: Active): Promise<Batch> {
+    const { req } = a;
+    const n = req.promptIds.length;
+    const ids = BigInt64Array.from(req.promptIds, (x) => BigInt(x));
+    const positions = BigInt64Array.from({ length: n }, (_, i) => BigInt(i));
+    const mask = new BigInt64Array(n).fill(1n);
+    const out = await this.#forward(this.#feeds(ids, 1, n, positions, mask, 0, null, true), 1);
+    const width = req.beam?.numBeams ?? req.rows;
+    const sources = new Array<number>(width).fill(0);
+    const cache = out.cache.map((c, i) => gatherRows(c, sources, this.#layout.cache[i] as CacheDims, n));
+    const batch: Batch = { rows: [], width: n, cache };
+    const make = (slot: number): Row => ({ seq: a, slot, len: n, next: 0 });
+    for (let s = 0; s < width; s++) batch.rows.push(make(s));
+    if (req.beam !== undefined) {
+      a.beam = new BeamSearch(
+        {
+          ...req.decoding,
+          numBeams: req.beam.numBeams,
+          lengthPenalty: req.beam.lengthPenalty,
+          earlyStopping: req.beam.earlyStopping,
+          numReturnSequences: req.beam.numReturnSequences,
+          padTokenId: req.padTokenId,
+          maxLength: n + req.maxNewTokens,
+        },
+        Int32Array.from(req.promptIds),
+      );
+      const logits = new Float32Array(width * out.vocab);
+      for (let s = 0; s < width; s++) logits.set(out.logits, s * out.vocab);
+      this.#beamStep(a, batch, logits);
+    } else {
+      for (let s = 0; s < width; s++) {
+        // The text stream is primed with the prompt, so that pieces continue it (spaces, bytes).
+        let stream: SeqRow['stream'] = null;
+        if (req.stream) {
+          stream = this.#tokenizer.decodeStream({ skip_special_tokens: true });
+          for (const id of req.promptIds) stream.step(id);
+        }
+        a.rows.push({
+          ids: [...req.promptIds],
+          logprobs: [],
+          sampler: new TokenSampler(req.decoding, req.seed === undefined ? undefined : req.seed + s),
+          stream,
+          done: null,
+        });
+      }
+      a.generated = 0;
+      for (const row of batch.rows) this.#choose(a, row, out.logits, 0, out.vocab);
+      a.generated = 1;
+      this.#checkDone(a);
+    }
+    return batch;
+  }
+
+  /** Greedy/sampling choice for one row from its logits; emits the token event. */
+  #choose(a: Active, row: Row, logits: Float32Array, at: number, vocab: number): void {
+    const s = a.rows[row.slot] as SeqRow;
+    if (s.done !== null) {
+      row.next = a.req.padTokenId;
+      return;
+    }
+    const sampler = s.sampler as TokenSampler;
+    const { token, logprob } = sampler.next(
+      logits.subarray(at * vocab, (at + 1) * vocab),
+      Int32Array.from(s.ids),
+      a.req.promptIds.length,
+    );
+    s.ids.push(token);
+    s.logprobs.push(logprob);
+    row.next = token;
+    if (s.stream !== null) {
+      a.emit({ type: 'token', sequence: row.slot, id: token, text: s.stream.step(token), logprob });
+    }
+    const { req } = a;
+    if (req.stopTokenIds?.includes(token)) s.done = 'stop_sequence';
+    else if (req.eosTokenIds.includes(token)) s.done = 'eos_token';
+    else if (req.stopStrings !== undefined && this.#hitsStop(s.ids, req.stopStrings))
+      s.done = 'stop_sequence';
+    else if (s.ids.length - req.promptIds.length >= req.maxNewTokens) s.done = 'length';
+  }
+
+  /**
+   * Whether a stop string ends inside the text the last token added. The text is decoded from a
+   * window of the last tokens (prompt included, so a match may start inside the prompt, as
+   * transformers' stop strings do); a token adds at least a byte, so 4 tokens per character
+   * of the longest stop string (and a margin) cover any match.
+   */
+  #hitsStop(ids: number[], stops: readonly string[]): boolean {
+    const longest = Math.max(0, ...stops.map((x) => x.length));
+    const window = ids.slice(-(4 * longest + 8));
+    const opts = { skip_special_tokens: true, clean_up_tokenization_spaces: false };
+    const text = this.#tokenizer.decode(window, opts);
+    const before = this.#tokenizer.decode(window.slice(0, -1), opts);
+    // Compare up to the last complete character: a held-back byte sequence decodes as U+FFFD.
+    let common = 0;
+    while (common < before.length && common < text.length && before[common] === text[common]) common++;
+    const added = text.length - common;
+    return added > 0 && endsInStop(text, added, stops);
+  }
+
+  #checkDone(a: Active): void {
+    if (a.finished) return;
+    const timeUp = a.req.maxTime !== undefined && (now() - a.started) / 1000 > a.req.maxTime;
+    if (timeUp) for (const s of a.rows) s.done ??= 'length';
+    if (a.rows.every((s) => s.done !== null)) {
+      a.finished = true;
+      this.#activeCost -= a.cost;
+      const n = a.req.promptIds.length;
+      a.resolve({
+        sequences: a.rows.map((s) => ({
+          ids: s.ids.slice(n),
+          logprobs: s.logprobs,
+          finishReason: s.done as FinishReason,
+        })),
+      });
+    }
+  }
+
+  #beamStep(a: Active, batch: Batch, logits: Float32Array): void {
+    const beam = a.beam as BeamSearch;
+    const { beamIndices, tokens, done } = beam.step(logits);
+    a.generated++;
+    const timeUp = a.req.maxTime !== undefined && (now() - a.started) / 1000 > a.req.maxTime;
+    if (done || a.generated >= a.req.maxNewTokens || timeUp) {
+      const { sequences, scores, lengths } = beam.finalize();
+      a.finished = true;
+      this.#activeCost -= a.cost;
+      const stops = new Set(a.req.stopTokenIds ?? []);
+      const eos = new Set([...a.req.eosTokenIds, ...stops]);
+      a.resolve({
+        sequences: sequences.map((ids, i) => {
+          const kept = [...ids.subarray(0, lengths[i] ?? ids.length)];
+          const last = kept[kept.length - 1];
+          const ended = last !== undefined && eos.has(last);
+          const finishReason: FinishReason = !ended
+            ? 'length'
+            : stops.has(last)
+              ? 'stop_sequence'
+              : 'eos_token';
+          return { ids: kept, logprobs: [], finishReason, score: scores[i] as number };
+        }),
+      });
+      return;
+    }
+    // Reorder this request's rows by the chosen beams and feed the new tokens.
+    const rowsOf = batch.rows.map((r, i) => [r, i] as const).filter(([r]) => r.seq === a);
+    const sources = batch.rows.map((_, i) => i);
+    rowsOf.forEach(([row, at], k) => {
+      const from = rowsOf[beamIndices[k] as number];
+      if (from === undefined) throw new ModelError('ERR_INTERNAL', 'beam search returned a bad beam index');
+      sources[at] = from[1];
+      row.next = tokens[k] as number;
+      row.len = from[0].len;
+    });
+    if (sources.some((s, i) => s !== i)) {
+      batch.cache = batch.cache.map((c, i) =>
+        gatherRows(c, sources, this.#layout.cache[i] as CacheDims, batch.width),
+      );
+    }
+  }
+
+  /** One decode step over a batch. */
+  async #step(batch: Batch): Promise<void> {
+    const rows = batch.rows.length;
+    const T = batch.width;
+    const ids = new BigInt64Array(rows);
+    const positions = new BigInt64Array(rows);
+    const mask = new BigInt64Array(rows * (T + 1));
+    batch.rows.forEach((r, i) => {
+      ids[i] = BigInt(r.next);
+      positions[i] = BigInt(r.len);
+      mask.fill(1n, i * (T + 1) + (T - r.len), (i + 1) * (T + 1));
+    });
+    const out = await this.#forward(this.#feeds(ids, rows, 1, positions, mask, T, batch.cache, false), rows);
+    batch.cache = out.cache;
+    batch.width = T + 1;
+    for (const r of batch.rows) r.len++;
+    const seen = new Set<Active>();
+    batch.rows.forEach((r, i) => {
+      if (r.seq.finished || r.seq.cancelled) return;
+      if (r.seq.beam === null) this.#choose(r.seq, r, out.logits, i, out.vocab);
+      seen.add(r.seq);
+    });
+    for (const a of seen) {
+      if (a.beam !== null) {
+        const idx = batch.rows.map((r, i) => (r.seq === a ? i : -1)).filter((i) => i >= 0);
+        const logits = new Float32Array(idx.length * out.vocab);
+        idx.forEach((at, k) => {
+          logits.set(out.logits.subarray(at * out.vocab, (at + 1) * out.vocab), k * out.vocab);
+        });
+        try {
+          this.#beamStep(a, batch, logits);
+        } catch (err) {
+          this.#fail(a, err);
+        }
+      } else {
+        a.generated++;
+        this.#checkDone(a);
+      }
+    }
+  }
+
+  /** Drops finished and cancelled requests' rows (freeing their cache) and trims shared padding. */
+  #retire(): void {
+    for (const batch of this.#batches) {
+      for (const r of batch.rows) {
+        if (r.seq.cancelled && !r.seq.finished)
+          this.#fail(r.seq, new HfTasksError('ERR_ABORTED', 'the generation was cancelled'));
+      }
+      const keep = batch.rows.map((r, i) => [r, i] as const).filter(([r]) => !r.seq.finished);
+      if (keep.length === batch.rows.length) continue;
+      batch.rows = keep.map(([r]) => r);
+      if (batch.rows.length === 0) {
+        batch.cache = [];
+        continue;
+      }
+      const maxLen = Math.max(...batch.rows.map((r) => r.len));
+      const sources = keep.map(([, i]) => i);
+      batch.cache = batch.cache.map((c, i) => {
+        const dims = this.#layout.cache[i] as CacheDims;
+        return cutLeft(
+          gatherRows(c, sources, dims, batch.width),
+          batch.rows.length,
+          dims,
+          batch.width,
+          batch.width - maxLen,
+        );
+      });
+      batch.width = maxLen;
+    }
+    this.#batches = this.#batches.filter((b) => b.rows.length > 0);
+  }
+
+  /** Moves `add`'s rows into `into`, left-padding whichever cache is shorter. */
+  #merge(into: Batch, add: Batch): void {
+    const width = Math.max(into.width, add.width);
+    into.cache = into.cache.map((c, i) => {
+      const dims = this.#layout.cache[i] as CacheDims;
+      const a = padLeft(c, into.rows.length, dims, into.width, width);
+      const b = padLeft(add.cache[i] as Float32Array, add.rows.length, dims, add.width, width);
+      const out = new Float32Array(a.length + b.length);
+      out.set(a, 0);
+      out.set(b, a.length);
+      return out;
+    });
+    into.width = width;
+    into.rows.push(...add.rows);
+    add.rows = [];
+  }
+}
+
+interface CacheDims {
+  heads: number;
+  headDim: number;
+}
+
+/** Rows `sources` (in that order) of a [rows, heads, width, headDim] cache. */
+function gatherRows(c: Float32Array, sources: number[], d: CacheDims, width: number): Float32Array {
+  const rowSize = d.heads * width * d.headDim;
+  const out = new Float32Array(sources.length * rowSize);
+  sources.forEach((s, i) => {
+    out.set(c.subarray(s * rowSize, (s + 1) * rowSize), i * rowSize);
+  });
+  return out;
+}
+
+/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the left. */
+function padLeft(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
+  if (to === width) return c;
+  const out = new Float32Array(rows * d.heads * to * d.headDim);
+  const block = width * d.headDim;
+  const wide = to * d.headDim;
+  for (let b = 0; b < rows * d.heads; b++) {
+    out.set(c.subarray(b * block, (b + 1) * block), b * wide + (to - width) * d.headDim);
+  }
+  return out;
+}
+
+/** Drops the `cut` leftmost columns of every row. */
+function cutLeft(c: Float32Array, rows: number, d: CacheDims, width: number, cut: number): Float32Array {
+  if (cut <= 0) return c;
+  const to = width - cut;
+  const out = new Float32Array(rows * d.heads * to * d.headDim);
+  const block = width * d.headDim;
+  const narrow = to * d.headDim;
+  for (let b = 0; b < rows * d.heads; b++) {
+    out.set(c.subarray(b * block + cut * d.headDim, (b + 1) * block), b * narrow);
+  }
+  return out;
+}
+
+/** Whether a stop string ends inside the last `pieceLength` characters of `text`. */
+export function endsInStop(text: string, pieceLength: number, stops: readonly string[]): boolean {
+  for (const stop of stops) {
+    if (stop === '') continue;
+    const from = Math.max(0, text.length - pieceLength - stop.length + 1);
+    const at = text.indexOf(stop, from);
+    if (at >= 0 && at + stop.length > text.length - pieceLength) return true;
+  }
+  return false;
+}
+
+/** Checks a request before it is queued (bad ones never reach the loop). */
+export function checkRequest(req: GenerationRequest, layout: DecoderLayout): void {
+  if (req.promptIds.length === 0)
+    throw new InvalidInputError('ERR_INVALID_INPUT', 'the prompt has no tokens');
+  if (layout.contextLength !== null && req.promptIds.length >= layout.contextLength) {
+    throw new InvalidInputError(
+      'ERR_INVALID_INPUT',
+      `the prompt is ${req.promptIds.length} tokens long; this model holds ${layout.contextLength} positions, so at most ${layout.contextLength - 1} prompt tokens leave room to generate`,
+    );
+  }
+}
