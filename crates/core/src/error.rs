@@ -31,6 +31,9 @@ pub enum Error {
     /// Image or audio bytes that cannot be decoded, or an encoder failure.
     #[error("{0}")]
     Codec(String),
+    /// An image that cannot be decoded, or a bad image preprocessing parameter.
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     /// A bug: an internal invariant did not hold. Never caused by input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -47,6 +50,7 @@ impl Error {
             Error::TokenizerLoad(_) => "ERR_TOKENIZER_LOAD",
             Error::Tokenize(_) => "ERR_TOKENIZE",
             Error::Codec(_) => "ERR_CODEC",
+            Error::Image(e) => e.code(),
             Error::Internal(_) => "ERR_INTERNAL",
         }
     }

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod error;
 pub mod generation;
+pub mod image;
 pub mod mask;
 pub mod offsets;
 pub mod pooling;

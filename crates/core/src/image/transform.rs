@@ -1,0 +1,197 @@
+//! Array transforms after resizing, with the numerics of transformers' `image_transforms`:
+//! center crop (zero padding when the crop is larger), rescale (`f64` product, stored as
+//! `f32`), normalise (`f32` arithmetic with `f32` mean and std), channels-first layout, and
+//! bottom/right padding with a pixel mask.
+
+use super::ImageError;
+
+/// Crops the center `crop_height x crop_width` of an interleaved image, as
+/// `image_transforms.center_crop` does: `top = (h - ch) // 2`, `left = (w - cw) // 2` (floor
+/// division); where the crop is larger than the image, the image is first placed at
+/// `ceil((new - old) / 2)` on a zero canvas of `max(crop, old)`.
+pub fn center_crop(
+    src: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    crop_width: usize,
+    crop_height: usize,
+) -> Result<Vec<u8>, ImageError> {
+    if width
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(channels))
+        != Some(src.len())
+    {
+        return Err(ImageError::InvalidArgument(format!(
+            "center_crop: buffer of {} bytes does not hold {width}x{height}x{channels} samples",
+            src.len()
+        )));
+    }
+    if crop_width == 0 || crop_height == 0 {
+        return Err(ImageError::InvalidArgument(format!(
+            "center_crop: crop size must be at least 1x1, got {crop_width}x{crop_height}"
+        )));
+    }
+    if crop_width
+        .checked_mul(crop_height)
+        .and_then(|n| n.checked_mul(channels))
+        .is_none()
+    {
+        return Err(ImageError::InvalidArgument(
+            "center_crop: crop size too large".into(),
+        ));
+    }
+    let (w, h, cw, ch) = (
+        width as i64,
+        height as i64,
+        crop_width as i64,
+        crop_height as i64,
+    );
+    let mut top = (h - ch).div_euclid(2);
+    let mut left = (w - cw).div_euclid(2);
+    let (mut pad_top, mut pad_left) = (0i64, 0i64);
+    if !(top >= 0 && top + ch <= h && left >= 0 && left + cw <= w) {
+        let new_h = ch.max(h);
+        let new_w = cw.max(w);
+        pad_top = (new_h - h + 1) / 2;
+        pad_left = (new_w - w + 1) / 2;
+        top = (top + pad_top).max(0);
+        left = (left + pad_left).max(0);
+    }
+    // Output sample (y, x) reads canvas (top + y, left + x); the canvas holds the image at
+    // (pad_top, pad_left) and zeros elsewhere.
+    let mut out = vec![0u8; crop_width * crop_height * channels];
+    for y in 0..ch {
+        let sy = top + y - pad_top;
+        if sy < 0 || sy >= h {
+            continue;
+        }
+        for x in 0..cw {
+            let sx = left + x - pad_left;
+            if sx < 0 || sx >= w {
+                continue;
+            }
+            let s = ((sy * w + sx) as usize) * channels;
+            let d = ((y * cw + x) as usize) * channels;
+            out[d..d + channels].copy_from_slice(&src[s..s + channels]);
+        }
+    }
+    Ok(out)
+}
+
+/// Rescale and normalisation settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalization {
+    /// `rescale_factor` (e.g. `1/255`); `None` skips the rescale.
+    pub rescale_factor: Option<f64>,
+    /// Per-channel mean and std; `None` skips the normalisation.
+    pub mean_std: Option<(Vec<f64>, Vec<f64>)>,
+}
+
+/// Converts an interleaved 8-bit image to channels-first `f32`, applying
+/// `x * rescale_factor` (computed in `f64`, rounded to `f32`) then `(x - mean) / std` in `f32`
+/// with `mean` and `std` rounded to `f32` — the order and precision of the reference.
+pub fn to_chw_f32(
+    src: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    norm: &Normalization,
+) -> Result<Vec<f32>, ImageError> {
+    let plane = width.checked_mul(height);
+    if plane.and_then(|n| n.checked_mul(channels)) != Some(src.len()) {
+        return Err(ImageError::InvalidArgument(format!(
+            "normalize: buffer of {} bytes does not hold {width}x{height}x{channels} samples",
+            src.len()
+        )));
+    }
+    let plane = plane.unwrap_or(0);
+    let mut mean = vec![0f32; channels];
+    let mut std = vec![1f32; channels];
+    if let Some((m, s)) = &norm.mean_std {
+        for (name, v) in [("image_mean", m), ("image_std", s)] {
+            if v.len() != channels && v.len() != 1 {
+                return Err(ImageError::InvalidArgument(format!(
+                    "{name} must have 1 or {channels} values, got {}",
+                    v.len()
+                )));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(ImageError::InvalidArgument(format!(
+                    "{name} must be finite"
+                )));
+            }
+        }
+        for c in 0..channels {
+            mean[c] = m[if m.len() == 1 { 0 } else { c }] as f32;
+            std[c] = s[if s.len() == 1 { 0 } else { c }] as f32;
+        }
+    }
+    if let Some(f) = norm.rescale_factor {
+        if !f.is_finite() {
+            return Err(ImageError::InvalidArgument(
+                "rescale_factor must be finite".into(),
+            ));
+        }
+    }
+    let mut out = vec![0f32; src.len()];
+    for (i, px) in src.chunks_exact(channels).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            let mut x = match norm.rescale_factor {
+                Some(f) => (f64::from(v) * f) as f32,
+                None => f32::from(v),
+            };
+            if norm.mean_std.is_some() {
+                x = (x - mean[c]) / std[c];
+            }
+            out[c * plane + i] = x;
+        }
+    }
+    Ok(out)
+}
+
+/// Pads a channels-first `f32` image at the bottom and right to `out_height x out_width` with
+/// `value`, returning the padded data and the pixel mask (1 for image pixels, 0 for padding),
+/// as DETR-style processors do.
+pub fn pad_chw(
+    src: &[f32],
+    channels: usize,
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+    value: f32,
+) -> Result<(Vec<f32>, Vec<u8>), ImageError> {
+    if channels
+        .checked_mul(height)
+        .and_then(|n| n.checked_mul(width))
+        != Some(src.len())
+    {
+        return Err(ImageError::InvalidArgument(format!(
+            "pad: buffer of {} values does not hold {channels}x{height}x{width}",
+            src.len()
+        )));
+    }
+    if out_height < height || out_width < width {
+        return Err(ImageError::InvalidArgument(format!(
+            "pad: target {out_height}x{out_width} is smaller than the image {height}x{width}"
+        )));
+    }
+    let plane = out_height
+        .checked_mul(out_width)
+        .filter(|p| p.checked_mul(channels).is_some())
+        .ok_or_else(|| ImageError::InvalidArgument("pad: target size too large".into()))?;
+    let mut out = vec![value; plane * channels];
+    let mut mask = vec![0u8; plane];
+    for c in 0..channels {
+        for y in 0..height {
+            let s = (c * height + y) * width;
+            let d = c * plane + y * out_width;
+            out[d..d + width].copy_from_slice(&src[s..s + width]);
+        }
+    }
+    for y in 0..height {
+        mask[y * out_width..y * out_width + width].fill(1);
+    }
+    Ok((out, mask))
+}
