@@ -200,6 +200,7 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
   for (const key of keys) {
     if (options[key] !== undefined) Object.assign(out, { [key]: options[key] });
   }
+  if (GENERATION_TASKS.has(task)) out.onnxName = ['model', 'decoder_model_merged'];
   if (out.createRunner === undefined && GENERATION_TASKS.has(task)) {
     const g = options.generation ?? {};
     const engine: GeneratorOptions = {

@@ -301,3 +301,23 @@ test('malformed inputs are 400s', async (t) => {
   await t.throwsAsync(pipe('Hello', { nonsense: 1 } as never), { instanceOf: InvalidInputError });
   await t.throwsAsync(pipe('Hello', { max_new_tokens: 'x' } as never), { instanceOf: InvalidInputError });
 });
+
+test('the merged-decoder layout (onnx/decoder_model_merged.onnx, use_cache_branch) gives the same goldens', async (t) => {
+  const pipe = await pipeline('text-generation', modelDir('llama-tiny-merged'), { workers: 0 });
+  const cases = goldens.cases.filter(
+    (c) =>
+      c.model === 'llama-tiny' &&
+      (JSON.stringify(c.parameters) === JSON.stringify({ do_sample: false, max_new_tokens: 20 }) ||
+        c.parameters.num_beams === 3),
+  );
+  t.true(cases.length >= 10);
+  for (const c of cases) {
+    const out = await pipe(c.inputs as never, { ...toParameters(c.parameters), details: true } as never);
+    t.deepEqual(
+      out.map((x) => x.generated_text),
+      (c.output as Array<{ generated_text: unknown }>).map((x) => x.generated_text),
+      label(c),
+    );
+  }
+  await pipe.dispose();
+});

@@ -34,6 +34,11 @@ export interface LoadModelOptions extends SessionRunnerOptions {
   offline?: boolean;
   /** Download progress (a bar on an interactive stderr by default). */
   progress?: ProgressOption;
+  /**
+   * The ONNX file's base name (default `model`), or names to try in order (a decoder: `model`,
+   * then `decoder_model_merged`).
+   */
+  onnxName?: string | readonly string[];
   createRunner?: RunnerFactory;
 }
 
@@ -57,7 +62,18 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   for (const key of ['task', 'dtype', 'revision', 'cacheDir', 'offline', 'progress'] as const) {
     if (options[key] !== undefined) Object.assign(resolveOptions, { [key]: options[key] });
   }
-  const resolved = await resolveModel(ref, resolveOptions);
+  const names = typeof options.onnxName === 'string' ? [options.onnxName] : (options.onnxName ?? ['model']);
+  let resolved: Awaited<ReturnType<typeof resolveModel>> | null = null;
+  for (const [i, onnxName] of names.entries()) {
+    try {
+      resolved = await resolveModel(ref, { ...resolveOptions, onnxName });
+      break;
+    } catch (err) {
+      // A later name may exist where this one does not.
+      if ((err as { code?: string }).code !== 'ERR_NO_ONNX_FILE' || i === names.length - 1) throw err;
+    }
+  }
+  if (resolved === null) throw new ModelError('ERR_MODEL_LOAD', `no ONNX file name to look for in ${ref}`);
   const dir = resolved.dir;
   const onnxFile = path.join(dir, resolved.onnxFile);
   const config = loadModelConfig(dir);
