@@ -7,10 +7,14 @@
  * one at a time: concurrent requests to one model share batched forward passes, whose rounding
  * can flip a greedy choice between near-tied tokens of these random tiny models.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { InferenceClient } from '@huggingface/inference';
 import test from 'ava';
 import OpenAI from 'openai';
 import { pipeline } from '../../ts/pipeline.js';
+import { readConfigFile } from '../../ts/server/index.js';
 import { Tokenizer } from '../../ts/tokenizer.js';
 import { fixtureModel, get, metricValue, post, startTestServer, type TestServer } from './helpers.js';
 
@@ -473,3 +477,12 @@ test.serial(
     t.is(metricValue(after, 'hf_tasks_generation_active_sequences', model), 0);
   },
 );
+
+test.serial('maxNewTokens is a config file key, checked', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hf-tasks-gen-'));
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ maxNewTokens: 64 }));
+  t.is(readConfigFile(file).maxNewTokens, 64);
+  writeFileSync(file, JSON.stringify({ maxNewTokens: 0 }));
+  t.throws(() => readConfigFile(file), { message: /maxNewTokens must be an integer/ });
+});
