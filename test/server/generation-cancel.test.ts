@@ -26,49 +26,45 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const calls: Array<{ tokens: number; outcome: 'pending' | 'ok' | string }> = [];
 let srv: TestServer;
 
-test.before(async () => {
-  srv = await startTestServer(
-    { models: [{ id: 'test/qwen2-tiny', path: fixtureModel('qwen2-tiny'), tasks: ['text-generation'] }] },
-    {
-      loader: async (task, source) => {
-        const real = (await (pipeline as (t: string, m: string, o: object) => Promise<unknown>)(
-          task,
-          source,
-          {
-            inline: true,
-            progress: false,
-          },
-        )) as Pipe;
-        const slowed = async (inputs: unknown, parameters: unknown, call: Call = {}) => {
-          const record = { tokens: 0, outcome: 'pending' };
-          calls.push(record);
-          try {
-            const out = await real(inputs, parameters, {
-              ...call,
-              onEvent: (e) => {
-                if (e.type === 'token') {
-                  record.tokens++;
-                  // The inline loop emits from its step: blocking here slows every step.
-                  Atomics.wait(sleeper, 0, 0, PER_TOKEN_MS);
-                }
-                call.onEvent?.(e);
-              },
-            });
-            record.outcome = 'ok';
-            return out;
-          } catch (err) {
-            record.outcome = String((err as { code?: string }).code);
-            throw err;
+/** The real pipeline on the inline engine, slowed per token and recording each call. */
+async function slowLoader(task: string, source: string): Promise<ServedPipe> {
+  const real = (await (pipeline as (t: string, m: string, o: object) => Promise<unknown>)(task, source, {
+    inline: true,
+    progress: false,
+  })) as Pipe;
+  const slowed = async (inputs: unknown, parameters: unknown, call: Call = {}) => {
+    const record = { tokens: 0, outcome: 'pending' };
+    calls.push(record);
+    try {
+      const out = await real(inputs, parameters, {
+        ...call,
+        onEvent: (e) => {
+          if (e.type === 'token') {
+            record.tokens++;
+            // The inline loop emits from its step: blocking here slows every step.
+            Atomics.wait(sleeper, 0, 0, PER_TOKEN_MS);
           }
-        };
-        return Object.assign(slowed, {
-          task: real.task,
-          model: real.model,
-          dispose: () => real.dispose(),
-        }) as unknown as ServedPipe;
-      },
-    },
-  );
+          call.onEvent?.(e);
+        },
+      });
+      record.outcome = 'ok';
+      return out;
+    } catch (err) {
+      record.outcome = String((err as { code?: string }).code);
+      throw err;
+    }
+  };
+  return Object.assign(slowed, {
+    task: real.task,
+    model: real.model,
+    dispose: () => real.dispose(),
+  }) as unknown as ServedPipe;
+}
+
+const QWEN = [{ id: 'test/qwen2-tiny', path: fixtureModel('qwen2-tiny'), tasks: ['text-generation'] }];
+
+test.before(async () => {
+  srv = await startTestServer({ models: QWEN }, { loader: slowLoader });
 });
 
 test.after.always(async () => {
@@ -166,4 +162,29 @@ test.serial('dropping a non-streamed request cancels the sequence too', async (t
   t.is(calls[before]?.outcome, 'ERR_ABORTED');
   t.true((calls[before]?.tokens ?? MAX_NEW) < MAX_NEW / 2);
   t.is(metricValue(await metrics(), 'hf_tasks_generation_active_sequences', model), 0);
+});
+
+test.serial('the request deadline ends a stream with an error event and cancels the sequence', async (t) => {
+  const short = await startTestServer({ models: QWEN, requestTimeout: 0.4 }, { loader: slowLoader });
+  try {
+    const before = calls.length;
+    const res = await post(`${short.url}/generate_stream`, {
+      inputs: 'Tell me everything',
+      parameters: long,
+    });
+    t.is(res.status, 200);
+    const events = res.text
+      .split('\n\n')
+      .filter((b) => b.trim() !== '')
+      .map((b) => JSON.parse(b.replace(/^data: /, '')) as Record<string, unknown>);
+    t.true(events.length > 1);
+    const last = events.at(-1) as { error: string; error_type: string };
+    t.regex(last.error, /did not finish within 0.4 s/);
+    t.is(last.error_type, 'generation');
+    t.true(await waitFor(async () => calls[before]?.outcome !== 'pending', 5000));
+    t.is(calls[before]?.outcome, 'ERR_ABORTED');
+    t.true((calls[before]?.tokens ?? MAX_NEW) < MAX_NEW / 2);
+  } finally {
+    await short.close();
+  }
 });

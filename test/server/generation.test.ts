@@ -486,3 +486,40 @@ test.serial('maxNewTokens is a config file key, checked', (t) => {
   writeFileSync(file, JSON.stringify({ maxNewTokens: 0 }));
   t.throws(() => readConfigFile(file), { message: /maxNewTokens must be an integer/ });
 });
+
+test.serial('greedy completions on each decoder fixture: streamed = non-streamed = pipeline', async (t) => {
+  const client = openai();
+  for (const name of ['gpt2-tiny', 'llama-tiny', 'qwen2-tiny']) {
+    const ref = await reference('text-generation', name);
+    const prompt = 'It was a dark and stormy night';
+    const expected = (await ref(prompt, {
+      max_new_tokens: 12,
+      do_sample: false,
+      return_full_text: false,
+    })) as Item[];
+    const model = `test/${name}`;
+    const done = await client.completions.create({ model, prompt, max_tokens: 12, temperature: 0 });
+    t.is(done.choices[0]?.text, expected[0]?.generated_text as string, name);
+    const stream = await client.completions.create({
+      model,
+      prompt,
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+    t.is(text, String(done.choices[0]?.text), name);
+  }
+});
+
+test.serial('OpenAI paths under /models/{id} answer errors in the OpenAI shape', async (t) => {
+  const res = await post(`${srv.url}/models/nobody/none/v1/chat/completions`, {
+    messages: [{ role: 'user', content: 'Hi' }],
+  });
+  t.is(res.status, 404);
+  t.is((res.body as { error: { code: string } }).error.code, 'model_not_found');
+  const bad = await post(`${srv.url}/models/test/llama-tiny/v1/completions`, { prompt: 'Hi', max_tokens: 0 });
+  t.is(bad.status, 400);
+  t.is((bad.body as { error: { type: string } }).error.type, 'invalid_request_error');
+});
