@@ -168,10 +168,15 @@ export function streamTgi(
     prefix,
     seed: reportedSeed(parameters),
     inputLength: () => {
-      inputLength ??=
-        typeof inputs === 'string' || Array.isArray(inputs)
-          ? promptTokens(model, ctx.registry.tokenizer(model), inputs as string)
-          : 0;
+      if (inputLength === undefined) {
+        const n =
+          typeof inputs === 'string' || Array.isArray(inputs)
+            ? promptTokens(model, ctx.registry.tokenizer(model), inputs as string)
+            : 0;
+        // TGI's `truncate` keeps the last N prompt tokens.
+        const keep = parameters.truncate;
+        inputLength = typeof keep === 'number' && keep >= 1 ? Math.min(n, keep) : n;
+      }
       return inputLength;
     },
   });
