@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { HfTasksError, InvalidInputError, type Pipe, pipeline } from '../../ts/index.js';
+import { HfTasksError, InvalidInputError, type Pipe, pipeline, Tokenizer } from '../../ts/index.js';
 import type { TextGenerationOutput, TextGenerationStreamEvent } from '../../ts/types/text-generation.js';
 import { fixtures, modelDir } from './goldens.js';
 
@@ -320,4 +320,46 @@ test('the merged-decoder layout (onnx/decoder_model_merged.onnx, use_cache_branc
     );
   }
   await pipe.dispose();
+});
+
+test('max_time stops a long generation with finish_reason length', async (t) => {
+  const pipe = await pipeFor('qwen2-tiny');
+  const [out] = await pipe('Hello', {
+    max_new_tokens: 200,
+    max_time: 0.001,
+    details: true,
+    do_sample: false,
+  });
+  t.is(out?.details?.finish_reason, 'length');
+  t.true((out?.details?.generated_tokens ?? 200) < 200);
+});
+
+test('TGI truncate keeps the last prompt tokens; unsupported TGI options are 400s', async (t) => {
+  const pipe = await pipeFor('gpt2-tiny');
+  const long = 'word '.repeat(100);
+  const [out] = await pipe(long, { truncate: 10, max_new_tokens: 3, details: true, do_sample: false });
+  t.is(out?.details?.generated_tokens, 3);
+  // Without truncate the same prompt is over gpt2-tiny's 64 positions.
+  await t.throwsAsync(pipe(long, { max_new_tokens: 3 }), { instanceOf: InvalidInputError });
+  // The model sees the kept tail: the same continuation as those 10 tokens on their own.
+  const tok = Tokenizer.fromFile(modelDir('gpt2-tiny'));
+  const ids = Array.from(tok.encode(long).inputIds, Number);
+  const tailText = tok.decode(ids.slice(-10));
+  t.deepEqual(Array.from(tok.encode(tailText).inputIds, Number), ids.slice(-10));
+  const [alone] = await pipe(tailText, { max_new_tokens: 3, details: true, do_sample: false });
+  t.deepEqual(
+    out?.details?.tokens.map((x) => x.id),
+    alone?.details?.tokens.map((x) => x.id),
+  );
+  for (const bad of [
+    { best_of: 2 },
+    { watermark: true },
+    { top_n_tokens: 3 },
+    { decoder_input_details: true },
+  ]) {
+    await t.throwsAsync(pipe('Hello', { max_new_tokens: 2, ...bad } as never), {
+      instanceOf: InvalidInputError,
+    });
+  }
+  await t.notThrowsAsync(pipe('Hello', { max_new_tokens: 2, best_of: 1, watermark: false } as never));
 });

@@ -206,6 +206,8 @@ export interface ResolvedParameters {
   stopSequence: string | undefined;
   continueFinalMessage: boolean | undefined;
   cleanUp: boolean;
+  /** TGI `truncate`: keep only the last N prompt tokens. */
+  truncate: number | null;
 }
 
 export function resolveParameters(gc: GenerationContext, parameters: unknown): ResolvedParameters {
@@ -264,6 +266,22 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
     stopSequence = checkText('stop_sequence', v);
   }
   const cleanUp = bool(params, 'clean_up_tokenization_spaces') ?? true;
+  // TGI options this library does not implement: a request for them is a 400, not a no-op.
+  const unsupported: Array<[string, (v: unknown) => boolean]> = [
+    ['best_of', (v) => v !== 1],
+    ['watermark', (v) => v !== false],
+    ['decoder_input_details', (v) => v !== false],
+    ['top_n_tokens', (v) => v !== 0],
+    ['return_text', (v) => v !== true],
+  ];
+  for (const [name, bad] of unsupported) {
+    if (has(params, name) && params[name] !== null && bad(params[name])) {
+      throw param(name, `\`${name}\` is not supported (got ${describeValue(params[name])})`);
+    }
+  }
+  const truncate = integer(params, 'truncate') ?? null;
+  if (truncate !== null && truncate < 1)
+    throw param('truncate', `\`truncate\` must be >= 1 (got ${truncate})`);
   validate(s, maxNewTokens, maxLength, gc.maxNewTokensLimit);
   return {
     settings: s,
@@ -276,6 +294,7 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
     stopSequence,
     continueFinalMessage: bool(params, 'continue_final_message'),
     cleanUp,
+    truncate,
   };
 }
 
@@ -456,6 +475,7 @@ function encodePrompt(gc: GenerationContext, prompt: Prompt, rp: ResolvedParamet
     const prefix = typeof gc.model.config.raw.prefix === 'string' ? gc.model.config.raw.prefix : '';
     ids = Array.from(tok.encode(prefix + prompt.text).inputIds, Number);
   }
+  if (rp.truncate !== null && ids.length > rp.truncate) ids = ids.slice(ids.length - rp.truncate);
   if (ids.length === 0) {
     // generate() starts an empty prompt from the BOS token; the text cut starts at 0.
     const bos = gc.settings.bos_token_id ?? tok.specialTokens.bos_token_id;

@@ -45,6 +45,10 @@ export interface TextGenerationParameters {
   num_beams?: number;
   length_penalty?: number;
   early_stopping?: boolean | 'never';
+  /** TGI: keep only the last N prompt tokens. */
+  truncate?: number;
+  /** Decode with `clean_up_tokenization_spaces` (default true, as the pipeline). */
+  clean_up_tokenization_spaces?: boolean;
   /** Chat inputs: continue the final (assistant) message instead of starting a new one. */
   continue_final_message?: boolean;
   /** Aliases accepted from TGI / OpenAI-style callers. */
