@@ -363,3 +363,19 @@ test('TGI truncate keeps the last prompt tokens; unsupported TGI options are 400
   }
   await t.notThrowsAsync(pipe('Hello', { max_new_tokens: 2, best_of: 1, watermark: false } as never));
 });
+
+test('sampling with top_k 1 (or a tiny temperature) picks the greedy tokens', async (t) => {
+  const pipe = await pipeFor('qwen2-tiny');
+  const greedy = await pipe('The Eiffel Tower', { max_new_tokens: 12, do_sample: false, details: true });
+  const ids = (o: TextGenerationOutput) => o[0]?.details?.tokens.map((x) => x.id);
+  for (const extra of [{ top_k: 1 }, { temperature: 1e-4 }]) {
+    const sampled = await pipe('The Eiffel Tower', {
+      max_new_tokens: 12,
+      do_sample: true,
+      seed: 3,
+      details: true,
+      ...extra,
+    });
+    t.deepEqual(ids(sampled), ids(greedy), JSON.stringify(extra));
+  }
+});
