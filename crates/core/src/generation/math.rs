@@ -1,9 +1,20 @@
 //! f32 reductions shaped like torch's CPU kernels (max-shifted exponentials summed in f32).
 
+/// `exp(v - max)`, with the -inf of a removed token mapped straight to 0 (libm's slow path for
+/// infinite arguments is costly over a vocabulary of mostly removed tokens).
+#[inline]
+fn exp_shifted(v: f32, max: f32) -> f32 {
+    if v == f32::NEG_INFINITY && max != f32::NEG_INFINITY {
+        0.0
+    } else {
+        (v - max).exp()
+    }
+}
+
 /// `torch.softmax` over one row, in f32. A row whose values are all -inf gives NaNs, as torch.
 pub fn softmax(x: &[f32]) -> Vec<f32> {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut out: Vec<f32> = x.iter().map(|&v| (v - max).exp()).collect();
+    let mut out: Vec<f32> = x.iter().map(|&v| exp_shifted(v, max)).collect();
     let sum: f32 = out.iter().sum();
     for v in &mut out {
         *v /= sum;
@@ -14,7 +25,7 @@ pub fn softmax(x: &[f32]) -> Vec<f32> {
 /// `torch.log_softmax` over one row, in f32: `x - max - ln(Σ exp(x - max))`.
 pub fn log_softmax(x: &[f32]) -> Vec<f32> {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = x.iter().map(|&v| (v - max).exp()).sum();
+    let sum: f32 = x.iter().map(|&v| exp_shifted(v, max)).sum();
     let lse = sum.ln();
     x.iter().map(|&v| v - max - lse).collect()
 }
@@ -34,30 +45,57 @@ pub fn argmax(x: &[f32]) -> usize {
     best
 }
 
+fn desc_cmp(x: &[f32], a: usize, b: usize) -> std::cmp::Ordering {
+    let (va, vb) = (x[a], x[b]);
+    match (va.is_nan(), vb.is_nan()) {
+        (true, true) => a.cmp(&b),
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => vb
+            .partial_cmp(&va)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b)),
+    }
+}
+
 /// Indices of `x` ordered by descending value (NaN first), ties by ascending index: the order
 /// `torch.topk` returns for distinct values.
 pub fn order_descending(x: &[f32]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..x.len()).collect();
-    idx.sort_by(|&a, &b| {
-        let (va, vb) = (x[a], x[b]);
-        match (va.is_nan(), vb.is_nan()) {
-            (true, true) => a.cmp(&b),
-            (true, false) => std::cmp::Ordering::Less,
-            (false, true) => std::cmp::Ordering::Greater,
-            _ => vb
-                .partial_cmp(&va)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.cmp(&b)),
-        }
-    });
+    idx.sort_unstable_by(|&a, &b| desc_cmp(x, a, b));
     idx
 }
 
-/// Indices of the `k` largest values, in [`order_descending`] order.
+/// Indices of the `k` largest values, in [`order_descending`] order (a selection, then a sort
+/// of the `k` selected: linear in `x.len()`).
 pub fn top_k_indices(x: &[f32], k: usize) -> Vec<usize> {
-    let mut idx = order_descending(x);
-    idx.truncate(k);
+    let k = k.min(x.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..x.len()).collect();
+    if k < idx.len() {
+        idx.select_nth_unstable_by(k - 1, |&a, &b| desc_cmp(x, a, b));
+        idx.truncate(k);
+    }
+    idx.sort_unstable_by(|&a, &b| desc_cmp(x, a, b));
     idx
+}
+
+/// The `k`-th largest value (1-based `k`, NaN counted as largest).
+pub fn kth_largest(x: &[f32], k: usize) -> Option<f32> {
+    if k == 0 || k > x.len() {
+        return None;
+    }
+    let mut v = x.to_vec();
+    let cmp = |a: &f32, b: &f32| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => b.partial_cmp(a).unwrap_or(std::cmp::Ordering::Equal),
+    };
+    let (_, kth, _) = v.select_nth_unstable_by(k - 1, cmp);
+    Some(*kth)
 }
 
 /// Indices ordered by ascending value, ties by ascending index (stable `torch.sort`).
@@ -302,5 +340,13 @@ mod tests {
         assert_eq!(order_descending(&[1.0, 2.0, 2.0, 0.0]), vec![1, 2, 0, 3]);
         assert_eq!(order_ascending(&[1.0, 2.0, 1.0, 0.0]), vec![3, 0, 2, 1]);
         assert_eq!(top_k_indices(&[1.0, 2.0, 2.0, 0.0], 2), vec![1, 2]);
+        assert_eq!(top_k_indices(&[1.0, 2.0, 2.0, 0.0], 9), vec![1, 2, 0, 3]);
+        let x: Vec<f32> = (0..1000).map(|i| ((i * 37) % 101) as f32).collect();
+        let mut full = order_descending(&x);
+        full.truncate(17);
+        assert_eq!(top_k_indices(&x, 17), full);
+        assert_eq!(kth_largest(&x, 1), Some(100.0));
+        assert_eq!(kth_largest(&[3.0, 1.0, 3.0], 2), Some(3.0));
+        assert_eq!(kth_largest(&[3.0], 2), None);
     }
 }

@@ -9,7 +9,7 @@
 //! parameters are rounded to f32 first, as torch does with a scalar operand).
 
 use super::config::DecodingConfig;
-use super::math::{log_softmax, order_descending, softmax, torch_sort};
+use super::math::{kth_largest, log_softmax, softmax, torch_sort};
 use crate::{Error, Result};
 
 /// A validated processor list for one decoding run.
@@ -222,11 +222,9 @@ impl LogitsProcessor {
 /// `TopKLogitsWarper`: values below the k-th largest become -inf (ties with it survive).
 pub fn top_k(scores: &mut [f32], k: usize) {
     let k = k.min(scores.len());
-    if k == 0 {
+    let Some(kth) = kth_largest(scores, k) else {
         return;
-    }
-    let order = order_descending(scores);
-    let kth = scores[order[k - 1]];
+    };
     for s in scores.iter_mut() {
         if *s < kth {
             *s = f32::NEG_INFINITY;
@@ -234,26 +232,72 @@ pub fn top_k(scores: &mut [f32], k: usize) {
     }
 }
 
+/// The ascending order torch's sort gives, computed fast: -inf entries first (their order
+/// never matters: they have probability 0 and stay -inf), then the finite ones sorted by value
+/// with an index tie-break. `None` when the values hold NaN (callers then use [`torch_sort`]).
+fn fast_ascending(scores: &[f32]) -> Option<Vec<usize>> {
+    if scores.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut order: Vec<usize> = Vec::with_capacity(scores.len());
+    order.extend((0..scores.len()).filter(|&i| scores[i] == f32::NEG_INFINITY));
+    let finite = sorted_pairs(scores, |v| v != f32::NEG_INFINITY);
+    order.extend(finite);
+    Some(order)
+}
+
+/// Indices of the values accepted by `keep`, sorted by (value, index): a sort of contiguous
+/// pairs, much faster than sorting indices through a lookup.
+fn sorted_pairs(values: &[f32], keep: impl Fn(f32) -> bool) -> Vec<usize> {
+    let mut pairs: Vec<(f32, u32)> = values
+        .iter()
+        .enumerate()
+        .filter(|&(_, &v)| keep(v))
+        .map(|(i, &v)| (v, i as u32))
+        .collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    pairs.into_iter().map(|(_, i)| i as usize).collect()
+}
+
+/// Positions `[0, cut)` of `order` whose removal would depend on how equal values are ordered:
+/// true when the values on both sides of `cut` are equal and finite.
+fn tie_at(scores: &[f32], order: &[usize], cut: usize) -> bool {
+    cut > 0
+        && cut < order.len()
+        && scores[order[cut - 1]] == scores[order[cut]]
+        && scores[order[cut]].is_finite()
+}
+
 /// `TopPLogitsWarper`: ascending sort, softmax, cumulative sum (accumulated in f64 and stored
 /// in f32, as torch's CPU `cumsum`); tokens whose cumulative probability is `<= 1 - top_p` are
-/// removed, the `keep` most likely always stay.
+/// removed, the `keep` most likely always stay. Equal values are ordered as torch's sort orders
+/// them (see [`torch_sort`]) when that decides which of them are removed.
 pub fn top_p(scores: &mut [f32], top_p: f64, keep: usize) {
     let n = scores.len();
-    let order = torch_sort(scores, false);
-    let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
-    let probs = softmax(&sorted);
     let threshold = (1.0 - top_p) as f32;
     let protected_from = n.saturating_sub(keep);
-    let mut acc = 0f64;
-    let mut remove = Vec::new();
-    for (pos, &p) in probs.iter().enumerate() {
-        acc += f64::from(p);
-        let cum = acc as f32;
-        if cum <= threshold && pos < protected_from {
-            remove.push(order[pos]);
+    let cut_of = |order: &[usize]| -> usize {
+        let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
+        let probs = softmax(&sorted);
+        let mut acc = 0f64;
+        let mut cut = 0;
+        for &p in &probs {
+            acc += f64::from(p);
+            if (acc as f32) <= threshold {
+                cut += 1;
+            } else {
+                break;
+            }
         }
+        cut.min(protected_from)
+    };
+    let mut order = fast_ascending(scores).unwrap_or_else(|| torch_sort(scores, false));
+    let mut cut = cut_of(&order);
+    if tie_at(scores, &order, cut) {
+        order = torch_sort(scores, false);
+        cut = cut_of(&order);
     }
-    for i in remove {
+    for &i in &order[..cut] {
         scores[i] = f32::NEG_INFINITY;
     }
 }
@@ -264,10 +308,18 @@ pub fn min_p(scores: &mut [f32], min_p: f64, keep: usize) {
     let probs = softmax(scores);
     let top = probs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let scaled = (min_p as f32) * top;
-    let order = torch_sort(scores, true);
-    for &i in order.iter().skip(keep) {
-        if probs[i] < scaled {
-            scores[i] = f32::NEG_INFINITY;
+    // With one protected token the protection changes nothing: the most likely tokens have
+    // the top probability, never below `min_p` times it. Otherwise the protected set is the
+    // first `keep` of torch's descending sort.
+    let mut protected = vec![false; scores.len()];
+    if keep > 1 {
+        for &i in torch_sort(scores, true).iter().take(keep) {
+            protected[i] = true;
+        }
+    }
+    for (i, s) in scores.iter_mut().enumerate() {
+        if probs[i] < scaled && !protected[i] {
+            *s = f32::NEG_INFINITY;
         }
     }
 }
@@ -286,7 +338,15 @@ pub fn typical(scores: &mut [f32], mass: f64, keep: usize) {
         .filter(|v| !v.is_nan())
         .sum::<f32>();
     let shifted: Vec<f32> = normalized.iter().map(|&l| ((-l) - ent).abs()).collect();
-    let order = torch_sort(&shifted, false);
+    // Equal shifted scores of different logits are ordered as torch orders them; otherwise
+    // any order of equal values gives the same sums.
+    let mut order = sorted_pairs(&shifted, |_| true);
+    let ambiguous = order
+        .windows(2)
+        .any(|w| shifted[w[0]] == shifted[w[1]] && scores[w[0]] != scores[w[1]]);
+    if ambiguous || shifted.iter().any(|v| v.is_nan()) || keep > 1 {
+        order = torch_sort(&shifted, false);
+    }
     let sorted_logits: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
     let probs = softmax(&sorted_logits);
     let mass = mass as f32;
@@ -394,6 +454,57 @@ mod tests {
         let mut s = vec![1.0, 30.0, 2.0];
         top_p(&mut s, 0.5, 1);
         assert_eq!(s, vec![NEG, 30.0, NEG]);
+    }
+
+    /// top-p computed on torch's full sort order, without the fast path.
+    fn top_p_exact(scores: &mut [f32], p: f64, keep: usize) {
+        let n = scores.len();
+        let order = torch_sort(scores, false);
+        let sorted: Vec<f32> = order.iter().map(|&i| scores[i]).collect();
+        let probs = softmax(&sorted);
+        let mut acc = 0f64;
+        let mut remove = Vec::new();
+        for (pos, &q) in probs.iter().enumerate() {
+            acc += f64::from(q);
+            if (acc as f32) <= (1.0 - p) as f32 && pos < n.saturating_sub(keep) {
+                remove.push(order[pos]);
+            }
+        }
+        for i in remove {
+            scores[i] = NEG;
+        }
+    }
+
+    #[test]
+    fn top_p_fast_path_equals_the_full_sort() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u32
+        };
+        for case in 0..300 {
+            let n = 5 + (next() % 200) as usize;
+            let levels = 2 + next() % 12;
+            let row: Vec<f32> = (0..n)
+                .map(|_| {
+                    let v = next() % (levels + 2);
+                    if v >= levels {
+                        NEG
+                    } else {
+                        v as f32 * 0.5
+                    }
+                })
+                .collect();
+            let p = f64::from(next() % 100) / 100.0;
+            let keep = 1 + (next() % 3) as usize;
+            let mut fast = row.clone();
+            top_p(&mut fast, p, keep);
+            let mut exact = row.clone();
+            top_p_exact(&mut exact, p, keep);
+            assert_eq!(fast, exact, "case {case}: p={p} keep={keep}");
+        }
     }
 
     #[test]
