@@ -235,3 +235,41 @@ pub fn to_rgb(image: &DynamicImage) -> Result<RgbImage, ImageError> {
     };
     RgbImage::new(width, height, data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_unknown_bytes_are_typed_errors() {
+        let opts = DecodeOptions::default();
+        assert_eq!(decode(&[], &opts).expect_err("empty"), ImageError::Empty);
+        assert_eq!(
+            decode(b"hello world", &opts).expect_err("unknown").code(),
+            "ERR_IMAGE_FORMAT"
+        );
+        // A PNG signature with nothing after it.
+        let err = decode(b"\x89PNG\r\n\x1a\n", &opts).expect_err("truncated");
+        assert!(
+            matches!(err.code(), "ERR_IMAGE_TRUNCATED" | "ERR_IMAGE_CORRUPT"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sixteen_bit_conversions_follow_pillow() {
+        let gray =
+            ::image::ImageBuffer::<::image::Luma<u16>, _>::from_raw(3, 1, vec![5u16, 255, 256])
+                .expect("buffer");
+        let rgb = to_rgb(&DynamicImage::ImageLuma16(gray)).expect("rgb");
+        assert_eq!(rgb.data(), &[5, 5, 5, 255, 255, 255, 255, 255, 255]);
+        let color = ::image::ImageBuffer::<::image::Rgb<u16>, _>::from_raw(
+            1,
+            1,
+            vec![0x12ff, 0xff00, 0x00ff],
+        )
+        .expect("buffer");
+        let rgb = to_rgb(&DynamicImage::ImageRgb16(color)).expect("rgb");
+        assert_eq!(rgb.data(), &[0x12, 0xff, 0x00]);
+    }
+}

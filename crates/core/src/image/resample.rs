@@ -156,6 +156,10 @@ fn sinc(x: f64) -> f64 {
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
+/// Largest target `width * height` [`resize`] accepts (the default decoding pixel limit,
+/// Pillow's decompression-bomb threshold); larger targets are refused before any allocation.
+pub const MAX_RESIZE_PIXELS: usize = super::decode::DEFAULT_MAX_PIXELS as usize;
+
 /// Per-output-sample source window and fixed-point weights for one axis.
 struct Coeffs {
     ksize: usize,
@@ -419,4 +423,80 @@ fn resize_nearest(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_codes_round_trip_and_unknown_ones_are_refused() {
+        for code in 0..=5 {
+            assert_eq!(
+                i64::from(Filter::from_pil(code).expect("known").pil_code()),
+                code
+            );
+        }
+        assert_eq!(
+            Filter::from_pil(6).expect_err("unknown").code(),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert_eq!(Filter::from_name("bilinear"), Ok(Filter::Bilinear));
+        assert!(Filter::from_name("cubic").is_err());
+    }
+
+    #[test]
+    fn bad_dimensions_are_refused() {
+        let px = [0u8; 12];
+        let bad = |r: Result<Vec<u8>, ImageError>| r.expect_err("refused").code();
+        assert_eq!(
+            bad(resize(&px, 2, 2, 3, 0, 1, Filter::Bilinear)),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            bad(resize(&px, 2, 2, 3, 1, 0, Filter::Nearest)),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            bad(resize(&px, 0, 2, 3, 1, 1, Filter::Box)),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            bad(resize(&px, 2, 3, 3, 1, 1, Filter::Box)),
+            "ERR_INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            bad(resize(&px, 2, 2, 5, 1, 1, Filter::Box)),
+            "ERR_INVALID_ARGUMENT"
+        );
+        let huge = usize::MAX / 2;
+        assert_eq!(
+            bad(resize(&px, 2, 2, 3, huge, huge, Filter::Box)),
+            "ERR_INVALID_ARGUMENT"
+        );
+    }
+
+    #[test]
+    fn constant_images_stay_constant_for_every_filter() {
+        let px = vec![77u8; 9 * 4 * 3];
+        for code in 0..=5 {
+            let filter = Filter::from_pil(code).expect("filter");
+            for (w, h) in [(1, 1), (5, 2), (20, 9), (9, 13)] {
+                let out = resize(&px, 9, 4, 3, w, h, filter).expect("resize");
+                assert_eq!(out.len(), w * h * 3);
+                assert!(out.iter().all(|&v| v == 77), "{filter:?} {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn same_size_is_a_copy_and_one_channel_works() {
+        let px: Vec<u8> = (0..20).collect();
+        assert_eq!(
+            resize(&px, 5, 4, 1, 5, 4, Filter::Lanczos).expect("copy"),
+            px
+        );
+        let out = resize(&px, 5, 4, 1, 10, 8, Filter::Nearest).expect("nearest");
+        assert_eq!(&out[..4], &[0, 0, 1, 1]);
+    }
 }

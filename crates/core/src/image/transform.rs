@@ -195,3 +195,66 @@ pub fn pad_chw(
     }
     Ok((out, mask))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_larger_than_the_image_pads_with_zeros_centered() {
+        // 1x1 image into 3x3: the pixel lands in the middle.
+        let out = center_crop(&[9, 8, 7], 1, 1, 3, 3, 3).expect("crop");
+        let mut want = vec![0u8; 27];
+        want[12..15].copy_from_slice(&[9, 8, 7]);
+        assert_eq!(out, want);
+        // Width 2 into 3: ceil(1/2) = 1 column of padding on the left.
+        let out = center_crop(&[1, 2], 2, 1, 1, 3, 1).expect("crop");
+        assert_eq!(out, vec![0, 1, 2]);
+        // Odd shrink: floor((5 - 2) / 2) = 1.
+        let out = center_crop(&[1, 2, 3, 4, 5], 5, 1, 1, 2, 1).expect("crop");
+        assert_eq!(out, vec![2, 3]);
+        assert!(center_crop(&[1, 2], 2, 1, 1, 0, 1).is_err());
+        assert!(center_crop(&[1, 2], 3, 1, 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn rescale_and_normalize_follow_numpy_precision() {
+        let norm = Normalization {
+            rescale_factor: Some(1.0 / 255.0),
+            mean_std: Some((vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225])),
+        };
+        let out = to_chw_f32(&[0, 128, 255, 10, 20, 30], 2, 1, 3, &norm).expect("normalize");
+        // Channel-first: [r0, r1, g0, g1, b0, b1].
+        let r1 = ((10.0f64 / 255.0) as f32 - 0.485f32) / 0.229f32;
+        assert_eq!(out[1], r1);
+        let g0 = ((128.0f64 * (1.0 / 255.0)) as f32 - 0.456f32) / 0.224f32;
+        assert_eq!(out[2], g0);
+        let bad = Normalization {
+            rescale_factor: None,
+            mean_std: Some((vec![0.5; 2], vec![0.5; 2])),
+        };
+        assert!(to_chw_f32(&[0; 3], 1, 1, 3, &bad).is_err());
+        let nan = Normalization {
+            rescale_factor: Some(f64::NAN),
+            mean_std: None,
+        };
+        assert!(to_chw_f32(&[0; 3], 1, 1, 3, &nan).is_err());
+        let none = Normalization {
+            rescale_factor: None,
+            mean_std: None,
+        };
+        assert_eq!(
+            to_chw_f32(&[3, 4, 5], 1, 1, 3, &none).expect("plain"),
+            vec![3.0, 4.0, 5.0]
+        );
+    }
+
+    #[test]
+    fn pad_fills_bottom_right_and_masks() {
+        let (out, mask) = pad_chw(&[1.0, 2.0], 2, 1, 1, 2, 2, 0.0).expect("pad");
+        assert_eq!(out, vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0]);
+        assert_eq!(mask, vec![1, 0, 0, 0]);
+        assert!(pad_chw(&[1.0], 1, 1, 1, 0, 1, 0.0).is_err());
+        assert!(pad_chw(&[1.0, 2.0], 1, 1, 1, 1, 1, 0.0).is_err());
+    }
+}
