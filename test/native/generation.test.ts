@@ -200,7 +200,6 @@ test('bad configurations, seeds and buffers are typed errors, never crashes', (t
     'earlyStopping',
   );
   expectCode(t, beam({ maxLength: 1 }), 'ERR_INVALID_ARGUMENT', 'maxLength <= prompt');
-  expectCode(t, beam({ doSample: true }), 'ERR_INVALID_ARGUMENT', 'beam sampling');
   const bs = new BeamSearch({ numBeams: 2, maxLength: 5, eosTokenIds: [0] }, Int32Array.of(1));
   expectCode(t, () => bs.step(new Float32Array(7)), 'ERR_DIMS', 'logits not numBeams rows');
   expectCode(
@@ -211,6 +210,37 @@ test('bad configurations, seeds and buffers are typed errors, never crashes', (t
   );
   // The search is still usable after a rejected step.
   t.false(bs.step(Float32Array.of(0, 1, 2, 3, 0, 1, 2, 3)).done);
+});
+
+test('beam sampling: a seed repeats the search exactly', (t) => {
+  const cfg: BeamSearchConfig = {
+    numBeams: 3,
+    maxLength: 10,
+    eosTokenIds: [0],
+    doSample: true,
+    temperature: 1.3,
+    numReturnSequences: 2,
+  };
+  const run = (seed: number) => {
+    const bs = new BeamSearch(cfg, Int32Array.of(1), seed);
+    while (!bs.done) {
+      const rows = bs.sequences();
+      const logits = new Float32Array(rows.length * golden.beam.vocab);
+      rows.forEach((r, i) => {
+        logits.set(fakeLogits(r), i * golden.beam.vocab);
+      });
+      bs.step(logits);
+    }
+    const out = bs.finalize();
+    return { sequences: out.sequences.map((s) => Array.from(s)), scores: out.scores };
+  };
+  const a = run(9);
+  t.deepEqual(run(9), a);
+  t.is(a.sequences.length, 2);
+  t.true(
+    Array.from({ length: 10 }, (_, s) => run(100 + s)).some((r) => JSON.stringify(r) !== JSON.stringify(a)),
+  );
+  expectCode(t, () => new BeamSearch(cfg, Int32Array.of(1), -3), 'ERR_INVALID_ARGUMENT', 'bad seed');
 });
 
 function randomRows(n: number, vocab: number, seed: number): Float32Array[] {

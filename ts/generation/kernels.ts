@@ -115,13 +115,17 @@ export class TokenSampler {
   }
 }
 
-/** Beam search for one input, as transformers 4.57's `_beam_search`. */
+/** Beam search for one input, as transformers 4.57's `_beam_search` (beam sampling with `doSample`). */
 export class BeamSearch {
   readonly #native: NativeBeamSearch;
 
-  /** `promptIds`: the (decoder) prompt every beam starts from. */
-  constructor(config: BeamSearchConfig, promptIds: Int32Array) {
-    this.#native = call(() => new NativeBeamSearch(config as NativeDecodingConfig, i32(promptIds)));
+  /**
+   * `promptIds`: the (decoder) prompt every beam starts from. With `doSample` (beam sampling,
+   * candidates drawn without replacement as torch's `multinomial` draws them), `seed` fixes the
+   * random stream (integer in [0, 2^53 - 1]; absent = random).
+   */
+  constructor(config: BeamSearchConfig, promptIds: Int32Array, seed?: number) {
+    this.#native = call(() => new NativeBeamSearch(config as NativeDecodingConfig, i32(promptIds), seed));
   }
 
   /**

@@ -257,9 +257,15 @@ pub struct NativeBeamSearch {
 
 #[napi]
 impl NativeBeamSearch {
+    /// `seed` (beam sampling only): integer in [0, 2^53 - 1]; absent = a random seed.
     #[napi(constructor)]
-    pub fn new(config: NativeDecodingConfig, prompt_ids: Int32Array) -> Result<Self, Code> {
-        guard(|| BeamSearch::new(beam_config(&config)?, &prompt_ids)).map(|inner| Self { inner })
+    pub fn new(
+        config: NativeDecodingConfig,
+        prompt_ids: Int32Array,
+        seed: Option<f64>,
+    ) -> Result<Self, Code> {
+        guard(|| BeamSearch::with_seed(beam_config(&config)?, &prompt_ids, seed_arg(seed)?))
+            .map(|inner| Self { inner })
     }
 
     /// One step over `numBeams` rows of logits.

@@ -1,5 +1,5 @@
 //! Beam search for one input, step by step, as transformers 4.57's vectorised `_beam_search`
-//! (batch size 1, no sampling).
+//! (batch size 1).
 //!
 //! Each step: `log_softmax` of every running beam's logits, then the logits processors (so
 //! penalties act on log-probabilities), plus the running beam score; the best
@@ -10,10 +10,19 @@
 //! `sum_logprobs / generated_len ** length_penalty` (generated length including the EOS), and
 //! the `num_beams` best finished hypotheses are kept. All arithmetic is f32 with the same
 //! `-1e9` masking constants as the reference, so scores and tie-breaks follow it.
+//!
+//! With `do_sample` (beam sampling) the warpers run after the processors (keeping at least
+//! `n_eos + 1` tokens) and the candidates are drawn without replacement, as torch's
+//! `multinomial(softmax(scores), beams_to_keep)` does: every entry `i` of the flattened
+//! `num_beams × vocab` row gets the key `p_i / q_i` with `q_i = -ln(1 - u_i)` (one uniform draw
+//! `u_i` of the search's [`Rng`] per entry, in index order) and the candidates are the
+//! `beams_to_keep` largest keys, in key order.
 
 use super::config::DecodingConfig;
+use super::math::softmax;
 use super::math::{log_softmax, top_k_indices};
 use super::processors::LogitsProcessor;
+use super::rng::Rng;
 use super::sampler::check_logits;
 use crate::{Error, Result};
 
@@ -33,7 +42,7 @@ pub enum EarlyStopping {
 /// Beam search settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BeamConfig {
-    /// The logits processors (`do_sample` must be false).
+    /// The logits processors (and, with `do_sample`, the warpers: beam sampling).
     pub decoding: DecodingConfig,
     /// `num_beams` (>= 1).
     pub num_beams: usize,
@@ -89,6 +98,7 @@ pub struct BeamSearch {
     finished_flags: Vec<bool>,
     heuristic_unsatisfied: bool,
     done: bool,
+    rng: Rng,
 }
 
 fn length_factor(len: usize, penalty: f64) -> f32 {
@@ -98,6 +108,12 @@ fn length_factor(len: usize, penalty: f64) -> f32 {
 impl BeamSearch {
     /// Starts a search from `prompt` (the decoder prompt every beam starts from).
     pub fn new(cfg: BeamConfig, prompt: &[i32]) -> Result<Self> {
+        Self::with_seed(cfg, prompt, None)
+    }
+
+    /// As [`BeamSearch::new`], with the seed of the random stream beam sampling draws from
+    /// (absent = a random seed; unused without `do_sample`).
+    pub fn with_seed(cfg: BeamConfig, prompt: &[i32], seed: Option<u64>) -> Result<Self> {
         if cfg.num_beams == 0 {
             return Err(Error::InvalidArgument("numBeams must be at least 1".into()));
         }
@@ -112,11 +128,6 @@ impl BeamSearch {
                 "lengthPenalty must be a finite number, got {}",
                 cfg.length_penalty
             )));
-        }
-        if cfg.decoding.do_sample {
-            return Err(Error::InvalidArgument(
-                "beam search with doSample is not supported; use numBeams 1 to sample".into(),
-            ));
         }
         if prompt.is_empty() {
             return Err(Error::InvalidArgument(
@@ -154,6 +165,7 @@ impl BeamSearch {
             finished_flags: vec![false; n],
             heuristic_unsatisfied: true,
             done: false,
+            rng: Rng::from_seed(seed.unwrap_or_else(Rng::random_seed)),
             processor,
             cfg,
         })
@@ -206,13 +218,31 @@ impl BeamSearch {
         for (b, row) in logits.chunks_exact(vocab).enumerate() {
             let mut lp = log_softmax(row);
             self.processor
-                .process(&mut lp, &self.running[b], self.prompt_len)?;
+                .apply(&mut lp, &self.running[b], self.prompt_len)?;
             let base = self.running_scores[b];
             acc.extend(lp.iter().map(|&v| v + base));
         }
 
-        // Top candidates.
-        let top = top_k_indices(&acc, self.beams_to_keep);
+        // Top candidates (or, when sampling, drawn without replacement).
+        let top = if self.cfg.decoding.do_sample {
+            let probs = softmax(&acc);
+            if probs.iter().any(|p| p.is_nan()) {
+                return Err(Error::InvalidArgument(
+                    "every token was removed by the logits processors; nothing can be sampled"
+                        .into(),
+                ));
+            }
+            let keys: Vec<f32> = probs
+                .iter()
+                .map(|&p| {
+                    let q = -(1.0 - self.rng.uniform()).ln();
+                    (f64::from(p) / q) as f32
+                })
+                .collect();
+            top_k_indices(&keys, self.beams_to_keep)
+        } else {
+            top_k_indices(&acc, self.beams_to_keep)
+        };
         let eos = &self.cfg.decoding.eos_token_ids;
         let reaches_max = self.cur_len + 1 >= self.cfg.max_length;
         let cand: Vec<(usize, i32, f32, bool)> = top
@@ -393,6 +423,38 @@ mod tests {
         let out = bs.finalize();
         assert_eq!(out.sequences, vec![vec![2, 2]]);
         assert!(bs.step(&logits).is_err());
+    }
+
+    #[test]
+    fn beam_sampling_repeats_with_a_seed() {
+        let run = |seed: u64| {
+            let mut c = cfg(3, 12);
+            c.decoding.do_sample = true;
+            c.decoding.temperature = Some(1.5);
+            c.num_return_sequences = 3;
+            let mut bs =
+                BeamSearch::with_seed(c, &[1], Some(seed)).unwrap_or_else(|e| panic!("{e}"));
+            let v = 16;
+            loop {
+                let logits: Vec<f32> = bs
+                    .sequences()
+                    .iter()
+                    .flat_map(|s| {
+                        let last = *s.last().unwrap_or(&0);
+                        (0..v).map(move |t| (((t * 7 + last * 3) % 11) as f32) * 0.3)
+                    })
+                    .collect();
+                if bs.step(&logits).unwrap_or_else(|e| panic!("{e}")).done {
+                    break;
+                }
+            }
+            bs.finalize()
+        };
+        let a = run(5);
+        assert_eq!(a, run(5));
+        assert_eq!(a.sequences.len(), 3);
+        assert!(a.scores.windows(2).all(|w| w[0] >= w[1]));
+        assert!((0..20).any(|s| run(s) != a));
     }
 
     #[test]
