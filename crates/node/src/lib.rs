@@ -6,6 +6,7 @@
 mod aggregate;
 mod errors;
 mod generation;
+mod image;
 mod mask;
 mod pooling;
 mod qa;
