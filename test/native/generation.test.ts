@@ -332,9 +332,17 @@ function encodeIds(tok: Tokenizer, text: string, addSpecialTokens: boolean): num
   return Array.from(enc.inputIds.subarray(0, enc.lengths[0]), Number);
 }
 
-for (const name of ['roberta-bpe', 'xlmr-unigram', 'bert-uncased']) {
+// Byte-level BPE (RoBERTa, GPT-2), SentencePiece Unigram with Metaspace (XLM-R), SentencePiece
+// BPE with byte fallback and a stripped leading space (Llama), WordPiece (BERT).
+for (const name of [
+  'tokenizers/roberta-bpe',
+  'models/gpt2-tiny',
+  'tokenizers/xlmr-unigram',
+  'models/llama-tiny',
+  'tokenizers/bert-uncased',
+]) {
   test(`decodeStream concatenates to decode (${name})`, (t) => {
-    const tok = Tokenizer.fromFile(path.join(fixtures, 'tokenizers', name));
+    const tok = Tokenizer.fromFile(path.join(fixtures, name));
     for (const text of streamTexts) {
       const ids = encodeIds(tok, text, true);
       for (const skip of [true, false]) {

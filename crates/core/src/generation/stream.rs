@@ -96,3 +96,50 @@ impl DecodeStream {
         &self.all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn tokenizer(name: &str) -> Tokenizer {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/tokenizers");
+        Tokenizer::from_path(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn steps_concatenate_to_the_full_decode() {
+        for name in ["roberta-bpe", "xlmr-unigram"] {
+            let tok = tokenizer(name);
+            let text = "Stream 😀 世界, naïve — ok";
+            let enc = tok
+                .encode(text, None, &Default::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ids: Vec<u32> = enc.input_ids[..enc.lengths[0] as usize]
+                .iter()
+                .map(|&x| x as u32)
+                .collect();
+            let mut stream = DecodeStream::new(true);
+            let mut out = String::new();
+            for &id in &ids {
+                let piece = stream.step(&tok, id).unwrap_or_else(|e| panic!("{e}"));
+                assert!(!piece.contains('\u{FFFD}'), "{name}: {piece:?}");
+                out.push_str(&piece);
+            }
+            assert_eq!(stream.flush(&tok).unwrap_or_else(|e| panic!("{e}")), "");
+            let full = tok
+                .decode(&ids, true, Some(false))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(out, full, "{name}");
+            assert_eq!(stream.ids(), &ids[..]);
+        }
+    }
+
+    #[test]
+    fn bad_ids_are_errors_and_leave_the_state() {
+        let tok = tokenizer("roberta-bpe");
+        let mut stream = DecodeStream::new(false);
+        assert!(stream.step(&tok, 1_000_000_000).is_err());
+        assert!(stream.ids().is_empty());
+    }
+}
