@@ -82,7 +82,7 @@ export function generationTargets() {
       rounds64: 5,
       rssMaxNewTokens: 4,
       rssConcurrency: 16,
-      rssWarmup: 1000,
+      rssWarmup: 2000,
       rssGenerations: 10000,
       impls: ['floor', 'hf-tasks', 'hf-tasks-inline', 'transformers.js'],
       skip: {},
@@ -497,7 +497,7 @@ function timeLines(all) {
       parts.push(
         `${label}: floor ${fmt(f.sessionRunMsPerDecodeStep, 2)} ms per decode step in session.run (${fmt(f.interTokenMs.p50, 2)} ms between tokens, p50), hf-tasks ${fmt(o.interTokenMs.p50, 2)} ms between a stream's tokens (p50)` +
           (inline[k]
-            ? `, inline ${fmt(inline[k].sessionRunMsPerDecodeStep, 2)} ms per decode step in session.run and ${fmt(100 * (1 - inline[k].sessionRunShare), 0)}% of the wall time outside session.run`
+            ? `, inline ${fmt(inline[k].sessionRunMsPerDecodeStep, 2)} ms per decode step in session.run and ${fmt(100 * (1 - inline[k].sessionRunShare), 0)}% of the wall time outside session.run (${fmt(((1 - inline[k].sessionRunShare) * inline[k].wallMs) / (inline[k].tokens / inline[k].streams), 2)} ms per decode step)`
             : ''),
       );
     }
