@@ -30,6 +30,13 @@ pub fn log_softmax(x: &[f32]) -> Vec<f32> {
     x.iter().map(|&v| v - max - lse).collect()
 }
 
+/// `log_softmax(x)[i]` without building the whole row.
+pub fn log_softmax_at(x: &[f32], i: usize) -> f32 {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = x.iter().map(|&v| exp_shifted(v, max)).sum();
+    x[i] - max - sum.ln()
+}
+
 /// `torch.argmax`: the first index of the largest value (NaN counts as largest).
 pub fn argmax(x: &[f32]) -> usize {
     let mut best = 0usize;
@@ -308,6 +315,9 @@ mod tests {
             assert!((lp[i].exp() - p[i]).abs() < 1e-6);
         }
         assert_eq!(lp[3], f32::NEG_INFINITY);
+        for (i, &l) in lp.iter().enumerate() {
+            assert_eq!(log_softmax_at(&x, i), l);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! (accumulated in f64) exceeds `u * Σp`.
 
 use super::config::DecodingConfig;
-use super::math::{argmax, log_softmax, softmax};
+use super::math::{argmax, log_softmax_at, softmax};
 use super::processors::LogitsProcessor;
 use super::rng::Rng;
 use crate::{Error, Result};
@@ -124,7 +124,7 @@ impl TokenSampler {
         } else {
             argmax(&scores)
         };
-        let logprob = log_softmax(&scores)[index];
+        let logprob = log_softmax_at(&scores, index);
         let token = i32::try_from(index)
             .map_err(|_| Error::Internal(format!("token index {index} overflows i32")))?;
         Ok(Choice { token, logprob })
