@@ -34,6 +34,11 @@ export interface DecoderLayout {
   cache: CacheSlot[];
   /** Total positions the model holds (`n_positions` / `max_position_embeddings`), or null. */
   contextLength: number | null;
+  /**
+   * Rotary position embeddings (config.json has rope settings): positions past `contextLength`
+   * still compute, as in the reference; a learned position table ends there.
+   */
+  rotary: boolean;
 }
 
 function num(v: unknown): number | null {
@@ -59,6 +64,23 @@ export function contextLengthOf(config: ModelConfig): number | null {
     typeof raw.text_config === 'object' && raw.text_config !== null ? raw.text_config : raw
   ) as Record<string, unknown>;
   return num(c.max_position_embeddings) ?? num(c.n_positions) ?? num(c.n_ctx) ?? num(c.seq_length);
+}
+
+/** Whether config.json describes rotary position embeddings. */
+export function isRotary(config: ModelConfig): boolean {
+  const raw = config.raw;
+  const c = (
+    typeof raw.text_config === 'object' && raw.text_config !== null ? raw.text_config : raw
+  ) as Record<string, unknown>;
+  const keys = [
+    'rope_theta',
+    'rope_scaling',
+    'rotary_dim',
+    'rotary_pct',
+    'rotary_emb_base',
+    'partial_rotary_factor',
+  ];
+  return keys.some((k) => c[k] !== undefined && c[k] !== null) || c.position_embedding_type === 'rotary';
 }
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$|^past\.(\d+)\.(key|value)$|^past_key_values\.(\d+)$/;
@@ -134,5 +156,6 @@ export function decoderLayout(
     logits,
     cache,
     contextLength: contextLengthOf(config),
+    rotary: isRotary(config),
   };
 }

@@ -190,6 +190,7 @@ const KNOWN = new Set([
   'watermark',
   'truncate',
   'best_of',
+  'handle_long_generation',
 ]);
 
 /** A call's parameters, validated and merged over the model's settings. */
@@ -208,6 +209,8 @@ export interface ResolvedParameters {
   cleanUp: boolean;
   /** TGI `truncate`: keep only the last N prompt tokens. */
   truncate: number | null;
+  /** The pipeline's `handle_long_generation: "hole"`: cut the prompt's start to leave room. */
+  hole: boolean;
 }
 
 export function resolveParameters(gc: GenerationContext, parameters: unknown): ResolvedParameters {
@@ -279,6 +282,14 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
       throw param(name, `\`${name}\` is not supported (got ${describeValue(params[name])})`);
     }
   }
+  const hlg = params.handle_long_generation;
+  if (hlg !== undefined && hlg !== null && hlg !== 'hole') {
+    throw param(
+      'handle_long_generation',
+      `\`handle_long_generation\` must be "hole" or null (got ${describeValue(hlg)})`,
+    );
+  }
+  const hole = hlg === 'hole';
   const truncate = integer(params, 'truncate') ?? null;
   if (truncate !== null && truncate < 1)
     throw param('truncate', `\`truncate\` must be >= 1 (got ${truncate})`);
@@ -295,6 +306,7 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
     continueFinalMessage: bool(params, 'continue_final_message'),
     cleanUp,
     truncate,
+    hole,
   };
 }
 
@@ -476,6 +488,7 @@ function encodePrompt(gc: GenerationContext, prompt: Prompt, rp: ResolvedParamet
     ids = Array.from(tok.encode(prefix + prompt.text).inputIds, Number);
   }
   if (rp.truncate !== null && ids.length > rp.truncate) ids = ids.slice(ids.length - rp.truncate);
+  if (rp.hole) ids = holeCut(gc, ids, rp);
   if (ids.length === 0) {
     // generate() starts an empty prompt from the BOS token; the text cut starts at 0.
     const bos = gc.settings.bos_token_id ?? tok.specialTokens.bos_token_id;
@@ -484,6 +497,26 @@ function encodePrompt(gc: GenerationContext, prompt: Prompt, rp: ResolvedParamet
   }
   const decoded = tok.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: rp.cleanUp });
   return { ids, decodedLength: codePoints(decoded), continueFinal };
+}
+
+/**
+ * `handle_long_generation: "hole"` as the reference's preprocessing does it: when the prompt and
+ * the new tokens (the call's `max_new_tokens`, else `max_length` minus the prompt) exceed the
+ * tokenizer's `model_max_length`, keep only the prompt's last tokens that leave room.
+ */
+function holeCut(gc: GenerationContext, ids: number[], rp: ResolvedParameters): number[] {
+  const n = ids.length;
+  const newTokens = rp.maxNewTokens ?? (rp.maxLength ?? rp.settings.max_length) - n;
+  if (newTokens < 0) throw invalidInput('We cannot infer how many new tokens are expected');
+  const limit = gc.model.tokenizer.modelMaxLength;
+  if (limit === null || n + newTokens <= limit) return ids;
+  const keep = limit - newTokens;
+  if (keep <= 0) {
+    throw invalidInput(
+      'We cannot use `hole` to handle this generation the number of desired tokens exceeds the models max length',
+    );
+  }
+  return ids.slice(n - keep);
 }
 
 /** The request for one prompt. */
@@ -516,7 +549,9 @@ function requestFor(
         `the prompt is ${n} tokens long; this model holds ${context} positions, so at most ${context - 1} prompt tokens leave room to generate`,
       );
     }
-    maxNew = Math.min(maxNew, context - n);
+    // A learned position table ends at the context (the reference fails there); rotary
+    // positions go on, as they do in the reference.
+    if (!gc.generator.layout.rotary) maxNew = Math.min(maxNew, context - n);
   }
   const tok = gc.model.tokenizer;
   const stopIds =

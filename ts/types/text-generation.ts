@@ -45,6 +45,8 @@ export interface TextGenerationParameters {
   num_beams?: number;
   length_penalty?: number;
   early_stopping?: boolean | 'never';
+  /** `"hole"`: cut the prompt's start so that it and the new tokens fit `model_max_length`. */
+  handle_long_generation?: 'hole' | null;
   /** TGI: keep only the last N prompt tokens. */
   truncate?: number;
   /** Decode with `clean_up_tokenization_spaces` (default true, as the pipeline). */
