@@ -100,8 +100,9 @@ export function generationTargets() {
       rssConcurrency: 16,
       rssWarmup: 16,
       rssGenerations: 64,
-      impls: ['floor', 'hf-tasks', 'transformers.js'],
+      impls: ['floor', 'hf-tasks', 'hf-tasks-inline', 'transformers.js'],
       skip: {
+        'hf-tasks-inline': { scenarios: ['c16', 'c64'], why: 'a diagnostic, one stream is enough' },
         'transformers.js': {
           scenarios: ['c64'],
           why: 'its concurrent calls are not batched (16 streams run below one stream), so 64 would take minutes',
