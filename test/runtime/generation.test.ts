@@ -175,3 +175,28 @@ test('a dedicated worker: same results, token events cross the thread, a crash-f
   await t.throwsAsync(worker.generate(reqs[0] as GenerationRequest), { instanceOf: HfTasksError });
   await inline.dispose();
 });
+
+test('in a worker: an abort crosses the thread (ERR_ABORTED) and the queue limit is ERR_QUEUE_FULL', async (t) => {
+  const g = await createGenerator(onnx('qwen2-tiny'), { maxQueued: 1, maxBatchTokens: 40 });
+  const tok = Tokenizer.fromFile(modelDir('qwen2-tiny'));
+  const controller = new AbortController();
+  let seen = 0;
+  const doomed = g.generate(request(tok, 'Hello', 30, { stream: true }), {
+    signal: controller.signal,
+    onToken: () => {
+      seen++;
+      if (seen === 2) controller.abort();
+    },
+  });
+  const err = await t.throwsAsync(doomed, { instanceOf: HfTasksError });
+  t.is(err?.code, 'ERR_ABORTED');
+  t.true(seen < 30);
+  const first = g.generate(request(tok, 'Hello', 30));
+  const second = g.generate(request(tok, 'Hello there', 30));
+  const third = g.generate(request(tok, 'The Eiffel Tower', 30));
+  const settled = await Promise.allSettled([first, second, third]);
+  const full = settled.filter((s) => s.status === 'rejected' && s.reason instanceof QueueFullError);
+  t.true(full.length >= 1);
+  t.is((settled[0] as PromiseFulfilledResult<{ sequences: unknown[] }>).value.sequences.length, 1);
+  await g.dispose();
+});
