@@ -89,7 +89,12 @@ fn processors_match_transformers() {
         let want = floats(&case["scores"]);
         let seq = ids(&case["ids"]);
         let prompt = case["promptLength"].as_u64().unwrap_or(0) as usize;
-        let p = LogitsProcessor::new(cfg.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let beams = case["config"]
+            .get("numBeams")
+            .and_then(Value::as_u64)
+            .unwrap_or(1) as usize;
+        let p = LogitsProcessor::with_beams(cfg.clone(), beams)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut got = logits.clone();
         p.apply(&mut got, &seq, prompt)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
