@@ -379,3 +379,19 @@ test('sampling with top_k 1 (or a tiny temperature) picks the greedy tokens', as
     t.deepEqual(ids(sampled), ids(greedy), JSON.stringify(extra));
   }
 });
+
+test('a plain ModelRunner from createRunner gets an inline decode loop with the same results', async (t) => {
+  const { createSessionRunner } = await import('../../ts/runtime/session.js');
+  const pipe = await pipeline('text-generation', modelDir('llama-tiny'), {
+    createRunner: (onnxPath) => createSessionRunner(onnxPath),
+  });
+  const params = { max_new_tokens: 10, do_sample: false, details: true };
+  const [a] = await pipe('The Eiffel Tower', params);
+  const [b] = await (await pipeFor('llama-tiny'))('The Eiffel Tower', params);
+  t.deepEqual(
+    a?.details?.tokens.map((x) => x.id),
+    b?.details?.tokens.map((x) => x.id),
+  );
+  t.is(a?.generated_text, b?.generated_text);
+  await pipe.dispose();
+});
