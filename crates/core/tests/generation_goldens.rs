@@ -251,3 +251,39 @@ fn beam_search_matches_transformers() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn greedy_loop_matches_transformers_sample_without_sampling() {
+    let g = golden();
+    let b = &g["beam"];
+    let fake = Fake {
+        vocab: b["vocab"].as_u64().unwrap_or(0) as usize,
+        positions: b["positions"].as_u64().unwrap_or(1) as usize,
+        last: floats(&b["last"]),
+        previous: floats(&b["previous"]),
+        position: floats(&b["position"]),
+    };
+    let cases = b["greedy"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no greedy cases"));
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let name = case["name"].as_str().unwrap_or("?");
+        let cfg = decoding(&case["config"]);
+        let max_length = cfg.max_length.unwrap_or(0);
+        let eos = cfg.eos_token_ids.clone();
+        let prompt = ids(&case["prompt"]);
+        let mut sampler = TokenSampler::new(cfg, Some(0)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut seq = prompt.clone();
+        while seq.len() < max_length {
+            let choice = sampler
+                .next(&fake.logits(&seq), &seq, prompt.len())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            seq.push(choice.token);
+            if eos.contains(&choice.token) {
+                break;
+            }
+        }
+        assert_eq!(seq[prompt.len()..], ids(&case["sequence"])[..], "{name}");
+    }
+}
