@@ -140,6 +140,31 @@ test('the beam step reports the source beam and token of every new beam', (t) =>
   );
 });
 
+test('a beam step with stopAll finishes the best candidates (time is up)', (t) => {
+  const bs = new BeamSearch(
+    { numBeams: 2, maxLength: 20, eosTokenIds: [0], numReturnSequences: 2 },
+    Int32Array.of(1),
+  );
+  const row = [-5, 0, 3, 1];
+  t.false(bs.step(Float32Array.from([...row, ...row])).done);
+  t.true(bs.step(Float32Array.from([...row, ...row]), { stopAll: true }).done);
+  const out = bs.finalize();
+  t.deepEqual(
+    out.sequences.map((s) => Array.from(s)),
+    [
+      [2, 2],
+      [2, 3],
+    ],
+  );
+  t.deepEqual(out.lengths, [2, 2]);
+  expectCode(
+    t,
+    () => bs.step(Float32Array.from([...row, ...row])),
+    'ERR_INVALID_ARGUMENT',
+    'step after the end',
+  );
+});
+
 function expectCode(t: import('ava').ExecutionContext, f: () => unknown, code: string, what: string) {
   const err = t.throws(f, undefined, what) as (Error & { code?: string }) | undefined;
   t.true(err instanceof HfTasksError, what);

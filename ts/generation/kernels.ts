@@ -131,9 +131,14 @@ export class BeamSearch {
   /**
    * `logits`: numBeams rows × vocab, one per running beam in beam order. Returns, for each new
    * beam, the previous beam row it continues (reorder KV caches with `beamIndices`) and its token.
+   * `stopAll`: every candidate of this step hits a stopping criterion (as transformers'
+   * `MaxTimeCriteria` once time is up): the best become finished hypotheses and `done` is true.
    */
-  step(logits: Float32Array): { beamIndices: Int32Array; tokens: Int32Array; done: boolean } {
-    return call(() => this.#native.step(f32(logits)));
+  step(
+    logits: Float32Array,
+    options?: { stopAll?: boolean },
+  ): { beamIndices: Int32Array; tokens: Int32Array; done: boolean } {
+    return call(() => this.#native.step(f32(logits), options?.stopAll));
   }
 
   /** Running sequences (numBeams rows, prompt included). */

@@ -268,11 +268,16 @@ impl NativeBeamSearch {
             .map(|inner| Self { inner })
     }
 
-    /// One step over `numBeams` rows of logits.
+    /// One step over `numBeams` rows of logits; `stopAll`: every candidate of this step hits a
+    /// stopping criterion (time is up), so the search ends with this step.
     #[napi]
-    pub fn step(&mut self, logits: Float32Array) -> Result<NativeBeamStep, Code> {
+    pub fn step(
+        &mut self,
+        logits: Float32Array,
+        stop_all: Option<bool>,
+    ) -> Result<NativeBeamStep, Code> {
         let inner = &mut self.inner;
-        guard(|| inner.step(&logits)).map(|s| NativeBeamStep {
+        guard(|| inner.step_with(&logits, stop_all.unwrap_or(false))).map(|s| NativeBeamStep {
             beam_indices: Int32Array::new(s.beam_indices),
             tokens: Int32Array::new(s.tokens),
             done: s.done,

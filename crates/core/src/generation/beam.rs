@@ -193,6 +193,13 @@ impl BeamSearch {
 
     /// One step: `logits` holds `num_beams` rows of the vocabulary, one per running beam.
     pub fn step(&mut self, logits: &[f32]) -> Result<BeamStep> {
+        self.step_with(logits, false)
+    }
+
+    /// As [`BeamSearch::step`]; `stop_all` makes every candidate of this step hit a stopping
+    /// criterion, as transformers' `MaxTimeCriteria` does once time is up: the best candidates
+    /// become finished hypotheses and the search ends.
+    pub fn step_with(&mut self, logits: &[f32], stop_all: bool) -> Result<BeamStep> {
         if self.done {
             return Err(Error::InvalidArgument(
                 "beam search is already finished; call finalize".into(),
@@ -244,7 +251,7 @@ impl BeamSearch {
             top_k_indices(&acc, self.beams_to_keep)
         };
         let eos = &self.cfg.decoding.eos_token_ids;
-        let reaches_max = self.cur_len + 1 >= self.cfg.max_length;
+        let reaches_max = stop_all || self.cur_len + 1 >= self.cfg.max_length;
         let cand: Vec<(usize, i32, f32, bool)> = top
             .iter()
             .map(|&flat| {
@@ -455,6 +462,22 @@ mod tests {
         assert_eq!(a.sequences.len(), 3);
         assert!(a.scores.windows(2).all(|w| w[0] >= w[1]));
         assert!((0..20).any(|s| run(s) != a));
+    }
+
+    #[test]
+    fn a_forced_stop_finishes_the_best_candidates() {
+        let mut bs = BeamSearch::new(cfg(2, 10), &[1]).unwrap_or_else(|e| panic!("{e}"));
+        let row = [-5.0f32, 0.0, 3.0, 1.0];
+        let logits: Vec<f32> = row.iter().chain(row.iter()).copied().collect();
+        assert!(!bs.step(&logits).unwrap_or_else(|e| panic!("{e}")).done);
+        let last = bs
+            .step_with(&logits, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(last.done);
+        let out = bs.finalize();
+        assert_eq!(out.sequences, vec![vec![2, 2]]);
+        assert_eq!(out.lengths, vec![2]);
+        assert!(out.scores[0] > -1.0 && out.scores[0] < 0.0);
     }
 
     #[test]
