@@ -124,7 +124,12 @@ impl TokenSampler {
         } else {
             argmax(&scores)
         };
-        let logprob = log_softmax_at(&scores, index);
+        // Greedy over a row the processors removed entirely picks index 0, as torch.argmax
+        // does; its log-probability is then -inf rather than NaN.
+        let logprob = match log_softmax_at(&scores, index) {
+            l if l.is_nan() => f32::NEG_INFINITY,
+            l => l,
+        };
         let token = i32::try_from(index)
             .map_err(|_| Error::Internal(format!("token index {index} overflows i32")))?;
         Ok(Choice { token, logprob })
