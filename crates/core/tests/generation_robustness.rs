@@ -19,7 +19,7 @@ impl Lcg {
         self.next() % n.max(1)
     }
     fn maybe(&mut self) -> bool {
-        self.next() % 3 == 0
+        self.next().is_multiple_of(3)
     }
     fn ids(&mut self, len: u32, vocab: u32) -> Vec<i32> {
         (0..len).map(|_| self.below(vocab + 2) as i32).collect()
