@@ -11,7 +11,7 @@ import { NativeBeamSearch, type NativeDecodingConfig, NativeTokenSampler } from 
  * Logits processors and warpers, applied in transformers 4.57 `_get_logits_processor` order,
  * each only when enabled: repetition penalty → no-repeat n-gram → bad words → min length → min
  * new tokens → forced BOS → forced EOS → suppress tokens → begin-suppress tokens; then, only when
- * `doSample`, temperature → top-k → top-p → min-p → typical-p. An absent field is off (the caller
+ * `doSample`, temperature → top-k → top-p → min-p → typical-p → epsilon → eta. An absent field is off (the caller
  * resolves generation-config defaults such as `top_k = 50`).
  */
 export interface DecodingConfig {
@@ -48,6 +48,10 @@ export interface DecodingConfig {
   minP?: number;
   /** (0, 1]; 1 = off. */
   typicalP?: number;
+  /** `epsilon_cutoff`: applied when in (0, 1), after typical-p. */
+  epsilonCutoff?: number;
+  /** `eta_cutoff`: applied when in (0, 1), after epsilon. */
+  etaCutoff?: number;
 }
 
 /** Beam search settings. */

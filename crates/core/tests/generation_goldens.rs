@@ -64,6 +64,8 @@ fn decoding(cfg: &Value) -> DecodingConfig {
         top_p: f("topP"),
         min_p: f("minP"),
         typical_p: f("typicalP"),
+        epsilon_cutoff: f("epsilonCutoff"),
+        eta_cutoff: f("etaCutoff"),
     }
 }
 

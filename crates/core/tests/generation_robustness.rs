@@ -58,6 +58,8 @@ fn random_config(r: &mut Lcg, vocab: u32) -> DecodingConfig {
         top_p: r.maybe().then(|| f64::from(r.below(12)) / 10.0),
         min_p: r.maybe().then(|| f64::from(r.below(12)) / 10.0),
         typical_p: r.maybe().then(|| f64::from(r.below(12)) / 10.0),
+        epsilon_cutoff: r.maybe().then(|| f64::from(r.below(12)) / 100.0),
+        eta_cutoff: r.maybe().then(|| f64::from(r.below(12)) / 100.0),
     }
 }
 

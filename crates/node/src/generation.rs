@@ -36,6 +36,8 @@ pub struct NativeDecodingConfig {
     pub top_p: Option<f64>,
     pub min_p: Option<f64>,
     pub typical_p: Option<f64>,
+    pub epsilon_cutoff: Option<f64>,
+    pub eta_cutoff: Option<f64>,
     /// Beam search only.
     pub num_beams: Option<f64>,
     pub length_penalty: Option<f64>,
@@ -116,6 +118,8 @@ fn decoding(c: &NativeDecodingConfig) -> CoreResult<DecodingConfig> {
         top_p: number(c.top_p, "topP")?,
         min_p: number(c.min_p, "minP")?,
         typical_p: number(c.typical_p, "typicalP")?,
+        epsilon_cutoff: number(c.epsilon_cutoff, "epsilonCutoff")?,
+        eta_cutoff: number(c.eta_cutoff, "etaCutoff")?,
     };
     cfg.validate()?;
     Ok(cfg)

@@ -44,6 +44,10 @@ pub struct DecodingConfig {
     pub min_p: Option<f64>,
     /// `typical_p`: in (0, 1]; applied when < 1.
     pub typical_p: Option<f64>,
+    /// `epsilon_cutoff`: applied when in (0, 1) (other values are ignored, as transformers does).
+    pub epsilon_cutoff: Option<f64>,
+    /// `eta_cutoff`: applied when in (0, 1) (other values are ignored, as transformers does).
+    pub eta_cutoff: Option<f64>,
 }
 
 fn bad(msg: String) -> Error {

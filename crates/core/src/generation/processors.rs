@@ -3,7 +3,7 @@
 //!
 //! repetition penalty → no-repeat n-gram → bad words → min length → min new tokens → forced
 //! BOS → forced EOS → suppress tokens → suppress tokens at begin; then, only when sampling,
-//! temperature → top-k → top-p → min-p → typical-p.
+//! temperature → top-k → top-p → min-p → typical-p → epsilon → eta.
 //!
 //! Scores are f32 and every operation is the f32 operation torch performs (Python float
 //! parameters are rounded to f32 first, as torch does with a scalar operand).
@@ -216,6 +216,13 @@ impl LogitsProcessor {
         if let Some(m) = cfg.typical_p.filter(|&m| m < 1.0) {
             typical(scores, m, keep);
         }
+        if let Some(e) = cfg.epsilon_cutoff.filter(|&e| e > 0.0 && e < 1.0) {
+            let probs = softmax(scores);
+            cutoff(scores, &probs, e as f32, keep);
+        }
+        if let Some(e) = cfg.eta_cutoff.filter(|&e| e > 0.0 && e < 1.0) {
+            eta(scores, e as f32, keep);
+        }
     }
 }
 
@@ -230,6 +237,35 @@ pub fn top_k(scores: &mut [f32], k: usize) {
             *s = f32::NEG_INFINITY;
         }
     }
+}
+
+/// Removes tokens whose probability is below `threshold`, except those at or above the
+/// `keep`-th largest score (`EpsilonLogitsWarper` / `EtaLogitsWarper`).
+fn cutoff(scores: &mut [f32], probs: &[f32], threshold: f32, keep: usize) {
+    let k = keep.min(scores.len());
+    let Some(kth) = kth_largest(scores, k) else {
+        return;
+    };
+    for (s, &p) in scores.iter_mut().zip(probs) {
+        if p < threshold && *s < kth {
+            *s = f32::NEG_INFINITY;
+        }
+    }
+}
+
+/// `EtaLogitsWarper`: cutoff `min(ε, sqrt(ε) * exp(-entropy))`, the entropy computed as
+/// `torch.distributions.Categorical(logits=scores).entropy()` (log-probabilities clamped to the
+/// lowest finite f32, so removed tokens add 0).
+pub fn eta(scores: &mut [f32], epsilon: f32, keep: usize) {
+    let probs = softmax(scores);
+    let logp = log_softmax(scores);
+    let entropy: f32 = -logp
+        .iter()
+        .zip(&probs)
+        .map(|(&l, &p)| l.max(f32::MIN) * p)
+        .sum::<f32>();
+    let eta = epsilon.min(epsilon.sqrt() * (-entropy).exp());
+    cutoff(scores, &probs, eta, keep);
 }
 
 /// The ascending order torch's sort gives, computed fast: -inf entries first (their order
