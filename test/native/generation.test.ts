@@ -165,6 +165,29 @@ test('a beam step with stopAll finishes the best candidates (time is up)', (t) =
   );
 });
 
+test('a caller-side stop criterion finishes the candidates it matches', (t) => {
+  const bs = new BeamSearch(
+    { numBeams: 2, maxLength: 20, eosTokenIds: [0], numReturnSequences: 2 },
+    Int32Array.of(1),
+  );
+  const row = [-5, 0, 3, 1];
+  const seen: number[][] = [];
+  const step = bs.step(Float32Array.from([...row, ...row]), {
+    isStop: (c) => {
+      seen.push(Array.from(c));
+      return c.at(-1) === 2;
+    },
+  });
+  t.deepEqual(seen, [
+    [1, 2],
+    [1, 3],
+    [1, 1],
+    [1, 0],
+  ]);
+  t.deepEqual(Array.from(step.tokens), [3, 1]);
+  t.false(step.done);
+});
+
 function expectCode(t: import('ava').ExecutionContext, f: () => unknown, code: string, what: string) {
   const err = t.throws(f, undefined, what) as (Error & { code?: string }) | undefined;
   t.true(err instanceof HfTasksError, what);

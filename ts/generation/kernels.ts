@@ -137,12 +137,27 @@ export class BeamSearch {
    * beam, the previous beam row it continues (reorder KV caches with `beamIndices`) and its token.
    * `stopAll`: every candidate of this step hits a stopping criterion (as transformers'
    * `MaxTimeCriteria` once time is up): the best become finished hypotheses and `done` is true.
+   * `isStop(candidate)`: a caller-side stopping criterion (e.g. stop strings) run, as transformers
+   * runs its criteria, on every one of the `beamsToKeep` candidates (prompt + generated ids + new
+   * token) before they are ranked.
    */
   step(
     logits: Float32Array,
-    options?: { stopAll?: boolean },
+    options?: { stopAll?: boolean; isStop?: (candidate: Int32Array) => boolean },
   ): { beamIndices: Int32Array; tokens: Int32Array; done: boolean } {
-    return call(() => this.#native.step(f32(logits), options?.stopAll));
+    const isStop = options?.isStop;
+    if (isStop === undefined) return call(() => this.#native.step(f32(logits), options?.stopAll));
+    const running = this.sequences();
+    const { beamIndices, tokens } = call(() => this.#native.propose(f32(logits)));
+    const stops = new Uint8Array(tokens.length);
+    for (let j = 0; j < tokens.length; j++) {
+      const prev = running[beamIndices[j] as number] as Int32Array;
+      const candidate = new Int32Array(prev.length + 1);
+      candidate.set(prev);
+      candidate[prev.length] = tokens[j] as number;
+      stops[j] = isStop(candidate) ? 1 : 0;
+    }
+    return call(() => this.#native.commit(stops, options?.stopAll));
   }
 
   /** Running sequences (numBeams rows, prompt included). */

@@ -8,7 +8,7 @@ use hf_tasks_core::generation::{
 };
 use hf_tasks_core::tokenize::Tokenizer as CoreTokenizer;
 use hf_tasks_core::{Error, Result as CoreResult};
-use napi::bindgen_prelude::{Either, Float32Array, Int32Array, Result};
+use napi::bindgen_prelude::{Either, Float32Array, Int32Array, Result, Uint8Array};
 use napi_derive::napi;
 
 use crate::errors::{guard, Code};
@@ -242,6 +242,15 @@ pub struct NativeBeamStep {
     pub done: bool,
 }
 
+/// Candidates of a proposed beam step.
+#[napi(object)]
+pub struct NativeBeamCandidates {
+    /// Previous beam row of each candidate.
+    pub beam_indices: Int32Array,
+    /// Token of each candidate.
+    pub tokens: Int32Array,
+}
+
 /// The best hypotheses.
 #[napi(object)]
 pub struct NativeBeamOutput {
@@ -282,6 +291,36 @@ impl NativeBeamSearch {
     ) -> Result<NativeBeamStep, Code> {
         let inner = &mut self.inner;
         guard(|| inner.step_with(&logits, stop_all.unwrap_or(false))).map(|s| NativeBeamStep {
+            beam_indices: Int32Array::new(s.beam_indices),
+            tokens: Int32Array::new(s.tokens),
+            done: s.done,
+        })
+    }
+
+    /// First half of a step: the candidates (previous beam row, token) in the reference's
+    /// order; `commit` must follow.
+    #[napi]
+    pub fn propose(&mut self, logits: Float32Array) -> Result<NativeBeamCandidates, Code> {
+        let inner = &mut self.inner;
+        guard(|| inner.propose(&logits)).map(|c| NativeBeamCandidates {
+            beam_indices: Int32Array::new(c.iter().map(|&(b, _)| b as i32).collect()),
+            tokens: Int32Array::new(c.iter().map(|&(_, t)| t).collect()),
+        })
+    }
+
+    /// Second half of a step: `stops[j]` nonzero = candidate `j` hits a stopping criterion
+    /// (e.g. a stop string); `stopAll` = they all do.
+    #[napi]
+    pub fn commit(
+        &mut self,
+        stops: Option<Uint8Array>,
+        stop_all: Option<bool>,
+    ) -> Result<NativeBeamStep, Code> {
+        let inner = &mut self.inner;
+        let flags: Vec<bool> = stops
+            .map(|s| s.iter().map(|&x| x != 0).collect())
+            .unwrap_or_default();
+        guard(|| inner.commit(&flags, stop_all.unwrap_or(false))).map(|s| NativeBeamStep {
             beam_indices: Int32Array::new(s.beam_indices),
             tokens: Int32Array::new(s.tokens),
             done: s.done,

@@ -99,6 +99,8 @@ pub struct BeamSearch {
     heuristic_unsatisfied: bool,
     done: bool,
     rng: Rng,
+    /// Candidates of a proposed, not yet committed step: (beam row, token, score).
+    pending: Option<Vec<(usize, i32, f32)>>,
 }
 
 fn length_factor(len: usize, penalty: f64) -> f32 {
@@ -166,6 +168,7 @@ impl BeamSearch {
             heuristic_unsatisfied: true,
             done: false,
             rng: Rng::from_seed(seed.unwrap_or_else(Rng::random_seed)),
+            pending: None,
             processor,
             cfg,
         })
@@ -200,11 +203,21 @@ impl BeamSearch {
     /// criterion, as transformers' `MaxTimeCriteria` does once time is up: the best candidates
     /// become finished hypotheses and the search ends.
     pub fn step_with(&mut self, logits: &[f32], stop_all: bool) -> Result<BeamStep> {
+        self.propose(logits)?;
+        self.commit(&[], stop_all)
+    }
+
+    /// First half of a step: the `beams_to_keep` candidates of `logits` in the reference's
+    /// order, as (previous beam row, token). Call [`BeamSearch::commit`] next, with which of
+    /// them hit a caller-side stopping criterion (e.g. a stop string), as transformers runs
+    /// every stopping criterion on every candidate.
+    pub fn propose(&mut self, logits: &[f32]) -> Result<Vec<(usize, i32)>> {
         if self.done {
             return Err(Error::InvalidArgument(
                 "beam search is already finished; call finalize".into(),
             ));
         }
+        self.pending = None;
         let n = self.cfg.num_beams;
         if logits.is_empty() || !logits.len().is_multiple_of(n) {
             return Err(Error::Dims(format!(
@@ -250,15 +263,42 @@ impl BeamSearch {
         } else {
             top_k_indices(&acc, self.beams_to_keep)
         };
+        let pending: Vec<(usize, i32, f32)> = top
+            .iter()
+            .map(|&flat| (flat / vocab, (flat % vocab) as i32, acc[flat]))
+            .collect();
+        let out = pending.iter().map(|&(b, t, _)| (b, t)).collect();
+        self.pending = Some(pending);
+        Ok(out)
+    }
+
+    /// Second half of a step: `stops[j]` (empty = none) says candidate `j` of
+    /// [`BeamSearch::propose`] hits a caller-side stopping criterion; `stop_all` says they all
+    /// do. EOS and `max_length` are checked here.
+    pub fn commit(&mut self, stops: &[bool], stop_all: bool) -> Result<BeamStep> {
+        let Some(pending) = self.pending.take() else {
+            return Err(Error::InvalidArgument(
+                "beam commit without a proposed step".into(),
+            ));
+        };
+        if !stops.is_empty() && stops.len() != pending.len() {
+            let count = pending.len();
+            self.pending = Some(pending);
+            return Err(Error::Dims(format!(
+                "beam commit: {} stop flags for {count} candidates",
+                stops.len()
+            )));
+        }
+        let n = self.cfg.num_beams;
         let eos = &self.cfg.decoding.eos_token_ids;
         let reaches_max = stop_all || self.cur_len + 1 >= self.cfg.max_length;
-        let cand: Vec<(usize, i32, f32, bool)> = top
+        let cand: Vec<(usize, i32, f32, bool)> = pending
             .iter()
-            .map(|&flat| {
-                let src = flat / vocab;
-                let tok = (flat % vocab) as i32;
-                let hits = reaches_max || eos.contains(&tok);
-                (src, tok, acc[flat], hits)
+            .enumerate()
+            .map(|(j, &(src, tok, lp))| {
+                let hits =
+                    reaches_max || eos.contains(&tok) || stops.get(j).copied().unwrap_or(false);
+                (src, tok, lp, hits)
             })
             .collect();
 
@@ -478,6 +518,24 @@ mod tests {
         assert_eq!(out.sequences, vec![vec![2, 2]]);
         assert_eq!(out.lengths, vec![2]);
         assert!(out.scores[0] > -1.0 && out.scores[0] < 0.0);
+    }
+
+    #[test]
+    fn a_caller_stop_finishes_that_candidate() {
+        let mut bs = BeamSearch::new(cfg(2, 10), &[1]).unwrap_or_else(|e| panic!("{e}"));
+        let row = [-5.0f32, 0.0, 3.0, 1.0];
+        let logits: Vec<f32> = row.iter().chain(row.iter()).copied().collect();
+        let cands = bs.propose(&logits).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cands.len(), 4);
+        assert_eq!(cands[0], (0, 2));
+        assert!(bs.commit(&[true], false).is_err());
+        // The best candidate stops (as a stop string would): it is finished, the others run.
+        let step = bs
+            .commit(&[true, false, false, false], false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(step.tokens, vec![3, 1]);
+        assert!(bs.commit(&[], false).is_err());
+        assert_eq!(bs.finalize().sequences, vec![vec![2]]);
     }
 
     #[test]
