@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Addon from '../native/index.js';
-import { fromNative } from './errors.js';
+import { fromNative, NativeError } from './errors.js';
 
 type AddonModule = typeof Addon;
 
@@ -45,6 +45,27 @@ function wrap<F extends (...args: never[]) => unknown>(fn: F): F {
   }) as F;
 }
 
+const ASYNC_CODE = /^(ERR_[A-Z_]+): ([\s\S]*)$/;
+
+/** For thread-pool calls: they reject with `"<CODE>: <message>"`, turned back into a coded error. */
+function wrapAsync<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    let pending: Promise<R>;
+    try {
+      pending = fn(...args);
+    } catch (err) {
+      throw fromNative(err);
+    }
+    try {
+      return await pending;
+    } catch (err) {
+      const m = err instanceof Error ? ASYNC_CODE.exec(err.message) : null;
+      if (m?.[1] !== undefined) throw new NativeError(m[1], m[2] ?? '', { cause: err });
+      throw fromNative(err);
+    }
+  };
+}
+
 const addon = loadAddon();
 
 export const applyScores = wrap(addon.applyScores);
@@ -62,6 +83,16 @@ export const l2Normalize = wrap(addon.l2Normalize);
 export const cosineSimilarity = wrap(addon.cosineSimilarity);
 export const cosineSimilarityMatrix = wrap(addon.cosineSimilarityMatrix);
 export const encodeMaskPng = wrap(addon.encodeMaskPng);
+/** Image decoding and Pillow-exact preprocessing, on the libuv thread pool. */
+export const decodeImage = wrapAsync(addon.decodeImage);
+export const preprocessImage = wrapAsync(addon.preprocessImage);
+export type {
+  NativeDecodedImage,
+  NativeDecodeOptions,
+  NativeImageSize,
+  NativePixelValues,
+  NativePreprocessOptions,
+} from '../native/index.js';
 /** Token-classification post-processing; pass the tokenizer's addon object (`Tokenizer.native`). */
 export const aggregateTokens = wrap(addon.aggregateTokens);
 export type { GroupedEntity, TokenClassificationInput, TokenEntity } from '../native/index.js';
