@@ -439,7 +439,8 @@ export class GenerationLoop {
   #hitsStop(ids: number[], stops: readonly string[]): boolean {
     const longest = Math.max(0, ...stops.map((x) => x.length));
     const window = ids.slice(-(4 * longest + 8));
-    const opts = { skip_special_tokens: true, clean_up_tokenization_spaces: false };
+    // Special tokens stay in (as token strings, like the reference's matcher): "f<unk>WO" is no "fWO".
+    const opts = { skip_special_tokens: false, clean_up_tokenization_spaces: false };
     const text = this.#tokenizer.decode(window, opts);
     const before = this.#tokenizer.decode(window.slice(0, -1), opts);
     // Compare up to the last complete character: a held-back byte sequence decodes as U+FFFD.
