@@ -246,6 +246,9 @@ async function child(args) {
     throw new Error(`target ${args.target} is not available`);
   const host = machine();
   const scale = args.scale ?? 1;
+  // The event-loop delay of this process idle, before anything loads: what the machine's other
+  // work alone costs the event loop.
+  const idle = await measured(() => new Promise((resolve) => setTimeout(() => resolve({}), 2000)));
   const rssBefore = process.memoryUsage().rss;
   const spec = IMPLS[args.impl];
   if (spec === undefined) throw new Error(`unknown implementation ${args.impl}`);
@@ -299,6 +302,7 @@ async function child(args) {
     impl: args.impl,
     note: module.note,
     maxNewTokens: target.maxNewTokens,
+    idleEventLoopDelayP99Ms: idle.eventLoopDelayP99Ms,
     loadMs,
     memory: {
       rssBeforeMB: mb(rssBefore),
@@ -573,7 +577,7 @@ function markdown(saved) {
         .map((k) => `${k}: ${s[k].sessionRunMsPerDecodeStep} ms per decode step in session.run`)
         .join(', ');
       parts.push(
-        `- ${r.impl}: load ${r.loadMs} ms; RSS ${r.memory.rssLoadedMB} MB loaded, ${r.memory.rssAfterMB} MB after (max ${r.memory.maxRssMB} MB); ` +
+        `- ${r.impl}: ${r.idleEventLoopDelayP99Ms !== undefined ? `idle event-loop p99 ${r.idleEventLoopDelayP99Ms} ms before loading; ` : ''}load ${r.loadMs} ms; RSS ${r.memory.rssLoadedMB} MB loaded, ${r.memory.rssAfterMB} MB after (max ${r.memory.maxRssMB} MB); ` +
           ['single', 'c16', 'c64']
             .filter((k) => s[k])
             .map(
