@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target under fuzz/ for a fixed number of executions (not part of CI).
 #
-#   scripts/fuzz.sh [RUNS] [TARGET...]      default: 1000000 runs of aggregate, offsets, mask_png
+#   scripts/fuzz.sh [RUNS] [TARGET...]      default: 1000000 runs of aggregate, offsets, mask_png, image_decode
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Corpora grow under
 # fuzz/corpus/<target>; crashes are written to fuzz/artifacts/<target>/. Prints one summary line
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../fuzz"
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(aggregate offsets mask_png)
+[ ${#targets[@]} -gt 0 ] || targets=(aggregate offsets mask_png image_decode)
 cargo +nightly fuzz build --release || exit 1
 
 status=0
