@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         [a, b] => (u32::from(*a % 40) + 1, u32::from(*b % 40) + 1),
         _ => (7, 5),
     };
-    let options = DecodeOptions { max_pixels: MAX_PIXELS, ..DecodeOptions::default() };
+    let options = DecodeOptions {
+        max_pixels: MAX_PIXELS,
+        ..DecodeOptions::default()
+    };
     let decoded = match decode(bytes, &options) {
         Ok(d) => d,
         Err(e) => {
@@ -36,8 +39,15 @@ fuzz_target!(|data: &[u8]| {
         let out = image.resize(tw, th, filter).expect("resize");
         assert_eq!(out.data().len(), tw as usize * th as usize * 3);
     }
-    let crop = center_crop(image.data(), w as usize, h as usize, 3, th as usize, tw as usize)
-        .expect("crop");
+    let crop = center_crop(
+        image.data(),
+        w as usize,
+        h as usize,
+        3,
+        th as usize,
+        tw as usize,
+    )
+    .expect("crop");
     assert_eq!(crop.len(), tw as usize * th as usize * 3);
     let config = PreprocessConfig {
         resize: Some((tw, th, Filter::Bicubic)),
