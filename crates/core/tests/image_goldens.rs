@@ -280,3 +280,31 @@ fn vit_pixel_values_match_the_reference() {
     }
     assert!(checked >= 10);
 }
+
+#[test]
+fn resize_targets_match_transformers() {
+    use hf_tasks_core::image::size::{detr_size, shortest_edge_size};
+    let g = golden();
+    let cases = g["sizes"].as_array().expect("sizes");
+    assert!(cases.len() >= 200);
+    let pair = |v: &Value| {
+        let a = v.as_array().expect("pair");
+        (
+            a[0].as_u64().expect("h") as u32,
+            a[1].as_u64().expect("w") as u32,
+        )
+    };
+    for c in cases {
+        let n = |k: &str| c[k].as_u64().expect("int") as u32;
+        let (h, w, size) = (n("height"), n("width"), n("size"));
+        let max_size = c["max_size"].as_u64().map(|m| m as u32);
+        let what = format!("{h}x{w} size {size} max {max_size:?}");
+        let got = shortest_edge_size(h, w, size, max_size).expect("shortest edge");
+        assert_eq!(got, pair(&c["shortest_edge"]), "shortest_edge {what}");
+        assert_eq!(
+            detr_size(h, w, size, max_size).expect("detr"),
+            pair(&c["detr"]),
+            "detr {what}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! - [`decode`]: bytes → oriented 8-bit RGB (`load_image`: open, `exif_transpose`,
 //!   `convert("RGB")`), with a pixel limit checked from the header;
 //! - [`resample`]: `PIL.Image.resize` for all six filters;
+//! - [`size`]: the resize targets of `shortest_edge` and DETR-style size settings;
 //! - [`transform`]: center crop, rescale, normalise, channels-first layout, padding + mask;
 //! - [`preprocess`]: the chain resize → center crop → rescale → normalise of one image.
 
@@ -11,6 +12,7 @@ pub mod decode;
 pub mod error;
 pub mod preprocess;
 pub mod resample;
+pub mod size;
 pub mod transform;
 
 pub use decode::{decode, DecodeOptions, Decoded, DEFAULT_MAX_PIXELS};
