@@ -395,3 +395,24 @@ test('a plain ModelRunner from createRunner gets an inline decode loop with the 
   t.is(a?.generated_text, b?.generated_text);
   await pipe.dispose();
 });
+
+test('beam sampling (do_sample with num_beams) is seeded and reproducible', async (t) => {
+  const pipe = await pipeFor('llama-tiny');
+  const params = {
+    do_sample: true,
+    num_beams: 3,
+    num_return_sequences: 2,
+    max_new_tokens: 8,
+    seed: 11,
+    temperature: 1.5,
+    details: true,
+  };
+  const a = await pipe('The Eiffel Tower', params);
+  const b = await pipe('The Eiffel Tower', params);
+  t.is(a.length, 2);
+  t.deepEqual(
+    a.map((x) => x.details?.tokens.map((tk) => tk.id)),
+    b.map((x) => x.details?.tokens.map((tk) => tk.id)),
+  );
+  t.true(a.every((x) => typeof x.details?.sequence_score === 'number'));
+});

@@ -375,6 +375,7 @@ export class GenerationLoop {
           maxLength: n + req.maxNewTokens,
         },
         Int32Array.from(req.promptIds),
+        req.seed,
       );
       const logits = new Float32Array(width * out.vocab);
       for (let s = 0; s < width; s++) logits.set(out.logits, s * out.vocab);
@@ -470,10 +471,17 @@ export class GenerationLoop {
 
   #beamStep(a: Active, batch: Batch, logits: Float32Array): void {
     const beam = a.beam as BeamSearch;
-    const { beamIndices, tokens, done } = beam.step(logits);
-    a.generated++;
+    const stopStrings = a.req.stopStrings;
+    // max_time and stop strings are stopping criteria of every candidate, as transformers runs them.
     const timeUp = a.req.maxTime !== undefined && (now() - a.started) / 1000 > a.req.maxTime;
-    if (done || a.generated >= a.req.maxNewTokens || timeUp) {
+    const { beamIndices, tokens, done } = beam.step(logits, {
+      stopAll: timeUp,
+      ...(stopStrings !== undefined && {
+        isStop: (candidate: Int32Array) => this.#hitsStop(Array.from(candidate), stopStrings),
+      }),
+    });
+    a.generated++;
+    if (done || a.generated >= a.req.maxNewTokens) {
       const { sequences, scores, lengths } = beam.finalize();
       a.finished = true;
       this.#activeCost -= a.cost;
@@ -484,11 +492,15 @@ export class GenerationLoop {
           const kept = [...ids.subarray(0, lengths[i] ?? ids.length)];
           const last = kept[kept.length - 1];
           const ended = last !== undefined && eos.has(last);
-          const finishReason: FinishReason = !ended
-            ? 'length'
-            : stops.has(last)
-              ? 'stop_sequence'
-              : 'eos_token';
+          const stopped =
+            !ended && stopStrings !== undefined && this.#hitsStop([...a.req.promptIds, ...kept], stopStrings);
+          const finishReason: FinishReason = stopped
+            ? 'stop_sequence'
+            : !ended
+              ? 'length'
+              : stops.has(last)
+                ? 'stop_sequence'
+                : 'eos_token';
           return { ids: kept, logprobs: [], finishReason, score: scores[i] as number };
         }),
       });

@@ -370,9 +370,6 @@ function validate(
       `\`num_return_sequences\` (${s.num_return_sequences}) has to be smaller or equal to \`num_beams\` (${s.num_beams}).`,
     );
   }
-  if (s.num_beams > 1 && s.do_sample) {
-    throw param('do_sample', 'beam sampling (`num_beams` > 1 with `do_sample`) is not supported');
-  }
   if (s.do_sample) {
     if (!(s.temperature > 0)) {
       throw param(
