@@ -268,8 +268,19 @@ fn check_dims(
     Ok(())
 }
 
+/// Which pass runs first when both axes change size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PassOrder {
+    /// Pillow 13: vertical first when the height shrinks by more than twice as many pixels as
+    /// the width, horizontal first otherwise.
+    #[default]
+    Pillow13,
+    /// Pillow 12 and earlier: always horizontal first.
+    HorizontalFirst,
+}
+
 /// Resizes an interleaved 8-bit image (`channels` samples per pixel, row-major) to
-/// `out_width x out_height` with `filter`, as Pillow does for modes L and RGB.
+/// `out_width x out_height` with `filter`, as Pillow 13 does for modes L and RGB.
 pub fn resize(
     src: &[u8],
     width: usize,
@@ -278,6 +289,30 @@ pub fn resize(
     out_width: usize,
     out_height: usize,
     filter: Filter,
+) -> Result<Vec<u8>, ImageError> {
+    resize_with_order(
+        src,
+        width,
+        height,
+        channels,
+        out_width,
+        out_height,
+        filter,
+        PassOrder::Pillow13,
+    )
+}
+
+/// [`resize`] with an explicit pass order (the results of the orders differ by rounding).
+#[allow(clippy::too_many_arguments)]
+pub fn resize_with_order(
+    src: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    out_width: usize,
+    out_height: usize,
+    filter: Filter,
+    order: PassOrder,
 ) -> Result<Vec<u8>, ImageError> {
     check_dims(src, width, height, channels, out_width, out_height)?;
     if width == out_width && height == out_height {
@@ -307,7 +342,7 @@ pub fn resize(
         out_width as i64,
         out_height as i64,
     );
-    if oh < h && (h - oh) > 2 * (w - ow) {
+    if order == PassOrder::Pillow13 && oh < h && (h - oh) > 2 * (w - ow) {
         let tmp = vertical_pass(src, width, channels, 0, &vert);
         Ok(horizontal_pass(
             &tmp,
@@ -486,6 +521,23 @@ mod tests {
                 assert_eq!(out.len(), w * h * 3);
                 assert!(out.iter().all(|&v| v == 77), "{filter:?} {w}x{h}");
             }
+        }
+    }
+
+    #[test]
+    fn pass_orders_match_two_single_axis_resizes() {
+        let px: Vec<u8> = (0..40 * 30 * 3).map(|i| ((i * 37) % 251) as u8).collect();
+        for code in 1..=5 {
+            let f = Filter::from_pil(code).expect("filter");
+            let hv = resize(&px, 40, 30, 3, 30, 30, f).expect("h");
+            let hv = resize(&hv, 30, 30, 3, 30, 4, f).expect("v");
+            let vh = resize(&px, 40, 30, 3, 40, 4, f).expect("v");
+            let vh = resize(&vh, 40, 4, 3, 30, 4, f).expect("h");
+            assert_ne!(hv, vh, "{f:?}: the orders should differ on this input");
+            // The height shrinks by 26 > 2 * (40 - 30): Pillow 13 goes vertical first.
+            assert_eq!(resize(&px, 40, 30, 3, 30, 4, f).expect("13"), vh, "{f:?}");
+            let legacy = resize_with_order(&px, 40, 30, 3, 30, 4, f, PassOrder::HorizontalFirst);
+            assert_eq!(legacy.expect("12"), hv, "{f:?}");
         }
     }
 
