@@ -3,8 +3,11 @@
 //! Each step decodes a short window of recent ids and returns the text it adds to the window's
 //! previous decode, holding text back while it ends in U+FFFD (a UTF-8 character split across
 //! byte-level tokens) or adds nothing yet (a SentencePiece `▁` that is only a space once a word
-//! follows). When a window's text does not extend the previous one (a decoder that rewrites
-//! earlier text), the whole sequence is decoded instead. The concatenation of all steps plus
+//! follows). A run of byte-fallback tokens (`<0x..>`) is held back until a token of another
+//! kind ends it: the ByteFallback decoder turns a run that is not valid UTF-8 into one U+FFFD
+//! per byte, so text decoded from a run's first bytes (e.g. `<0x0A>` as "\n") can be rewritten
+//! by a later byte of the same run. When a window's text does not extend the previous one (a
+//! decoder that rewrites earlier text), the whole sequence is decoded instead. The concatenation of all steps plus
 //! [`DecodeStream::flush`] equals `decode(all ids, skip_special_tokens, clean_up = false)`.
 
 use crate::tokenize::Tokenizer;
@@ -44,6 +47,9 @@ impl DecodeStream {
         // Reject bad ids before they enter the state.
         self.decode(tok, &[id])?;
         self.all.push(id);
+        if is_byte_token(tok, id) {
+            return Ok(String::new());
+        }
         let text = self.decode(tok, &self.all[self.window_start..])?;
         if text.len() > self.prefix.len() && !text.ends_with('\u{FFFD}') {
             if let Some(new) = text.strip_prefix(self.prefix.as_str()) {
@@ -95,6 +101,19 @@ impl DecodeStream {
     pub fn ids(&self) -> &[u32] {
         &self.all
     }
+}
+
+/// Whether `id` is a byte-fallback token (`<0x00>` ... `<0xFF>`).
+fn is_byte_token(tok: &Tokenizer, id: u32) -> bool {
+    tok.convert_ids_to_tokens(&[id], false)
+        .ok()
+        .and_then(|t| t.into_iter().next())
+        .is_some_and(|t| {
+            t.len() == 6
+                && t.starts_with("<0x")
+                && t.ends_with('>')
+                && t[3..5].bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 #[cfg(test)]
