@@ -5,11 +5,16 @@
  * and every reference error as a 400. Then the default configuration (no models named) serves
  * the real default models with the reference answers.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import test from 'ava';
 import { provisionModels } from '../../ts/index.js';
 import { type ModelSpec, resolveConfig, startServer } from '../../ts/server/index.js';
 import { assertGolden, diff, type GoldenCase, loadGoldens } from '../tasks/goldens.js';
 import { fixtureModel, get, post, startTestServer, type TestServer } from './helpers.js';
+
+const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
+const CHAT_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 
 const SERVED: Record<string, string[]> = {
   'bert-ner': ['token-classification'],
@@ -115,7 +120,7 @@ for (const task of TASKS) {
 test('the default configuration serves the real default models with the reference answers', async (t) => {
   t.timeout(15 * 60_000);
   await provisionModels({
-    models: ['sentence-transformers/all-MiniLM-L6-v2', 'nationaldesignstudio/rampart'],
+    models: ['sentence-transformers/all-MiniLM-L6-v2', 'nationaldesignstudio/rampart', CHAT_MODEL],
   });
   // What `hf-tasks serve` does with no configuration: the default models, loaded in the background.
   const server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent' }));
@@ -128,6 +133,7 @@ test('the default configuration serves the real default models with the referenc
       [
         ['sentence-transformers/all-MiniLM-L6-v2', ['feature-extraction', 'sentence-similarity']],
         ['nationaldesignstudio/rampart', ['token-classification']],
+        [CHAT_MODEL, ['text-generation', 'conversational']],
       ],
     );
     // The default dtype: fp32 for all-MiniLM-L6-v2 (the int8 cases name their dtype).
@@ -153,6 +159,41 @@ test('the default configuration serves the real default models with the referenc
     const nerRes = await post(`${real.url}/models/nationaldesignstudio/rampart`, { inputs: ner?.inputs });
     t.is(nerRes.status, 200);
     assertGolden(t, nerRes.body, ner?.output);
+    // The chat model: greedy ids of a prompt and a chat as transformers gives them, by the model's
+    // route and by OpenAI's chat route.
+    const chat = JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', 'smollm2.json'), 'utf8')) as {
+      max_new_tokens: number;
+      cases: Array<{ id: string; prompt?: string; messages?: unknown[]; greedy_ids: number[] }>;
+    };
+    const answers = new Map<string, string | undefined>();
+    for (const id of ['prompt/0', 'chat/0']) {
+      const c = chat.cases.find((x) => x.id === id);
+      const res = await post(`${real.url}/models/${CHAT_MODEL}`, {
+        inputs: c?.prompt ?? c?.messages,
+        parameters: { max_new_tokens: chat.max_new_tokens, do_sample: false, details: true },
+      });
+      t.is(res.status, 200, id);
+      const out = res.body as Array<{
+        generated_text: string | Array<{ content: string }>;
+        details: { tokens: Array<{ id: number }> };
+      }>;
+      t.deepEqual(
+        out[0]?.details.tokens.map((tk) => tk.id),
+        c?.greedy_ids,
+        id,
+      );
+      const text = out[0]?.generated_text;
+      answers.set(id, typeof text === 'string' ? text : text?.at(-1)?.content);
+    }
+    const completion = await post(`${real.url}/v1/chat/completions`, {
+      model: CHAT_MODEL,
+      messages: chat.cases.find((x) => x.id === 'chat/0')?.messages,
+      max_tokens: chat.max_new_tokens,
+      temperature: 0,
+    });
+    t.is(completion.status, 200);
+    const choice = (completion.body as { choices: Array<{ message: { content: string } }> }).choices[0];
+    t.is(choice?.message.content, answers.get('chat/0'));
   } finally {
     await real.close();
   }

@@ -12,16 +12,23 @@ export const DEFAULT_EMBEDDING_MODEL = 'sentence-transformers/all-MiniLM-L6-v2';
 /** The token-classification model served by default (a real PII NER model). */
 export const DEFAULT_NER_MODEL = 'nationaldesignstudio/rampart';
 
+/** The chat model served by default (text-generation and conversational). */
+export const DEFAULT_CHAT_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+
 /** The models served when the configuration names none. */
 export function defaultModelSpecs(): ModelSpec[] {
   const defaults = DEFAULT_MODELS as Readonly<Record<string, string | null | undefined>>;
   const embedding = defaults['feature-extraction'] ?? DEFAULT_EMBEDDING_MODEL;
   const similarity = defaults['sentence-similarity'] ?? embedding;
   const ner = defaults['token-classification'] ?? DEFAULT_NER_MODEL;
+  const chat = defaults['text-generation'] ?? DEFAULT_CHAT_MODEL;
+  const conversational = defaults.conversational ?? chat;
   return mergeModelSpecs([
     { id: embedding, tasks: ['feature-extraction'] },
     { id: similarity, tasks: ['sentence-similarity'] },
     { id: ner, tasks: ['token-classification'] },
+    { id: chat, tasks: ['text-generation'] },
+    { id: conversational, tasks: ['conversational'] },
   ]);
 }
 
