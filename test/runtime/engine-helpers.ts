@@ -11,9 +11,13 @@ export function modelFile(name: string): string {
 }
 
 /** Every fixture model folder that holds a model.onnx. */
+/** The encoder fixtures (one ONNX file, no generation_config.json: decoders have their own engine). */
 export function fixtureModels(): string[] {
   return readdirSync(MODELS_DIR)
-    .filter((d) => readdirSync(path.join(MODELS_DIR, d)).includes('model.onnx'))
+    .filter((d) => {
+      const files = readdirSync(path.join(MODELS_DIR, d));
+      return files.includes('model.onnx') && !files.includes('generation_config.json');
+    })
     .sort();
 }
 

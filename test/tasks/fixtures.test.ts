@@ -39,10 +39,14 @@ function folderSize(dir: string): number {
 }
 
 const models = readdirSync(path.join(fixtures, 'models')).sort();
+/** Decoder fixtures (text generation) carry a generation_config.json; the rest are encoders. */
+const isDecoder = (name: string): boolean => readdirSync(modelDir(name)).includes('generation_config.json');
+const encoders = models.filter((m) => !isDecoder(m));
+const decoders = models.filter(isDecoder);
 
-test('every tiny model folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {
-  t.true(models.length >= 15);
-  for (const name of models) {
+test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {
+  t.true(encoders.length >= 15);
+  for (const name of encoders) {
     const dir = modelDir(name);
     for (const f of MODEL_FILES) t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
     t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
@@ -50,6 +54,23 @@ test('every tiny model folder is complete, under 1 MiB, with a 64-token window t
     const tokenizerConfig = readJson(path.join(dir, 'tokenizer_config.json'));
     t.is(tokenizerConfig.model_max_length, 64, name);
     t.true((config.max_position_embeddings as number) >= 66, name);
+  }
+});
+
+test('every tiny decoder folder is complete, under 1 MiB, with a context length', (t) => {
+  t.true(decoders.length >= 5);
+  for (const name of decoders) {
+    const dir = modelDir(name);
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
+    const graphs = ['model.onnx', path.join('onnx', 'decoder_model_merged.onnx')].filter((f) =>
+      statSync(path.join(dir, f), { throwIfNoEntry: false })?.isFile(),
+    );
+    t.is(graphs.length, 1, `${name}: one decoder graph`);
+    t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
+    const config = readJson(path.join(dir, 'config.json'));
+    const context = (config.max_position_embeddings ?? config.n_positions) as number;
+    t.true(Number.isInteger(context) && context > 0, `${name}: a context length`);
   }
 });
 
