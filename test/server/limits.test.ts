@@ -11,7 +11,15 @@ import { HttpError } from '../../ts/server/errors.js';
 import { defaultLoader, resolveConfig } from '../../ts/server/index.js';
 import type { ServedPipe } from '../../ts/server/registry.js';
 import { SharedRunners } from '../../ts/server/runners.js';
-import { FIXTURE_MODELS, get, metricValue, post, startTestServer, type TestServer } from './helpers.js';
+import {
+  FIXTURE_MODELS,
+  fixtureModel,
+  get,
+  metricValue,
+  post,
+  startTestServer,
+  type TestServer,
+} from './helpers.js';
 
 let srv: TestServer;
 
@@ -227,6 +235,40 @@ test('the server opens one runner per model file: feature-extraction and sentenc
     await s.close();
   }
   t.is(loader.openRunners(), 0, 'closing the server frees every runner');
+});
+
+test('a decoder serving text-generation and conversational opens one generation engine', async (t) => {
+  const models = [
+    { id: 'test/qwen2-tiny', path: fixtureModel('qwen2-tiny'), tasks: ['text-generation', 'conversational'] },
+  ];
+  const loader = defaultLoader(resolveConfig({ models }));
+  const s = await startTestServer({ models }, { loader });
+  try {
+    t.is(loader.openRunners(), 1);
+    const parameters = { max_new_tokens: 4, do_sample: false };
+    const gen = await post(`${s.url}/models/test/qwen2-tiny`, {
+      inputs: [{ role: 'user', content: 'hi' }],
+      parameters,
+    });
+    const conv = await post(`${s.url}/pipeline/conversational/test/qwen2-tiny`, {
+      inputs: { text: 'hi', past_user_inputs: [], generated_responses: [] },
+      parameters,
+    });
+    t.is(gen.status, 200);
+    t.is(conv.status, 200);
+    // Both tasks ran on the one engine and answer the same chat alike.
+    const messages = (gen.body as Array<{ generated_text: Array<{ content: string }> }>)[0]?.generated_text;
+    t.is((conv.body as { generated_text: string }).generated_text, messages?.at(-1)?.content ?? '');
+    // By the model's own route, the legacy conversational input picks that task.
+    const byModel = await post(`${s.url}/models/test/qwen2-tiny`, {
+      inputs: { text: 'hi', past_user_inputs: [], generated_responses: [] },
+      parameters,
+    });
+    t.deepEqual(byModel.body, conv.body);
+  } finally {
+    await s.close();
+  }
+  t.is(loader.openRunners(), 0, 'closing the server frees the engine');
 });
 
 test('an aborted call still queued in the engine is dropped; a running one finishes', async (t) => {

@@ -5,6 +5,7 @@
  * `listen` binds it; `close` stops accepting, drains in-flight requests and frees the models.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import { createGenerator } from '../generation/engine.js';
 import { type PipelineOptions, pipeline, supportedTasks } from '../pipeline.js';
 import { engineRunnerFactory } from '../runtime/engine.js';
 import type { RunnerFactory, RunnerFactoryOptions } from '../runtime/model.js';
@@ -63,6 +64,9 @@ export function defaultLoader(
     metrics?.trackEngine(modelId, runner);
     return runner;
   });
+  const generators = new SharedRunners<RunnerFactoryOptions>((onnxPath, { padTokenId: _pad, ...session }) =>
+    createGenerator(onnxPath, { ...session, inline: config.workers === 0 }),
+  );
   const load: PipelineLoader = async (task, source, modelId) => {
     const createRunner: RunnerFactory = (onnxPath, runnerOptions) => {
       opening = modelId;
@@ -74,9 +78,10 @@ export function defaultLoader(
       progress: false,
     };
     if (GENERATION_TASKS.has(task)) {
-      // Decoders run on the generation engine (its own worker, continuous batching).
+      // Decoders run on the generation engine (its own worker, continuous batching), one per
+      // model file whatever the number of generation tasks it serves.
       options.generation = { maxNewTokensLimit: config.maxNewTokens };
-      if (config.workers === 0) options.inline = true;
+      options.createRunner = (onnxPath, runnerOptions) => generators.acquire(onnxPath, runnerOptions);
     } else options.createRunner = createRunner;
     if (config.cacheDir !== undefined) options.cacheDir = config.cacheDir;
     const pipe = await (pipeline as (t: string, m: string, o: PipelineOptions) => Promise<unknown>)(
@@ -87,7 +92,7 @@ export function defaultLoader(
     return pipe as ServedPipe;
   };
   // Runners open now: one per model file and options, whatever the number of tasks.
-  return Object.assign(load, { openRunners: () => runners.size });
+  return Object.assign(load, { openRunners: () => runners.size + generators.size });
 }
 
 export class HfTasksServer {

@@ -6,6 +6,8 @@
  * Every handle refuses a network run for a request whose deadline has passed.
  */
 import { ModelError } from '../errors.js';
+import { type GenerateCallOptions, type Generator, isGenerator } from '../generation/engine.js';
+import type { GenerationRequest, GenerationResult } from '../generation/loop.js';
 import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import { canonicalJson } from './cache.js';
 import { checkDeadline, deadlineSignal } from './deadline.js';
@@ -49,35 +51,36 @@ export class SharedRunners<O extends object> {
       throw err;
     }
     const owner = entry;
-    return new RunnerHandle(runner, async () => {
+    const release = async () => {
       owner.users--;
       if (owner.users > 0) return;
       if (this.#entries.get(key) === owner) this.#entries.delete(key);
       await runner.dispose();
-    });
+    };
+    return isGenerator(runner) ? new GeneratorHandle(runner, release) : new RunnerHandle(runner, release);
   }
 }
 
 class RunnerHandle implements ModelRunner {
-  readonly #runner: ModelRunner;
+  protected readonly runner: ModelRunner;
   readonly #release: () => Promise<void>;
   #disposed: Promise<void> | null = null;
 
   constructor(runner: ModelRunner, release: () => Promise<void>) {
-    this.#runner = runner;
+    this.runner = runner;
     this.#release = release;
   }
 
   get inputNames(): string[] {
-    return this.#runner.inputNames;
+    return this.runner.inputNames;
   }
 
   get outputNames(): string[] {
-    return this.#runner.outputNames;
+    return this.runner.outputNames;
   }
 
   get parallelism(): number | undefined {
-    return this.#runner.parallelism;
+    return this.runner.parallelism;
   }
 
   run(feeds: Record<string, TensorLike>, opts?: RunOptions): Promise<Record<string, TensorLike>> {
@@ -90,11 +93,41 @@ class RunnerHandle implements ModelRunner {
       return Promise.reject(new ModelError('ERR_DISPOSED', 'this model runner has been disposed'));
     }
     const signal = deadlineSignal();
-    return this.#runner.run(feeds, signal === undefined ? opts : { ...opts, signal });
+    return this.runner.run(feeds, signal === undefined ? opts : { ...opts, signal });
   }
 
   dispose(): Promise<void> {
     this.#disposed ??= this.#release();
     return this.#disposed;
+  }
+}
+
+/**
+ * A handle on a shared generation engine (text-generation and conversational of one decoder):
+ * the model's weights and its decode loop are held once, and requests of both tasks share its
+ * forward passes.
+ */
+class GeneratorHandle extends RunnerHandle implements Generator {
+  readonly #generator: Generator;
+
+  constructor(generator: Generator, release: () => Promise<void>) {
+    super(generator, release);
+    this.#generator = generator;
+  }
+
+  get layout(): Generator['layout'] {
+    return this.#generator.layout;
+  }
+
+  get mode(): Generator['mode'] {
+    return this.#generator.mode;
+  }
+
+  generate(request: GenerationRequest, options?: GenerateCallOptions): Promise<GenerationResult> {
+    return this.#generator.generate(request, options);
+  }
+
+  stats(): ReturnType<Generator['stats']> {
+    return this.#generator.stats();
   }
 }

@@ -34,16 +34,22 @@ export function modelIdFromUrl(request: FastifyRequest, prefix: string): string 
   return validateModelId(raw);
 }
 
-/** The task a `/models/{id}` request runs: sentence-similarity when the input is that shape. */
+/**
+ * The task a `/models/{id}` request runs when the model serves several: sentence-similarity for
+ * a `{source_sentence, sentences}` input, conversational for the legacy `{text,
+ * past_user_inputs, generated_responses}` input, else feature-extraction or text-generation.
+ */
 export function pickTask(model: ServedModel, inputs: unknown): string {
   const tasks = [...model.slots.keys()];
   const first = tasks[0];
   if (first === undefined) throw new HttpError(500, `Model ${model.id} serves no task`);
   if (tasks.length === 1) return first;
-  const similarityShape =
-    typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) && 'source_sentence' in inputs;
+  const record = typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs);
+  const similarityShape = record && 'source_sentence' in inputs;
   if (similarityShape && tasks.includes('sentence-similarity')) return 'sentence-similarity';
   if (!similarityShape && tasks.includes('feature-extraction')) return 'feature-extraction';
+  if (record && 'text' in inputs && tasks.includes('conversational')) return 'conversational';
+  if (tasks.includes('text-generation')) return 'text-generation';
   return first;
 }
 
