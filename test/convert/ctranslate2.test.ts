@@ -2,44 +2,7 @@ import test from 'ava';
 import { CTranslate2File } from '../../ts/convert/ctranslate2.js';
 import { transformTensor } from '../../ts/convert/fill.js';
 import { ModelError } from '../../ts/errors.js';
-
-/** A CTranslate2 model.bin (binary version 6) from (name, shape, dtype id, raw bytes) and aliases. */
-function ct2(
-  variables: Array<[string, number[], number, Buffer]>,
-  aliases: Array<[string, string]> = [],
-): Buffer {
-  const parts: Buffer[] = [];
-  const u8 = (v: number) => parts.push(Buffer.from([v]));
-  const u32 = (v: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
-    parts.push(b);
-  };
-  const str = (s: string) => {
-    const b = Buffer.from(s, 'utf8');
-    const n = Buffer.alloc(2);
-    n.writeUInt16LE(b.length + 1);
-    parts.push(n, b, Buffer.from([0]));
-  };
-  u32(6);
-  str('WhisperSpec');
-  u32(3);
-  u32(variables.length);
-  for (const [name, shape, dtype, bytes] of variables) {
-    str(name);
-    u8(shape.length);
-    for (const d of shape) u32(d);
-    u8(dtype);
-    u32(bytes.length);
-    parts.push(bytes);
-  }
-  u32(aliases.length);
-  for (const [a, b] of aliases) {
-    str(a);
-    str(b);
-  }
-  return Buffer.concat(parts);
-}
+import { ct2 } from './builders.js';
 
 const f32 = (v: number[]) => Buffer.from(new Float32Array(v).buffer);
 const f16 = (v: number[]) => Buffer.from(new Uint16Array(v).buffer);

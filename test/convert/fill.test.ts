@@ -5,20 +5,7 @@ import test from 'ava';
 import { fillWeights, graphsDir, loadWeightMap, WEIGHT_MAP_FORMAT } from '../../ts/convert/fill.js';
 import { SafetensorsFile } from '../../ts/convert/safetensors.js';
 import { halfToFloat } from '../../ts/convert/tensor.js';
-
-/** A safetensors file from (name, dtype, shape, raw bytes) entries. */
-function safetensors(entries: Array<[string, string, number[], Buffer]>): Buffer {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const [name, dtype, shape, bytes] of entries) {
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  return Buffer.concat([len, json, ...entries.map((e) => e[3])]);
-}
+import { safetensors } from './builders.js';
 
 const f32 = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
 const u16 = (values: number[]) => Buffer.from(new Uint16Array(values).buffer);
