@@ -209,8 +209,9 @@ test('pipelines of one model file share one runner, freed with its last user', a
   await t.throwsAsync(flaky.acquire('/x.onnx', {}), { message: 'boom' });
   fail = false;
   const ok = await flaky.acquire('/x.onnx', {});
+  t.is(flaky.size, 1);
   await ok.dispose();
-  t.pass();
+  t.is(flaky.size, 0);
 });
 
 test('the server opens one runner per model file: feature-extraction and sentence-similarity share it', async (t) => {
