@@ -12,6 +12,7 @@ pub mod pooling;
 pub mod qa;
 pub mod scoring;
 pub mod similarity;
+pub mod tapas;
 pub mod tokenize;
 
 pub use error::{Error, Result};
