@@ -114,3 +114,10 @@ export type {
   NativeDecodeStream,
   NativeDecodingConfig,
 } from '../native/index.js';
+
+// TAPAS: table tokenizer and cell prediction
+export const NativeTapasTokenizer = addon.NativeTapasTokenizer;
+export type NativeTapasTokenizer = Addon.NativeTapasTokenizer;
+export const tapasPredictCoordinates = wrap(addon.tapasPredictCoordinates);
+export const tapasPreviousAnswerLabels = wrap(addon.tapasPreviousAnswerLabels);
+export const tapasArgmax = wrap(addon.tapasArgmax);

@@ -18,6 +18,7 @@ import sentenceSimilarity from './tasks/sentence-similarity.js';
 import type { CallOptions, OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
 import textClassification from './tasks/text-classification.js';
 import textGeneration from './tasks/text-generation.js';
+import tableQuestionAnswering from './tasks/table-question-answering.js';
 import tokenClassification from './tasks/token-classification.js';
 import zeroShotClassification from './tasks/zero-shot-classification.js';
 import {
@@ -36,6 +37,7 @@ const TASKS: { [K in TaskId]: TaskDefinition } = {
   'zero-shot-classification': zeroShotClassification,
   'fill-mask': fillMask,
   'question-answering': questionAnswering,
+  'table-question-answering': tableQuestionAnswering,
   'feature-extraction': featureExtraction,
   'sentence-similarity': sentenceSimilarity,
   'text-generation': textGeneration,
@@ -55,6 +57,7 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   'zero-shot-classification': null,
   'fill-mask': null,
   'question-answering': null,
+  'table-question-answering': null,
   'feature-extraction': 'sentence-transformers/all-MiniLM-L6-v2',
   'sentence-similarity': 'sentence-transformers/all-MiniLM-L6-v2',
   'text-generation': 'HuggingFaceTB/SmolLM2-135M-Instruct',

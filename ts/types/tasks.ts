@@ -31,6 +31,11 @@ import type {
   TextGenerationOutput,
   TextGenerationParameters,
 } from './text-generation.js';
+import type {
+  TableQuestionAnsweringInputItem,
+  TableQuestionAnsweringOutput,
+  TableQuestionAnsweringParameters,
+} from './table-question-answering.js';
 import type { TokenClassificationOutput, TokenClassificationParameters } from './token-classification.js';
 import type {
   ZeroShotClassificationOutput,
@@ -73,6 +78,13 @@ export interface TaskTypes {
     output: QuestionAnsweringOutput;
     batchInputs: QuestionAnsweringInputItem[];
     batchOutput: QuestionAnsweringOutput[];
+  };
+  'table-question-answering': {
+    inputs: TableQuestionAnsweringInputItem;
+    parameters: TableQuestionAnsweringParameters;
+    output: TableQuestionAnsweringOutput;
+    batchInputs: TableQuestionAnsweringInputItem[];
+    batchOutput: TableQuestionAnsweringOutput | TableQuestionAnsweringOutput[];
   };
   'feature-extraction': {
     inputs: string;

@@ -12,4 +12,5 @@ mod pooling;
 mod qa;
 mod scoring;
 mod similarity;
+mod tapas;
 mod tokenize;
