@@ -17,6 +17,7 @@ import {
 } from './config.js';
 import type { ModelRunner } from './runner.js';
 import { createSessionRunner, type SessionRunnerOptions } from './session.js';
+import { vocabTokenizer } from './vocab-tokenizer.js';
 
 /** Opens a runner for an ONNX file; the inline session runner unless an engine provides one. */
 export type RunnerFactory = (onnxPath: string, options: RunnerFactoryOptions) => Promise<ModelRunner>;
@@ -78,13 +79,16 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   const onnxFile = path.join(dir, resolved.onnxFile);
   const config = loadModelConfig(dir);
   const sentenceTransformers = loadSentenceTransformersConfig(dir);
-  if (!existsSync(path.join(dir, 'tokenizer.json'))) {
+  // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.
+  const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
+    ? Tokenizer.fromFile(dir)
+    : vocabTokenizer(dir, ref);
+  if (tokenizer === null) {
     throw new ModelError(
       'ERR_MODEL_LOAD',
       `model ${ref} has no tokenizer.json (only fast tokenizers are supported)`,
     );
   }
-  const tokenizer = Tokenizer.fromFile(dir);
   const runnerOptions: RunnerFactoryOptions = {};
   const padTokenId = tokenizer.specialTokens.pad_token_id;
   if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;

@@ -34,6 +34,9 @@ pub enum Error {
     /// An image that cannot be decoded, or a bad image preprocessing parameter.
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),
+    /// Audio that cannot be decoded, or a bad audio parameter.
+    #[error(transparent)]
+    Audio(#[from] crate::audio::AudioError),
     /// A bug: an internal invariant did not hold. Never caused by input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,6 +54,7 @@ impl Error {
             Error::Tokenize(_) => "ERR_TOKENIZE",
             Error::Codec(_) => "ERR_CODEC",
             Error::Image(e) => e.code(),
+            Error::Audio(e) => e.code(),
             Error::Internal(_) => "ERR_INTERNAL",
         }
     }

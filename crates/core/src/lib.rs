@@ -3,6 +3,7 @@
 //! Pure Rust, no Node types. The `hf-tasks-node` crate binds these modules one to one.
 
 pub mod aggregate;
+pub mod audio;
 pub mod error;
 pub mod generation;
 pub mod image;

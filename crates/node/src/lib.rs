@@ -4,6 +4,7 @@
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
 mod aggregate;
+mod audio;
 mod errors;
 mod generation;
 mod image;

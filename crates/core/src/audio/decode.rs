@@ -1,0 +1,326 @@
+//! Decoding of encoded audio bytes to mono f32 at a target rate, the way the reference's
+//! `ffmpeg -i pipe:0 -ac 1 -ar <rate> -f f32le` call does it:
+//!
+//! - containers and codecs: WAV (PCM u8/s16/s24/s32, float 32/64, WAVE_FORMAT_EXTENSIBLE),
+//!   FLAC, MP3, OGG Vorbis, decoded with symphonia; as ffmpeg does, the encoder delay that an
+//!   MP3's LAME/Xing header declares is dropped from the start, and the end padding is kept;
+//! - integer samples become floats by exact power-of-two scaling (as ffmpeg converts them);
+//! - down-mix to mono with ffmpeg's default matrix ([`super::mix`]), then resampling with a
+//!   port of ffmpeg's default resampler ([`super::resample`]).
+//!
+//! Limits: the duration declared by the header is checked before decoding, and the decoded
+//! duration while decoding, against `max_duration_s`; sample rates above 768 kHz and more than
+//! 64 channels are refused.
+
+use std::io::Cursor;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::mix::{coefficients, downmix_interleaved};
+use super::resample::resample;
+use super::AudioError;
+
+/// Default limit on the duration of decoded audio, in seconds (one hour).
+pub const DEFAULT_MAX_DURATION_S: f64 = 3600.0;
+/// Highest accepted source sample rate.
+pub const MAX_SAMPLE_RATE: u32 = 768_000;
+/// Most accepted channels.
+pub const MAX_CHANNELS: usize = 64;
+
+/// Decoding options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeOptions {
+    /// Output sample rate (the feature extractor's), 1..=768000.
+    pub target_rate: u32,
+    /// Longest accepted duration in seconds.
+    pub max_duration_s: f64,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            target_rate: 16_000,
+            max_duration_s: DEFAULT_MAX_DURATION_S,
+        }
+    }
+}
+
+/// The result of [`decode`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Mono samples at `sample_rate`.
+    pub samples: Vec<f32>,
+    /// The output rate (`target_rate`).
+    pub sample_rate: u32,
+    /// The file's own rate.
+    pub source_rate: u32,
+    /// The file's channel count.
+    pub source_channels: usize,
+    /// Container/codec name: "wav", "flac", "mp3", "ogg".
+    pub format: &'static str,
+}
+
+impl Decoded {
+    /// Duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// What the header of a WAV file says about its channels: `Some(mask)` for
+/// WAVE_FORMAT_EXTENSIBLE (its channel mask), `None` otherwise.
+fn wav_channel_mask(bytes: &[u8]) -> Option<u32> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut at = 12usize;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let body = at + 8;
+        if id == b"fmt " {
+            let end = body.checked_add(size as usize)?;
+            let fmt = bytes.get(body..end.min(bytes.len()))?;
+            if fmt.len() >= 24 && u16::from_le_bytes([fmt[0], fmt[1]]) == 0xFFFE {
+                return Some(u32::from_le_bytes([fmt[20], fmt[21], fmt[22], fmt[23]]));
+            }
+            return None;
+        }
+        at = body
+            .checked_add(size as usize)?
+            .checked_add(size as usize & 1)?;
+    }
+    None
+}
+
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |p: &[u8]| bytes.len() >= p.len() && &bytes[..p.len()] == p;
+    if starts(b"RIFF") && bytes.len() >= 12 && &bytes[8..12] == b"WAVE" {
+        Some("wav")
+    } else if starts(b"fLaC") {
+        Some("flac")
+    } else if starts(b"OggS") {
+        Some("ogg")
+    } else if starts(b"ID3") || (bytes.len() >= 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0) {
+        Some("mp3")
+    } else {
+        None
+    }
+}
+
+fn is_opus(bytes: &[u8]) -> bool {
+    bytes.len() >= 36 && &bytes[..4] == b"OggS" && bytes[28..36] == *b"OpusHead"
+}
+
+fn corrupt(format: &str, e: &SymError) -> AudioError {
+    AudioError::Corrupt(format!("{format}: {e}"))
+}
+
+/// Decodes `bytes` to mono f32 at `options.target_rate`.
+pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioError> {
+    if options.target_rate == 0 || options.target_rate > MAX_SAMPLE_RATE {
+        return Err(AudioError::InvalidArgument(format!(
+            "sampling rate must be in 1..={MAX_SAMPLE_RATE}, got {}",
+            options.target_rate
+        )));
+    }
+    if !(options.max_duration_s.is_finite() && options.max_duration_s > 0.0) {
+        return Err(AudioError::InvalidArgument(format!(
+            "maxDurationSeconds must be a positive number, got {}",
+            options.max_duration_s
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(AudioError::Empty);
+    }
+    if is_opus(bytes) {
+        return Err(AudioError::Unsupported(
+            "Opus audio is not supported (supported: WAV, FLAC, MP3, OGG Vorbis)".into(),
+        ));
+    }
+    let sniffed = sniff(bytes);
+    let wav_mask = wav_channel_mask(bytes);
+    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = sniffed {
+        hint.with_extension(ext);
+    }
+    let format_options = FormatOptions {
+        enable_gapless: false,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, mss, &format_options, &MetadataOptions::default())
+        .map_err(|e| match (sniffed, e) {
+            (None, _) => AudioError::UnknownFormat,
+            (Some(f), SymError::Unsupported(what)) => {
+                AudioError::Unsupported(format!("{f}: {what}"))
+            }
+            (Some(f), e) => corrupt(f, &e),
+        })?;
+    let mut reader = probed.format;
+    let format_name = sniffed.unwrap_or("audio");
+    let track = reader
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| AudioError::Corrupt(format!("{format_name}: no audio track")))?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let source_rate = params
+        .sample_rate
+        .ok_or_else(|| AudioError::Corrupt(format!("{format_name}: no sample rate")))?;
+    if source_rate == 0 || source_rate > MAX_SAMPLE_RATE {
+        return Err(AudioError::Unsupported(format!(
+            "{format_name}: sample rate {source_rate} Hz (accepted: 1..={MAX_SAMPLE_RATE})"
+        )));
+    }
+    if let Some(frames) = params.n_frames {
+        let seconds = frames as f64 / f64::from(source_rate);
+        if seconds > options.max_duration_s {
+            return Err(AudioError::TooLong {
+                seconds,
+                limit: options.max_duration_s,
+            });
+        }
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| match e {
+            SymError::Unsupported(what) => {
+                AudioError::Unsupported(format!("{format_name}: {what}"))
+            }
+            e => corrupt(format_name, &e),
+        })?;
+    let max_frames = (options.max_duration_s * f64::from(source_rate)).ceil() as u64;
+    // Leading frames to drop (the encoder delay ffmpeg skips).
+    let mut skip = if format_name == "mp3" {
+        params.delay.unwrap_or(0) as usize
+    } else {
+        0
+    };
+
+    let mut mono: Vec<f32> = Vec::new();
+    let mut channels = 0usize;
+    let mut coeffs: Vec<f32> = Vec::new();
+    let mut buffer: Option<SampleBuffer<f32>> = None;
+    let mut frames: u64 = 0;
+    let mut last_error: Option<AudioError> = None;
+    loop {
+        let packet = match reader.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) => {
+                // A damaged stream: keep what was decoded, as ffmpeg does.
+                last_error = Some(corrupt(format_name, &e));
+                break;
+            }
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            Err(SymError::DecodeError(e)) => {
+                last_error = Some(AudioError::Corrupt(format!("{format_name}: {e}")));
+                continue;
+            }
+            Err(SymError::IoError(_)) => break,
+            Err(e) => return Err(corrupt(format_name, &e)),
+        };
+        let spec = *decoded.spec();
+        let n = decoded.frames();
+        if n == 0 {
+            continue;
+        }
+        let ch = spec.channels.count();
+        if ch == 0 || ch > MAX_CHANNELS {
+            return Err(AudioError::Unsupported(format!(
+                "{format_name}: {ch} channels (accepted: 1..={MAX_CHANNELS})"
+            )));
+        }
+        if channels == 0 {
+            channels = ch;
+            let mask = match (format_name, wav_mask) {
+                ("wav", Some(mask)) => mask,
+                ("wav", None) => 0,
+                _ => spec.channels.bits(),
+            };
+            coeffs = coefficients(ch, mask);
+        } else if ch != channels {
+            return Err(AudioError::Unsupported(format!(
+                "{format_name}: the channel count changes mid-stream ({channels} -> {ch})"
+            )));
+        }
+        frames += n as u64;
+        if frames > max_frames {
+            return Err(AudioError::TooLong {
+                seconds: frames as f64 / f64::from(source_rate),
+                limit: options.max_duration_s,
+            });
+        }
+        let buf = match &mut buffer {
+            Some(b) if b.capacity() >= n * ch => b,
+            _ => buffer.insert(SampleBuffer::<f32>::new(decoded.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(decoded);
+        let dropped = skip.min(n);
+        skip -= dropped;
+        downmix_interleaved(&buf.samples()[dropped * ch..n * ch], ch, &coeffs, &mut mono);
+    }
+    if mono.is_empty() {
+        return Err(last_error.unwrap_or_else(|| {
+            AudioError::Corrupt(format!("{format_name}: the file holds no audio samples"))
+        }));
+    }
+    let samples = resample(&mono, source_rate, options.target_rate);
+    if samples.is_empty() {
+        return Err(AudioError::Corrupt(format!(
+            "{format_name}: too short to resample ({} samples at {source_rate} Hz)",
+            mono.len()
+        )));
+    }
+    Ok(Decoded {
+        samples,
+        sample_rate: options.target_rate,
+        source_rate,
+        source_channels: channels,
+        format: format_name,
+    })
+}
+
+/// Resamples raw mono samples (`{raw, sampling_rate}` inputs) from `rate` to `target_rate`
+/// with the same resampler as decoded files, after checking them (finite values, duration).
+pub fn convert_raw(
+    data: &[f32],
+    rate: u32,
+    target_rate: u32,
+    max_duration_s: f64,
+) -> Result<Vec<f32>, AudioError> {
+    if rate == 0 || rate > MAX_SAMPLE_RATE || target_rate == 0 || target_rate > MAX_SAMPLE_RATE {
+        return Err(AudioError::InvalidArgument(format!(
+            "sampling rates must be in 1..={MAX_SAMPLE_RATE} (got {rate} -> {target_rate})"
+        )));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(AudioError::InvalidArgument(format!(
+            "audio sample {i} is {} (only finite values are accepted)",
+            data[i]
+        )));
+    }
+    let seconds = data.len() as f64 / f64::from(rate);
+    if seconds > max_duration_s {
+        return Err(AudioError::TooLong {
+            seconds,
+            limit: max_duration_s,
+        });
+    }
+    Ok(resample(data, rate, target_rate))
+}

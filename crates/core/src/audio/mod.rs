@@ -1,0 +1,19 @@
+//! Audio: decoding of encoded files to mono samples at a model's rate, as the reference's
+//! ffmpeg call does it, and the feature extractors of the speech models.
+//!
+//! - [`decode`]: bytes → mono f32 at a target rate (WAV, FLAC, MP3, OGG Vorbis), with a
+//!   duration limit checked from the header and while decoding;
+//! - [`mix`]: ffmpeg's default down-mix coefficients;
+//! - [`resample`]: a port of ffmpeg's default resampler;
+//! - [`features`]: Wav2Vec2 normalisation and Whisper's log-mel spectrogram.
+
+pub mod decode;
+pub mod error;
+pub mod features;
+pub mod mix;
+pub mod resample;
+
+pub use decode::{convert_raw, decode, DecodeOptions, Decoded, DEFAULT_MAX_DURATION_S};
+pub use error::AudioError;
+pub use features::{mel_filter_bank, wav2vec2_normalize, whisper_log_mel, LogMel, WhisperConfig};
+pub use resample::resample;
