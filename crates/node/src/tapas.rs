@@ -2,7 +2,7 @@
 
 use hf_tasks_core::tapas::{self, EncodeOptions, Padding, Table, TapasTokenizer, Truncation};
 use hf_tasks_core::Error;
-use napi::bindgen_prelude::{BigInt64Array, Float32Array, Uint32Array};
+use napi::bindgen_prelude::{BigInt64Array, Float32Array, Result, Uint32Array};
 use napi_derive::napi;
 
 use crate::errors::{dim_arg, guard, Code};
