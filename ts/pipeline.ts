@@ -2,10 +2,13 @@
  * `pipeline(task, model?, options?)`: loads a model for an HF task and returns a callable pipe
  * whose inputs, parameters and outputs follow the Inference API task contract.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { HfTasksError } from './errors.js';
 import { createGenerator, type GeneratorOptions } from './generation/engine.js';
-import type { Dtype } from './hub/files.js';
+import { allOnnxCandidates, type Dtype } from './hub/files.js';
 import type { ProgressOption } from './hub/progress.js';
+import { type ResolveOptions, resolveModel } from './hub/resolve.js';
 import type { BatchingOptions } from './runtime/batcher.js';
 import { engineRunnerFactory } from './runtime/engine.js';
 import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
@@ -13,12 +16,16 @@ import type { Device, SessionOptions } from './runtime/session.js';
 import conversational from './tasks/conversational.js';
 import featureExtraction from './tasks/feature-extraction.js';
 import fillMask from './tasks/fill-mask.js';
+import imageClassification from './tasks/image-classification.js';
+import imageSegmentation from './tasks/image-segmentation.js';
+import objectDetection from './tasks/object-detection.js';
 import questionAnswering from './tasks/question-answering.js';
 import sentenceSimilarity from './tasks/sentence-similarity.js';
+import tableQuestionAnswering from './tasks/table-question-answering.js';
 import type { CallOptions, OffsetUnit, TaskDefinition, TaskOptions, TaskRun } from './tasks/task.js';
 import textClassification from './tasks/text-classification.js';
 import textGeneration from './tasks/text-generation.js';
-import tableQuestionAnswering from './tasks/table-question-answering.js';
+import { summarization, text2textGeneration, translation } from './tasks/text2text.js';
 import tokenClassification from './tasks/token-classification.js';
 import zeroShotClassification from './tasks/zero-shot-classification.js';
 import {
@@ -29,6 +36,7 @@ import {
   type TaskTypes,
 } from './types/tasks.js';
 import type { TextGenerationStreamEvent } from './types/text-generation.js';
+import { resolveVisionOptions, type VisionOptions } from './vision/run.js';
 
 /** The task registry: HF task id -> implementation. */
 const TASKS: { [K in TaskId]: TaskDefinition } = {
@@ -41,11 +49,36 @@ const TASKS: { [K in TaskId]: TaskDefinition } = {
   'feature-extraction': featureExtraction,
   'sentence-similarity': sentenceSimilarity,
   'text-generation': textGeneration,
+  'text2text-generation': text2textGeneration,
+  summarization,
+  translation,
   conversational,
+  'image-classification': imageClassification,
+  'object-detection': objectDetection,
+  'image-segmentation': imageSegmentation,
 };
 
+/** Tasks whose models take images (no tokenizer). */
+const VISION_TASKS: ReadonlySet<TaskId> = new Set([
+  'image-classification',
+  'object-detection',
+  'image-segmentation',
+]);
+
 /** Tasks that decode with the generation engine (one dedicated worker per model). */
-const GENERATION_TASKS: ReadonlySet<TaskId> = new Set(['text-generation', 'conversational']);
+const GENERATION_TASKS: ReadonlySet<TaskId> = new Set([
+  'text-generation',
+  'conversational',
+  'text2text-generation',
+  'summarization',
+  'translation',
+]);
+
+/** Generation tasks on encoder-decoder models (an encoder file beside the decoder). */
+const SEQ2SEQ_TASKS: ReadonlySet<TaskId> = new Set(['text2text-generation', 'summarization', 'translation']);
+
+/** `translation_xx_to_yy`, as transformers accepts it. */
+const TRANSLATION_PAIR = /^translation_[^_]+_to_[^_]+$/;
 
 /**
  * The model each task loads when `pipeline()` gets none. `null`: no default model is available
@@ -61,7 +94,14 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   'feature-extraction': 'sentence-transformers/all-MiniLM-L6-v2',
   'sentence-similarity': 'sentence-transformers/all-MiniLM-L6-v2',
   'text-generation': 'HuggingFaceTB/SmolLM2-135M-Instruct',
+  'text2text-generation': null,
+  summarization: null,
+  translation: null,
   conversational: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+  // Vision tasks run on the models the user supplies.
+  'image-classification': null,
+  'object-detection': null,
+  'image-segmentation': null,
 };
 
 /** Library options of `pipeline()` (camelCase; task parameters go with each call). */
@@ -86,6 +126,8 @@ export interface PipelineOptions {
   sessionOptions?: SessionOptions;
   /** Zero-shot output: the live API's `{sequence, labels, scores}` (`legacy`, default) or `list`. */
   zeroShotOutput?: 'legacy' | 'list';
+  /** Vision tasks: whether string inputs may name local files, pixel and byte limits. */
+  vision?: VisionOptions;
   /** Engine hook: opens the `ModelRunner` for the ONNX file (default: the engine, see `workers`). */
   createRunner?: RunnerFactory;
   /** Worker threads running the network (default: one per core, at most 4); `0` runs it inline. */
@@ -148,6 +190,7 @@ function canonicalTask(task: unknown): TaskId {
   if (typeof task === 'string') {
     if (Object.hasOwn(TASKS, task)) return task as TaskId;
     if (Object.hasOwn(TASK_ALIASES, task)) return TASK_ALIASES[task as keyof typeof TASK_ALIASES];
+    if (TRANSLATION_PAIR.test(task)) return 'translation';
   }
   throw new HfTasksError(
     'ERR_UNKNOWN_TASK',
@@ -184,7 +227,7 @@ function taskOptions(options: PipelineOptions): TaskOptions {
     }
   }
   const generation = g?.maxNewTokensLimit === undefined ? {} : { maxNewTokensLimit: g.maxNewTokensLimit };
-  return { offsets, zeroShotOutput, generation };
+  return { offsets, zeroShotOutput, generation, vision: resolveVisionOptions(options.vision) };
 }
 
 function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
@@ -204,6 +247,8 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
     if (options[key] !== undefined) Object.assign(out, { [key]: options[key] });
   }
   if (GENERATION_TASKS.has(task)) out.onnxName = ['model', 'decoder_model_merged'];
+  if (VISION_TASKS.has(task)) out.requireTokenizer = false;
+  if (SEQ2SEQ_TASKS.has(task)) out.onnxName = ['decoder_model_merged', 'decoder_with_past_model'];
   if (out.createRunner === undefined && GENERATION_TASKS.has(task)) {
     const g = options.generation ?? {};
     const engine: GeneratorOptions = {
@@ -212,8 +257,10 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
       ...(g.maxQueued !== undefined && { maxQueued: g.maxQueued }),
       ...(g.batching !== undefined && { batching: g.batching }),
     };
-    out.createRunner = (onnxPath, { padTokenId: _pad, ...session }) =>
-      createGenerator(onnxPath, { ...session, ...engine });
+    out.createRunner = SEQ2SEQ_TASKS.has(task)
+      ? (onnxPath, { padTokenId: _pad, ...session }) =>
+          createGenerator(onnxPath, { ...session, ...engine, seq2seq: seq2seqFiles(onnxPath) })
+      : (onnxPath, { padTokenId: _pad, ...session }) => createGenerator(onnxPath, { ...session, ...engine });
   }
   if (out.createRunner === undefined) {
     const { workers, inline, batching } = options;
@@ -224,6 +271,51 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
     });
   }
   return out;
+}
+
+/** The resolve options among a load's options. */
+function resolveOptionsOf(load: LoadModelOptions): ResolveOptions {
+  const out: ResolveOptions = {};
+  for (const key of ['task', 'dtype', 'revision', 'cacheDir', 'offline', 'progress'] as const) {
+    if (load[key] !== undefined) Object.assign(out, { [key]: load[key] });
+  }
+  return out;
+}
+
+/**
+ * The encoder and first-step decoder beside an encoder-decoder's decoder file: the merged
+ * decoder (`decoder_model_merged*.onnx`) runs every step; `decoder_with_past_model*.onnx` needs
+ * `decoder_model*.onnx` for the first step. The encoder has the decoder's dtype suffix, else any.
+ */
+export function seq2seqFiles(decoderFile: string): { encoderFile: string; firstFile?: string } {
+  const dir = path.dirname(decoderFile);
+  const base = path.basename(decoderFile);
+  const m = /^(decoder_model_merged|decoder_with_past_model)(.*)\.onnx$/.exec(base);
+  if (m === null) {
+    throw new HfTasksError('ERR_MODEL_LOAD', `${decoderFile} is not an encoder-decoder's decoder file`);
+  }
+  const suffix = m[2] as string;
+  const pick = (name: string): string | undefined => {
+    const exact = path.join(dir, `${name}${suffix}.onnx`);
+    if (existsSync(exact)) return exact;
+    for (const candidate of allOnnxCandidates(name)) {
+      const f = path.join(dir, path.basename(candidate));
+      if (path.dirname(candidate) === '.' || path.dirname(candidate) === path.basename(dir)) {
+        if (existsSync(f)) return f;
+      }
+    }
+    return undefined;
+  };
+  const encoderFile = pick('encoder_model');
+  if (encoderFile === undefined) {
+    throw new HfTasksError('ERR_MODEL_LOAD', `no encoder_model${suffix}.onnx beside ${decoderFile}`);
+  }
+  if (m[1] === 'decoder_model_merged') return { encoderFile };
+  const firstFile = pick('decoder_model');
+  if (firstFile === undefined) {
+    throw new HfTasksError('ERR_MODEL_LOAD', `no decoder_model${suffix}.onnx beside ${decoderFile}`);
+  }
+  return { encoderFile, firstFile };
 }
 
 /**
@@ -251,10 +343,27 @@ export async function pipeline<T extends TaskName>(
     );
   }
   const definition = TASKS[id];
-  const loaded = await loadModel(ref, loadOptions(id, options));
+  const load = loadOptions(id, options);
+  // An encoder-decoder's encoder is fetched first (same dtype), so that it sits beside the decoder.
+  if (SEQ2SEQ_TASKS.has(id)) {
+    const ro = resolveOptionsOf(load);
+    await resolveModel(ref, { ...ro, onnxName: 'encoder_model' });
+    try {
+      await resolveModel(ref, { ...ro, onnxName: 'decoder_model_merged' });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_NO_ONNX_FILE') throw err;
+      // The split layout: the first-step decoder too.
+      await resolveModel(ref, { ...ro, onnxName: 'decoder_model' });
+    }
+  }
+  const loaded = await loadModel(ref, load);
   let run: TaskRun;
   try {
-    run = await definition.create({ model: loaded, options: opts });
+    run = await definition.create({
+      model: loaded,
+      options: opts,
+      ...(task !== id && typeof task === 'string' && TRANSLATION_PAIR.test(task) && { requestedTask: task }),
+    });
   } catch (err) {
     await loaded.dispose();
     throw err;

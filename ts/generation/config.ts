@@ -37,6 +37,7 @@ export interface GenerationSettings {
   bos_token_id: number | null;
   eos_token_id: number | number[] | null;
   pad_token_id: number | null;
+  decoder_start_token_id: number | null;
 }
 
 /** transformers' `GenerationConfig()` defaults. */
@@ -66,6 +67,7 @@ export const LIBRARY_DEFAULTS: Readonly<GenerationSettings> = Object.freeze({
   bos_token_id: null,
   eos_token_id: null,
   pad_token_id: null,
+  decoder_start_token_id: null,
 });
 
 /**

@@ -17,7 +17,7 @@ import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import { SessionRunner, type SessionRunnerOptions } from '../runtime/session.js';
 import { fromWire, toWire, type WireError } from '../runtime/wire.js';
 import { Tokenizer } from '../tokenizer.js';
-import { type DecoderLayout, decoderLayout } from './decoder.js';
+import { type DecoderLayout, decoderLayout, type ValueDecl } from './decoder.js';
 import {
   checkRequest,
   GenerationLoop,
@@ -26,11 +26,17 @@ import {
   type LoopOptions,
   type TokenEvent,
 } from './loop.js';
+import { encoderLayout, seq2seqLayout } from './seq2seq.js';
 
 /** Options of a generation engine (camelCase library options). */
 export interface GeneratorOptions extends SessionRunnerOptions, LoopOptions {
   /** Run the loop in the calling thread (blocks the event loop while the network computes). */
   inline?: boolean;
+  /**
+   * Encoder-decoder models: the encoder's ONNX file and, for the split layout, the first-step
+   * decoder (`decoder_model.onnx`; the main file is then `decoder_with_past_model.onnx`).
+   */
+  seq2seq?: { encoderFile: string; firstFile?: string };
 }
 
 /** Per-call options of `generate`. */
@@ -61,28 +67,60 @@ function abortError(): HfTasksError {
   return new HfTasksError('ERR_ABORTED', 'the generation was cancelled');
 }
 
-/** Opens the session, tokenizer and loop in this thread. */
-export async function openInline(
-  onnxFile: string,
-  options: GeneratorOptions,
-): Promise<{ session: SessionRunner; loop: GenerationLoop; layout: DecoderLayout }> {
+function declarations(session: SessionRunner): { inputs: ValueDecl[]; outputs: ValueDecl[] } {
+  return {
+    inputs: session.inputMetadata.map((m) => ({
+      name: m.name,
+      ...(m.isTensor ? { type: m.type, shape: m.shape } : {}),
+    })),
+    outputs: session.outputMetadata.map((m) => ({ name: m.name })),
+  };
+}
+
+/** What `openInline` opens: the decoder session, the loop, and a release of every session. */
+export interface OpenedGenerator {
+  session: SessionRunner;
+  loop: GenerationLoop;
+  layout: DecoderLayout;
+  dispose(): Promise<void>;
+}
+
+/** Opens the session(s), tokenizer and loop in this thread. */
+export async function openInline(onnxFile: string, options: GeneratorOptions): Promise<OpenedGenerator> {
   const dir = modelDirOf(onnxFile);
   const config = loadModelConfig(dir);
-  const session = await SessionRunner.create(onnxFile, options);
+  const { seq2seq, ...sessionOptions } = options;
+  const sessions: SessionRunner[] = [];
+  const release = async () => {
+    await Promise.all(sessions.map((s) => s.dispose()));
+  };
   try {
-    const layout = decoderLayout(
-      session.inputMetadata.map((m) => ({
-        name: m.name,
-        ...(m.isTensor ? { type: m.type, shape: m.shape } : {}),
-      })),
-      session.outputMetadata.map((m) => ({ name: m.name })),
-      config,
-    );
+    const session = await SessionRunner.create(onnxFile, sessionOptions);
+    sessions.push(session);
     const tokenizer = Tokenizer.fromFile(dir);
-    const loop = new GenerationLoop(session, layout, tokenizer, options);
-    return { session, loop, layout };
+    const decl = declarations(session);
+    if (seq2seq === undefined) {
+      const layout = decoderLayout(decl.inputs, decl.outputs, config);
+      const loop = new GenerationLoop(session, layout, tokenizer, options);
+      return { session, loop, layout, dispose: release };
+    }
+    const encoder = await SessionRunner.create(seq2seq.encoderFile, sessionOptions);
+    sessions.push(encoder);
+    let first = session;
+    if (seq2seq.firstFile !== undefined) {
+      first = await SessionRunner.create(seq2seq.firstFile, sessionOptions);
+      sessions.push(first);
+    }
+    const enc = declarations(encoder);
+    const layout = seq2seqLayout(decl.inputs, decl.outputs, config);
+    const loop = new GenerationLoop(session, layout, tokenizer, options, {
+      encoder,
+      encoderLayout: encoderLayout(enc.inputs, enc.outputs),
+      first,
+    });
+    return { session, loop, layout, dispose: release };
   } catch (err) {
-    await session.dispose();
+    await release();
     throw err;
   }
 }
@@ -94,10 +132,12 @@ class InlineGenerator implements Generator {
   readonly layout: DecoderLayout;
   readonly #session: SessionRunner;
   readonly #loop: GenerationLoop;
+  readonly #release: () => Promise<void>;
 
-  constructor(session: SessionRunner, loop: GenerationLoop, layout: DecoderLayout) {
+  constructor({ session, loop, layout, dispose }: OpenedGenerator) {
     this.#session = session;
     this.#loop = loop;
+    this.#release = dispose;
     this.layout = layout;
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
@@ -122,7 +162,7 @@ class InlineGenerator implements Generator {
 
   async dispose(): Promise<void> {
     this.#loop.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
-    await this.#session.dispose();
+    await this.#release();
   }
 }
 
@@ -295,8 +335,7 @@ class WorkerGenerator implements Generator {
 export async function createGenerator(onnxFile: string, options: GeneratorOptions = {}): Promise<Generator> {
   const { inline, ...rest } = options;
   if (inline === true) {
-    const { session, loop, layout } = await openInline(onnxFile, rest);
-    return new InlineGenerator(session, loop, layout);
+    return new InlineGenerator(await openInline(onnxFile, rest));
   }
   // One worker per model: its session uses every core (unless told otherwise).
   const sessionOptions = { ...rest.sessionOptions };

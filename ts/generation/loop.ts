@@ -9,15 +9,19 @@
 import { HfTasksError, InvalidInputError, ModelError, QueueFullError } from '../errors.js';
 import type { ModelRunner, TensorLike } from '../runtime/runner.js';
 import type { Tokenizer } from '../tokenizer.js';
-import type { DecoderLayout } from './decoder.js';
+import type { CacheSlot, DecoderLayout } from './decoder.js';
 import { BeamSearch, type DecodingConfig, TokenSampler } from './kernels.js';
+import { type EncoderLayout, isSeq2Seq, type Seq2SeqLayout } from './seq2seq.js';
 
 /** Why a sequence ended, in TGI's words. */
 export type FinishReason = 'length' | 'eos_token' | 'stop_sequence';
 
 /** What one request asks the loop for (plain data: it crosses threads). */
 export interface GenerationRequest {
+  /** The decoder's prompt (for an encoder-decoder: the decoder start ids). */
   promptIds: number[];
+  /** Encoder-decoder models: the encoder's input ids (run once, before the first decoder step). */
+  encoderIds?: number[];
   /** Logits processors and warpers (sampling when `doSample`). */
   decoding: DecodingConfig;
   /** Independent rows (sampling with num_return_sequences); 1 for greedy. */
@@ -116,6 +120,23 @@ interface Batch {
   /** Columns in the cache (padding included). */
   width: number;
   cache: Float32Array[];
+  /**
+   * Encoder-decoder models: per cross-attention slot a [rows, heads, encWidth, headDim] tensor,
+   * the encoder output [rows, encWidth, hidden] and each row's encoder length (columns past it
+   * are zero padding, masked by encoder_attention_mask).
+   */
+  cross: Float32Array[];
+  hidden: Float32Array | null;
+  encLens: number[];
+  encWidth: number;
+}
+
+/** The encoder and the first-step decoder of an encoder-decoder model. */
+export interface Seq2SeqParts {
+  encoder: ModelRunner;
+  encoderLayout: EncoderLayout;
+  /** The graph of the first decoder step (the merged decoder itself, or decoder_model.onnx). */
+  first: ModelRunner;
 }
 
 export interface Submitted {
@@ -134,6 +155,7 @@ export class GenerationLoop {
   readonly #maxBatchTokens: number;
   readonly #maxQueued: number;
   readonly #batching: boolean;
+  readonly #parts: Seq2SeqParts | null;
   readonly #queue: Active[] = [];
   #batches: Batch[] = [];
   #activeCost = 0;
@@ -144,8 +166,21 @@ export class GenerationLoop {
   /** Largest number of rows one decode step carried. */
   maxRowsPerStep = 0;
 
-  constructor(runner: ModelRunner, layout: DecoderLayout, tokenizer: Tokenizer, options: LoopOptions = {}) {
+  constructor(
+    runner: ModelRunner,
+    layout: DecoderLayout,
+    tokenizer: Tokenizer,
+    options: LoopOptions = {},
+    parts: Seq2SeqParts | null = null,
+  ) {
+    if (isSeq2Seq(layout) !== (parts !== null)) {
+      throw new HfTasksError(
+        'ERR_INVALID_ARGUMENT',
+        'an encoder-decoder layout needs its encoder and first-step decoder (and only it does)',
+      );
+    }
     this.#runner = runner;
+    this.#parts = parts;
     this.#layout = layout;
     this.#tokenizer = tokenizer;
     this.#maxBatchTokens = options.maxBatchTokens ?? 65536;
@@ -159,9 +194,11 @@ export class GenerationLoop {
       }
     }
     // Left-padded rows need explicit positions: without position_ids some graphs count positions
-    // from the past length, so each request then runs in a batch of its own.
+    // from the past length, so each request then runs in a batch of its own. Encoder-decoder
+    // decoders take no decoder mask: rows of equal length share a batch (no padding at all).
     this.#batching =
-      (options.batching ?? true) && layout.positionIds !== null && layout.attentionMask !== null;
+      (options.batching ?? true) &&
+      (parts !== null || (layout.positionIds !== null && layout.attentionMask !== null));
   }
 
   /** Requests waiting for room. */
@@ -197,7 +234,7 @@ export class GenerationLoop {
         reject,
         started: now(),
         cancelled: false,
-        cost: width * (req.promptIds.length + req.maxNewTokens),
+        cost: width * (req.promptIds.length + (req.encoderIds?.length ?? 0) + req.maxNewTokens),
         rows: [],
         beam: null,
         generated: 0,
@@ -278,7 +315,10 @@ export class GenerationLoop {
       try {
         const batch = await this.#prefill(a);
         if (a.finished) continue;
-        const main = this.#batches.find((b) => b.rows.length > 0);
+        // Encoder-decoder rows join only a batch at the same decoder length (no decoder mask).
+        const main = this.#batches.find(
+          (b) => b.rows.length > 0 && (this.#parts === null || b.width === batch.width),
+        );
         if (this.#batching && main !== undefined) this.#merge(main, batch);
         else this.#batches.push(batch);
       } catch (err) {
@@ -321,9 +361,15 @@ export class GenerationLoop {
   async #forward(
     feeds: Record<string, TensorLike>,
     rows: number,
-  ): Promise<{ logits: Float32Array; vocab: number; cache: Float32Array[] }> {
+    runner: ModelRunner = this.#runner,
+    crossSlots: readonly CacheSlot[] = [],
+  ): Promise<Forwarded> {
     const L = this.#layout;
-    const out = await this.#runner.run(feeds, { outputs: [L.logits, ...L.cache.map((c) => c.present)] });
+    const wanted = [L.logits, ...L.cache.map((c) => c.present), ...crossSlots.map((c) => c.present)];
+    // Feed only what the graph declares (a first-step decoder takes no caches).
+    const names = new Set(runner.inputNames);
+    const given = Object.fromEntries(Object.entries(feeds).filter(([k]) => names.has(k)));
+    const out = await runner.run(given, { outputs: wanted });
     this.steps++;
     this.maxRowsPerStep = Math.max(this.maxRowsPerStep, rows);
     const logits = out[L.logits];
@@ -340,13 +386,61 @@ export class GenerationLoop {
         r * vocab,
       );
     }
-    const cache = L.cache.map((c) => {
+    const tensor = (c: CacheSlot) => {
       const t = out[c.present];
       if (t === undefined || t.type !== 'float32')
         throw new ModelError('ERR_MODEL_RUN', `the model returned no ${c.present}`);
       return t.data as Float32Array;
+    };
+    return { logits: last, vocab, cache: L.cache.map(tensor), cross: crossSlots.map(tensor) };
+  }
+
+  /** Encoder-decoder: the feeds every decoder step shares (encoder mask, output, cross caches). */
+  #crossFeeds(
+    rows: number,
+    encWidth: number,
+    encLens: readonly number[],
+    hidden: Float32Array | null,
+    cross: Float32Array[] | null,
+  ): Record<string, TensorLike> {
+    const X = (this.#layout as Seq2SeqLayout).seq2seq;
+    const feeds: Record<string, TensorLike> = {};
+    if (X.encoderAttentionMask !== null) {
+      const mask = new BigInt64Array(rows * encWidth);
+      encLens.forEach((n, i) => {
+        mask.fill(1n, i * encWidth, i * encWidth + n);
+      });
+      feeds[X.encoderAttentionMask] = { type: 'int64', data: mask, dims: [rows, encWidth] };
+    }
+    if (hidden !== null) {
+      feeds[X.encoderHiddenStates] = { type: 'float32', data: hidden, dims: [rows, encWidth, X.hiddenSize] };
+    }
+    X.cross.forEach((slot, i) => {
+      feeds[slot.past] = {
+        type: 'float32',
+        data: cross === null ? new Float32Array(0) : (cross[i] as Float32Array),
+        dims: [rows, slot.heads, cross === null ? 0 : encWidth, slot.headDim],
+      };
     });
-    return { logits: last, vocab, cache };
+    return feeds;
+  }
+
+  /** Encoder-decoder: runs the encoder on a request's input ids; its output [1, n, hidden]. */
+  async #encode(parts: Seq2SeqParts, ids: readonly number[]): Promise<Float32Array> {
+    const E = parts.encoderLayout;
+    const n = ids.length;
+    const feeds: Record<string, TensorLike> = {
+      [E.inputIds]: { type: 'int64', data: BigInt64Array.from(ids, (x) => BigInt(x)), dims: [1, n] },
+    };
+    if (E.attentionMask !== null)
+      feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
+    const out = await parts.encoder.run(feeds, { outputs: [E.output] });
+    const t = out[E.output];
+    const hiddenSize = (this.#layout as Seq2SeqLayout).seq2seq.hiddenSize;
+    if (t === undefined || t.type !== 'float32' || t.data.length !== n * hiddenSize) {
+      throw new ModelError('ERR_MODEL_RUN', `the encoder returned no [1, ${n}, ${hiddenSize}] float output`);
+    }
+    return t.data as Float32Array;
   }
 
   /** The prompt pass of one request: a batch of its rows (beams or samples) sharing the prompt cache. */
@@ -356,11 +450,38 @@ export class GenerationLoop {
     const ids = BigInt64Array.from(req.promptIds, (x) => BigInt(x));
     const positions = BigInt64Array.from({ length: n }, (_, i) => BigInt(i));
     const mask = new BigInt64Array(n).fill(1n);
-    const out = await this.#forward(this.#feeds(ids, 1, n, positions, mask, 0, null, true), 1);
+    const feeds = this.#feeds(ids, 1, n, positions, mask, 0, null, true);
+    const parts = this.#parts;
+    let hidden: Float32Array | null = null;
+    let encLen = 0;
+    let out: Forwarded;
+    if (parts !== null) {
+      const X = (this.#layout as Seq2SeqLayout).seq2seq;
+      const encoderIds = req.encoderIds ?? [];
+      encLen = encoderIds.length;
+      hidden = await this.#encode(parts, encoderIds);
+      Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], hidden, null));
+      out = await this.#forward(feeds, 1, parts.first, X.cross);
+    } else {
+      out = await this.#forward(feeds, 1);
+    }
     const width = req.beam?.numBeams ?? req.rows;
     const sources = new Array<number>(width).fill(0);
     const cache = out.cache.map((c, i) => gatherRows(c, sources, this.#layout.cache[i] as CacheDims, n));
-    const batch: Batch = { rows: [], width: n, cache };
+    const batch: Batch = { rows: [], width: n, cache, cross: [], hidden: null, encLens: [], encWidth: 0 };
+    if (parts !== null) {
+      const X = (this.#layout as Seq2SeqLayout).seq2seq;
+      batch.cross = out.cross.map((c, i) => gatherRows(c, sources, X.cross[i] as CacheDims, encLen));
+      if (X.hiddenEveryStep)
+        batch.hidden = gatherRows(
+          hidden as Float32Array,
+          sources,
+          { heads: 1, headDim: X.hiddenSize },
+          encLen,
+        );
+      batch.encLens = new Array<number>(width).fill(encLen);
+      batch.encWidth = encLen;
+    }
     const make = (slot: number): Row => ({ seq: a, slot, len: n, next: 0 });
     for (let s = 0; s < width; s++) batch.rows.push(make(s));
     if (req.beam !== undefined) {
@@ -535,7 +656,13 @@ export class GenerationLoop {
       positions[i] = BigInt(r.len);
       mask.fill(1n, i * (T + 1) + (T - r.len), (i + 1) * (T + 1));
     });
-    const out = await this.#forward(this.#feeds(ids, rows, 1, positions, mask, T, batch.cache, false), rows);
+    const feeds = this.#feeds(ids, rows, 1, positions, mask, T, batch.cache, false);
+    if (this.#parts !== null) {
+      if (batch.rows.some((r) => r.len !== T))
+        throw new ModelError('ERR_INTERNAL', 'encoder-decoder rows of one batch differ in length');
+      Object.assign(feeds, this.#crossFeeds(rows, batch.encWidth, batch.encLens, batch.hidden, batch.cross));
+    }
+    const out = await this.#forward(feeds, rows);
     batch.cache = out.cache;
     batch.width = T + 1;
     for (const r of batch.rows) r.len++;
@@ -576,8 +703,15 @@ export class GenerationLoop {
       batch.rows = keep.map(([r]) => r);
       if (batch.rows.length === 0) {
         batch.cache = [];
+        batch.cross = [];
+        batch.hidden = null;
         continue;
       }
+      if (this.#parts !== null)
+        this.#keepCross(
+          batch,
+          keep.map(([, i]) => i),
+        );
       const maxLen = Math.max(...batch.rows.map((r) => r.len));
       const sources = keep.map(([, i]) => i);
       batch.cache = batch.cache.map((c, i) => {
@@ -595,8 +729,39 @@ export class GenerationLoop {
     this.#batches = this.#batches.filter((b) => b.rows.length > 0);
   }
 
+  /** Encoder-decoder: keeps rows `sources` of the cross caches, narrowed to the longest encoder input left. */
+  #keepCross(batch: Batch, sources: number[]): void {
+    const X = (this.#layout as Seq2SeqLayout).seq2seq;
+    const lens = sources.map((s) => batch.encLens[s] as number);
+    const to = Math.max(...lens);
+    const cut = (c: Float32Array, d: CacheDims) =>
+      cutRight(gatherRows(c, sources, d, batch.encWidth), sources.length, d, batch.encWidth, to);
+    batch.cross = batch.cross.map((c, i) => cut(c, X.cross[i] as CacheDims));
+    if (batch.hidden !== null) batch.hidden = cut(batch.hidden, { heads: 1, headDim: X.hiddenSize });
+    batch.encLens = lens;
+    batch.encWidth = to;
+  }
+
   /** Moves `add`'s rows into `into`, left-padding whichever cache is shorter. */
   #merge(into: Batch, add: Batch): void {
+    if (this.#parts !== null) {
+      // Cross caches and encoder outputs: right-padded to the longer encoder input (masked).
+      const X = (this.#layout as Seq2SeqLayout).seq2seq;
+      const to = Math.max(into.encWidth, add.encWidth);
+      const join = (a: Float32Array, b: Float32Array, d: CacheDims) => {
+        const left = padRight(a, into.rows.length, d, into.encWidth, to);
+        const right = padRight(b, add.rows.length, d, add.encWidth, to);
+        const out = new Float32Array(left.length + right.length);
+        out.set(left, 0);
+        out.set(right, left.length);
+        return out;
+      };
+      into.cross = into.cross.map((c, i) => join(c, add.cross[i] as Float32Array, X.cross[i] as CacheDims));
+      if (into.hidden !== null && add.hidden !== null)
+        into.hidden = join(into.hidden, add.hidden, { heads: 1, headDim: X.hiddenSize });
+      into.encLens = [...into.encLens, ...add.encLens];
+      into.encWidth = to;
+    }
     const width = Math.max(into.width, add.width);
     into.cache = into.cache.map((c, i) => {
       const dims = this.#layout.cache[i] as CacheDims;
@@ -611,6 +776,14 @@ export class GenerationLoop {
     into.rows.push(...add.rows);
     add.rows = [];
   }
+}
+
+/** One forward pass's last-position logits and caches. */
+interface Forwarded {
+  logits: Float32Array;
+  vocab: number;
+  cache: Float32Array[];
+  cross: Float32Array[];
 }
 
 interface CacheDims {
@@ -637,6 +810,26 @@ function padLeft(c: Float32Array, rows: number, d: CacheDims, width: number, to:
   for (let b = 0; b < rows * d.heads; b++) {
     out.set(c.subarray(b * block, (b + 1) * block), b * wide + (to - width) * d.headDim);
   }
+  return out;
+}
+
+/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the right. */
+function padRight(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
+  if (to === width) return c;
+  const out = new Float32Array(rows * d.heads * to * d.headDim);
+  const block = width * d.headDim;
+  const wide = to * d.headDim;
+  for (let b = 0; b < rows * d.heads; b++) out.set(c.subarray(b * block, (b + 1) * block), b * wide);
+  return out;
+}
+
+/** Keeps the `to` leftmost columns of every row. */
+function cutRight(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
+  if (to === width) return c;
+  const out = new Float32Array(rows * d.heads * to * d.headDim);
+  const block = width * d.headDim;
+  const narrow = to * d.headDim;
+  for (let b = 0; b < rows * d.heads; b++) out.set(c.subarray(b * block, b * block + narrow), b * narrow);
   return out;
 }
 

@@ -14,6 +14,7 @@ const port = parentPort;
 if (port === null) throw new Error('hf-tasks: generation/worker is a worker thread entry point');
 
 let session: SessionRunner | null = null;
+let release: (() => Promise<void>) | null = null;
 let loop: GenerationLoop | null = null;
 const cancels = new Map<number, () => void>();
 
@@ -27,6 +28,7 @@ port.on('message', (msg: ToGenWorker) => {
       openInline(msg.onnxFile, msg.options).then(
         (opened) => {
           session = opened.session;
+          release = opened.dispose;
           loop = opened.loop;
           post({
             type: 'opened',
@@ -83,7 +85,7 @@ port.on('message', (msg: ToGenWorker) => {
     }
     case 'close':
       loop?.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
-      void (session?.dispose() ?? Promise.resolve()).finally(() => port?.close());
+      void (release?.() ?? Promise.resolve()).finally(() => port?.close());
       return;
   }
 });

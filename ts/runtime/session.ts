@@ -264,7 +264,11 @@ export class SessionRunner implements ModelRunner {
     }
     let results: ort.InferenceSession.ReturnType;
     try {
-      results = await this.#session.run(ortFeeds, wanted);
+      // onnxruntime-node 1.23 can label a fetched subset wrongly (seen on graphs with an If node:
+      // asking for [logits, present.1.*] returned present.0.* under the first name): fetch a
+      // prefix of the outputs as asked, anything else as all outputs.
+      const prefix = wanted.every((name, i) => this.outputNames[i] === name);
+      results = await this.#session.run(ortFeeds, prefix ? wanted : this.outputNames);
     } catch (cause) {
       throw new ModelError('ERR_MODEL_RUN', `the model failed to run: ${(cause as Error).message}`, {
         cause,

@@ -14,12 +14,16 @@ export interface TaskOptions {
   zeroShotOutput: 'legacy' | 'list';
   /** Limits of the generation tasks. */
   generation?: { maxNewTokensLimit?: number };
+  /** Image sources and limits of the vision tasks. */
+  vision?: import('../vision/run.js').VisionOptions;
 }
 
 /** Everything a task needs to serve calls. */
 export interface TaskContext {
   model: LoadedModel;
   options: TaskOptions;
+  /** The task name the caller gave when it carries more than the id (`translation_en_to_de`). */
+  requestedTask?: string;
 }
 
 /**

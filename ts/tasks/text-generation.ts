@@ -134,13 +134,13 @@ function number(params: Record<string, unknown>, name: string): number | undefin
   return v;
 }
 
-function integer(params: Record<string, unknown>, name: string): number | undefined {
+export function integer(params: Record<string, unknown>, name: string): number | undefined {
   const v = number(params, name);
   if (v !== undefined && !Number.isInteger(v)) throw param(name, `\`${name}\` must be an integer (got ${v})`);
   return v;
 }
 
-function bool(params: Record<string, unknown>, name: string): boolean | undefined {
+export function bool(params: Record<string, unknown>, name: string): boolean | undefined {
   if (!has(params, name) || params[name] === null) return undefined;
   const v = params[name];
   if (typeof v !== 'boolean') throw param(name, `\`${name}\` must be a boolean (got ${describeValue(v)})`);
@@ -193,6 +193,39 @@ const KNOWN = new Set([
   'handle_long_generation',
 ]);
 
+/**
+ * Sets the decoding parameters a call sends (generate's names) on `s`, each checked for its
+ * type; the ones it leaves out keep their value.
+ */
+export function applyDecodingParameters(s: GenerationSettings, params: Record<string, unknown>): void {
+  const set = <K extends keyof GenerationSettings>(key: K, v: GenerationSettings[K] | undefined) => {
+    if (v !== undefined) s[key] = v;
+  };
+  set('do_sample', bool(params, 'do_sample'));
+  set('temperature', number(params, 'temperature'));
+  set('top_k', integer(params, 'top_k'));
+  set('top_p', number(params, 'top_p'));
+  set('typical_p', number(params, 'typical_p'));
+  set('repetition_penalty', number(params, 'repetition_penalty'));
+  set('no_repeat_ngram_size', integer(params, 'no_repeat_ngram_size'));
+  set('num_beams', integer(params, 'num_beams'));
+  set('length_penalty', number(params, 'length_penalty'));
+  set('num_return_sequences', integer(params, 'num_return_sequences'));
+  set('min_length', integer(params, 'min_length'));
+  set('min_new_tokens', integer(params, 'min_new_tokens'));
+  set('max_time', number(params, 'max_time'));
+  if (has(params, 'early_stopping') && params.early_stopping !== null) {
+    const v = params.early_stopping;
+    if (typeof v !== 'boolean' && v !== 'never') {
+      throw param(
+        'early_stopping',
+        `\`early_stopping\` must be true, false or "never" (got ${describeValue(v)})`,
+      );
+    }
+    s.early_stopping = v;
+  }
+}
+
 /** A call's parameters, validated and merged over the model's settings. */
 export interface ResolvedParameters {
   settings: GenerationSettings;
@@ -221,32 +254,7 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
     }
   }
   const s: GenerationSettings = { ...gc.settings };
-  const set = <K extends keyof GenerationSettings>(key: K, v: GenerationSettings[K] | undefined) => {
-    if (v !== undefined) s[key] = v;
-  };
-  set('do_sample', bool(params, 'do_sample'));
-  set('temperature', number(params, 'temperature'));
-  set('top_k', integer(params, 'top_k'));
-  set('top_p', number(params, 'top_p'));
-  set('typical_p', number(params, 'typical_p'));
-  set('repetition_penalty', number(params, 'repetition_penalty'));
-  set('no_repeat_ngram_size', integer(params, 'no_repeat_ngram_size'));
-  set('num_beams', integer(params, 'num_beams'));
-  set('length_penalty', number(params, 'length_penalty'));
-  set('num_return_sequences', integer(params, 'num_return_sequences'));
-  set('min_length', integer(params, 'min_length'));
-  set('min_new_tokens', integer(params, 'min_new_tokens'));
-  set('max_time', number(params, 'max_time'));
-  if (has(params, 'early_stopping') && params.early_stopping !== null) {
-    const v = params.early_stopping;
-    if (typeof v !== 'boolean' && v !== 'never') {
-      throw param(
-        'early_stopping',
-        `\`early_stopping\` must be true, false or "never" (got ${describeValue(v)})`,
-      );
-    }
-    s.early_stopping = v;
-  }
+  applyDecodingParameters(s, params);
   if (bool(params, 'return_tensors') === true) {
     throw param(
       'return_tensors',
@@ -311,7 +319,7 @@ export function resolveParameters(gc: GenerationContext, parameters: unknown): R
 }
 
 /** The reference's checks (its messages where it has one) plus the library's limits. */
-function validate(
+export function validate(
   s: GenerationSettings,
   maxNewTokens: number | null,
   maxLength: number | null,

@@ -19,6 +19,11 @@ import type {
   SentenceSimilarityParameters,
 } from './sentence-similarity.js';
 import type {
+  TableQuestionAnsweringInputItem,
+  TableQuestionAnsweringOutput,
+  TableQuestionAnsweringParameters,
+} from './table-question-answering.js';
+import type {
   TextClassificationInputItem,
   TextClassificationOutput,
   TextClassificationParameters,
@@ -32,11 +37,22 @@ import type {
   TextGenerationParameters,
 } from './text-generation.js';
 import type {
-  TableQuestionAnsweringInputItem,
-  TableQuestionAnsweringOutput,
-  TableQuestionAnsweringParameters,
-} from './table-question-answering.js';
+  SummarizationOutput,
+  Text2TextGenerationOutput,
+  Text2TextParameters,
+  TranslationOutput,
+  TranslationParameters,
+} from './text2text.js';
 import type { TokenClassificationOutput, TokenClassificationParameters } from './token-classification.js';
+import type {
+  ImageClassificationOutput,
+  ImageClassificationParameters,
+  ImageInput,
+  ImageSegmentationOutput,
+  ImageSegmentationParameters,
+  ObjectDetectionOutput,
+  ObjectDetectionParameters,
+} from './vision.js';
 import type {
   ZeroShotClassificationOutput,
   ZeroShotClassificationParameters,
@@ -107,6 +123,48 @@ export interface TaskTypes {
     batchInputs: TextGenerationInput[];
     batchOutput: TextGenerationOutput[];
   };
+  'text2text-generation': {
+    inputs: string;
+    parameters: Text2TextParameters;
+    output: Text2TextGenerationOutput;
+    batchInputs: string[];
+    batchOutput: Text2TextGenerationOutput | Text2TextGenerationOutput[];
+  };
+  summarization: {
+    inputs: string;
+    parameters: Text2TextParameters;
+    output: SummarizationOutput;
+    batchInputs: string[];
+    batchOutput: SummarizationOutput | SummarizationOutput[];
+  };
+  translation: {
+    inputs: string;
+    parameters: TranslationParameters;
+    output: TranslationOutput;
+    batchInputs: string[];
+    batchOutput: TranslationOutput | TranslationOutput[];
+  };
+  'image-classification': {
+    inputs: ImageInput;
+    parameters: ImageClassificationParameters;
+    output: ImageClassificationOutput;
+    batchInputs: ImageInput[];
+    batchOutput: ImageClassificationOutput[];
+  };
+  'object-detection': {
+    inputs: ImageInput;
+    parameters: ObjectDetectionParameters;
+    output: ObjectDetectionOutput;
+    batchInputs: ImageInput[];
+    batchOutput: ObjectDetectionOutput[];
+  };
+  'image-segmentation': {
+    inputs: ImageInput;
+    parameters: ImageSegmentationParameters;
+    output: ImageSegmentationOutput;
+    batchInputs: ImageInput[];
+    batchOutput: ImageSegmentationOutput[];
+  };
   conversational: {
     inputs: ConversationalInput | string;
     parameters: ConversationalParameters;
@@ -127,11 +185,14 @@ export const TASK_ALIASES = {
 
 export type TaskAlias = keyof typeof TASK_ALIASES;
 
+/** A translation task with its language pair, as transformers names it (`translation_en_to_de`). */
+export type TranslationTaskName = `translation_${string}_to_${string}`;
+
 /** A task id or one of its aliases. */
-export type TaskName = TaskId | TaskAlias;
+export type TaskName = TaskId | TaskAlias | TranslationTaskName;
 
 /** The canonical task id a name stands for. */
 export type CanonicalTask<T extends TaskName> = Extract<
-  T extends TaskAlias ? (typeof TASK_ALIASES)[T] : T,
+  T extends TaskAlias ? (typeof TASK_ALIASES)[T] : T extends TranslationTaskName ? 'translation' : T,
   TaskId
 >;
