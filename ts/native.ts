@@ -86,12 +86,18 @@ export const encodeMaskPng = wrap(addon.encodeMaskPng);
 /** Image decoding and Pillow-exact preprocessing, on the libuv thread pool. */
 export const decodeImage = wrapAsync(addon.decodeImage);
 export const preprocessImage = wrapAsync(addon.preprocessImage);
+/** Image processors (resize rule of the family, crop, normalise) and segmentation post-processing. */
+export const processImage = wrapAsync(addon.processImage);
+export const segmentImage = wrapAsync(addon.segmentImage);
 export type {
   NativeDecodedImage,
   NativeDecodeOptions,
   NativeImageSize,
   NativePixelValues,
   NativePreprocessOptions,
+  NativeProcessorSpec,
+  NativeSegment,
+  NativeSegmentOptions,
 } from '../native/index.js';
 /** Token-classification post-processing; pass the tokenizer's addon object (`Tokenizer.native`). */
 export const aggregateTokens = wrap(addon.aggregateTokens);

@@ -41,6 +41,11 @@ export interface LoadModelOptions extends SessionRunnerOptions {
    */
   onnxName?: string | readonly string[];
   createRunner?: RunnerFactory;
+  /**
+   * Whether the model must have a tokenizer.json (default true). Vision models have none: their
+   * `tokenizer` then throws ERR_MODEL_LOAD when used.
+   */
+  requireTokenizer?: boolean;
 }
 
 export interface LoadedModel {
@@ -79,18 +84,17 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   const onnxFile = path.join(dir, resolved.onnxFile);
   const config = loadModelConfig(dir);
   const sentenceTransformers = loadSentenceTransformersConfig(dir);
-  // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.
-  const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
-    ? Tokenizer.fromFile(dir)
-    : vocabTokenizer(dir, ref);
-  if (tokenizer === null) {
-    throw new ModelError(
+  const noTokenizer = () =>
+    new ModelError(
       'ERR_MODEL_LOAD',
       `model ${ref} has no tokenizer.json (only fast tokenizers are supported)`,
     );
-  }
+  const hasTokenizer = existsSync(path.join(dir, 'tokenizer.json'));
+  // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.
+  const tokenizer = hasTokenizer ? Tokenizer.fromFile(dir) : vocabTokenizer(dir, ref);
+  if (tokenizer === null && options.requireTokenizer !== false) throw noTokenizer();
   const runnerOptions: RunnerFactoryOptions = {};
-  const padTokenId = tokenizer.specialTokens.pad_token_id;
+  const padTokenId = tokenizer?.specialTokens.pad_token_id ?? null;
   if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;
   if (options.device !== undefined) runnerOptions.device = options.device;
   if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
@@ -101,7 +105,10 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
     dir,
     onnxFile,
     config,
-    tokenizer,
+    get tokenizer(): Tokenizer {
+      if (tokenizer === null) throw noTokenizer();
+      return tokenizer;
+    },
     sentenceTransformers,
     runner,
     dispose: () => runner.dispose(),

@@ -2,8 +2,12 @@
 //! the libuv thread pool (never on the event loop). Errors reach JS as `"<CODE>: <message>"`
 //! (an async task can only reject with a napi status); the TS wrapper restores the code.
 
+use hf_tasks_core::image::processor::{ProcessorSpec, ResizeMode};
 use hf_tasks_core::image::transform::Normalization;
-use hf_tasks_core::image::{self as core, DecodeOptions, Filter, ImageError, PreprocessConfig};
+use hf_tasks_core::image::{
+    self as core, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
+};
+use hf_tasks_core::mask;
 use hf_tasks_core::Error;
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Result, Uint8Array};
 use napi::{Env, Status, Task};
@@ -227,5 +231,301 @@ pub fn preprocess_image(
         bytes: bytes.to_vec(),
         options,
         config,
+    }))
+}
+
+/// An image processor's settings (from `preprocessor_config.json`), resolved per image.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeProcessorSpec {
+    /// Resize rule: `exact` (`width`, `height`), `shortest_edge` (`shortestEdge`, optional
+    /// `longestEdge` as max size), `convnext` (`shortestEdge`, `cropPct`), `detr` or `yolos`
+    /// (`shortestEdge`, optional `longestEdge`); absent keeps the decoded size.
+    pub resize_mode: Option<String>,
+    /// Exact target width.
+    pub width: Option<u32>,
+    /// Exact target height.
+    pub height: Option<u32>,
+    /// Target of the shorter edge.
+    pub shortest_edge: Option<u32>,
+    /// Cap of the longer edge.
+    pub longest_edge: Option<u32>,
+    /// ConvNeXt `crop_pct`.
+    pub crop_pct: Option<f64>,
+    /// Pillow filter code (default 2, bilinear).
+    pub resample: Option<u32>,
+    /// Center crop after resizing.
+    pub center_crop: Option<NativeImageSize>,
+    /// Multiply by this (e.g. 1/255); absent skips the rescale.
+    pub rescale_factor: Option<f64>,
+    /// Per-channel mean (1 or 3 values), with `imageStd`.
+    pub image_mean: Option<Vec<f64>>,
+    /// Per-channel std (1 or 3 values).
+    pub image_std: Option<Vec<f64>>,
+}
+
+fn need(v: Option<u32>, mode: &str, name: &str) -> hf_tasks_core::Result<u32> {
+    match v {
+        Some(v) if v > 0 => Ok(v),
+        _ => Err(ImageError::InvalidArgument(format!(
+            "resize mode {mode} needs a positive {name}"
+        ))
+        .into()),
+    }
+}
+
+fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorSpec> {
+    let base = preprocess_config(Some(NativePreprocessOptions {
+        resize: None,
+        resample: spec.resample,
+        center_crop: spec.center_crop,
+        rescale_factor: spec.rescale_factor,
+        image_mean: spec.image_mean,
+        image_std: spec.image_std,
+    }))?;
+    let filter = Filter::from_pil(i64::from(spec.resample.unwrap_or(2)))?;
+    let resize = match spec.resize_mode.as_deref() {
+        None => None,
+        Some(m @ "exact") => Some(ResizeMode::Exact {
+            width: need(spec.width, m, "width")?,
+            height: need(spec.height, m, "height")?,
+        }),
+        Some(m @ "shortest_edge") => Some(ResizeMode::ShortestEdge {
+            size: need(spec.shortest_edge, m, "shortestEdge")?,
+            max_size: spec.longest_edge,
+        }),
+        Some(m @ "convnext") => Some(ResizeMode::ConvNext {
+            shortest_edge: need(spec.shortest_edge, m, "shortestEdge")?,
+            crop_pct: spec.crop_pct.unwrap_or(224.0 / 256.0),
+        }),
+        Some(m @ "detr") => Some(ResizeMode::Detr {
+            shortest_edge: need(spec.shortest_edge, m, "shortestEdge")?,
+            longest_edge: spec.longest_edge,
+        }),
+        Some(m @ "yolos") => Some(ResizeMode::Yolos {
+            shortest_edge: need(spec.shortest_edge, m, "shortestEdge")?,
+            longest_edge: spec.longest_edge,
+            mod_size: 16,
+        }),
+        Some(other) => {
+            return Err(ImageError::InvalidArgument(format!(
+                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos)"
+            ))
+            .into())
+        }
+    };
+    Ok(ProcessorSpec {
+        resize,
+        filter,
+        center_crop: base.center_crop,
+        normalization: base.normalization,
+    })
+}
+
+/// Decodes and runs an image processor on the thread pool.
+pub struct ProcessTask {
+    bytes: Vec<u8>,
+    options: DecodeOptions,
+    spec: ProcessorSpec,
+}
+
+impl Task for ProcessTask {
+    type Output = (core::Tensor, u32, u32);
+    type JsValue = NativePixelValues;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        guard(|| {
+            let decoded = core::decode(&self.bytes, &self.options)?;
+            let (w, h) = (decoded.image.width(), decoded.image.height());
+            Ok((core::processor::process(&decoded.image, &self.spec)?, w, h))
+        })
+        .map_err(to_napi)
+    }
+
+    fn resolve(&mut self, env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        PreprocessTask::resolve_tensor(env, out)
+    }
+}
+
+impl PreprocessTask {
+    fn resolve_tensor(_env: Env, out: (core::Tensor, u32, u32)) -> napi::Result<NativePixelValues> {
+        let (tensor, original_width, original_height) = out;
+        let shape = tensor
+            .shape
+            .iter()
+            .map(|&d| u32::try_from(d))
+            .collect::<std::result::Result<Vec<u32>, _>>()
+            .map_err(|_| {
+                napi::Error::new(Status::GenericFailure, "ERR_INTERNAL: shape overflow")
+            })?;
+        Ok(NativePixelValues {
+            pixel_values: Float32Array::new(tensor.data),
+            shape,
+            original_width,
+            original_height,
+        })
+    }
+}
+
+/// Decodes an encoded image and runs an image processor on it (resize rule of the processor
+/// family, center crop, rescale, normalise), off the event loop.
+#[napi(
+    js_name = "processImage",
+    ts_return_type = "Promise<NativePixelValues>"
+)]
+pub fn process_image(
+    bytes: Uint8Array,
+    spec: NativeProcessorSpec,
+    options: Option<NativeDecodeOptions>,
+) -> Result<AsyncTask<ProcessTask>, Code> {
+    let (options, spec) = guard(|| Ok((decode_options(options)?, processor_spec(spec)?)))?;
+    Ok(AsyncTask::new(ProcessTask {
+        bytes: bytes.to_vec(),
+        options,
+        spec,
+    }))
+}
+
+/// One segment of an image-segmentation result.
+#[napi(object)]
+pub struct NativeSegment {
+    /// Class id.
+    pub label_id: u32,
+    /// Query score (f32 widened), absent for semantic segments.
+    pub score: Option<f64>,
+    /// Base64 8-bit grayscale PNG, 255 inside, 0 outside.
+    pub mask: String,
+}
+
+/// Segmentation post-processing settings.
+#[napi(object)]
+pub struct NativeSegmentOptions {
+    /// `semantic_logits` (SegFormer: `logits` of `[classes, height, width]`), `semantic`,
+    /// `panoptic` or `instance` (DETR-style `[queries, classes + 1]` class logits and
+    /// `[queries, height, width]` mask logits).
+    pub mode: String,
+    /// Queries (query modes) or classes (`semantic_logits`).
+    pub planes: u32,
+    /// Classes + 1 (query modes).
+    pub classes_plus_one: Option<u32>,
+    /// Height of the model's planes.
+    pub height: u32,
+    /// Width of the model's planes.
+    pub width: u32,
+    /// Output (original image) height.
+    pub out_height: u32,
+    /// Output (original image) width.
+    pub out_width: u32,
+    /// Score threshold (query modes).
+    pub threshold: Option<f64>,
+    /// Mask threshold (query modes).
+    pub mask_threshold: Option<f64>,
+    /// Overlap mask area threshold (query modes).
+    pub overlap_mask_area_threshold: Option<f64>,
+    /// Largest output size in pixels (default: Pillow's decompression-bomb limit).
+    pub max_pixels: Option<f64>,
+}
+
+/// Runs segmentation post-processing and mask encoding on the thread pool.
+pub struct SegmentTask {
+    planes: Vec<f32>,
+    class_logits: Vec<f32>,
+    options: NativeSegmentOptions,
+}
+
+fn run_segments(task: &SegmentTask) -> hf_tasks_core::Result<Vec<NativeSegment>> {
+    let o = &task.options;
+    let (planes, h, w) = (o.planes as usize, o.height as usize, o.width as usize);
+    let (oh, ow) = (o.out_height as usize, o.out_width as usize);
+    let max_pixels = match o.max_pixels {
+        Some(m) if m.is_finite() && m >= 1.0 => m as u64,
+        Some(m) => {
+            return Err(ImageError::InvalidArgument(format!(
+                "maxPixels must be a positive integer, got {m}"
+            ))
+            .into())
+        }
+        None => core::DEFAULT_MAX_PIXELS,
+    };
+    let cp1 = || -> hf_tasks_core::Result<usize> {
+        o.classes_plus_one.map(|c| c as usize).ok_or_else(|| {
+            ImageError::InvalidArgument("query modes need classesPlusOne".into()).into()
+        })
+    };
+    let segments = match o.mode.as_str() {
+        "semantic_logits" => {
+            segment::semantic_from_logits(&task.planes, planes, h, w, oh, ow, max_pixels)?
+        }
+        "semantic" => segment::semantic_from_queries(
+            &task.class_logits,
+            planes,
+            cp1()?,
+            &task.planes,
+            h,
+            w,
+            oh,
+            ow,
+            max_pixels,
+        )?,
+        "panoptic" | "instance" => segment::query_segments(
+            &task.class_logits,
+            planes,
+            cp1()?,
+            &task.planes,
+            h,
+            w,
+            oh,
+            ow,
+            segment::SegmentThresholds {
+                threshold: o.threshold.unwrap_or(0.9),
+                mask_threshold: o.mask_threshold.unwrap_or(0.5),
+                overlap_mask_area_threshold: o.overlap_mask_area_threshold.unwrap_or(0.5),
+            },
+            max_pixels,
+        )?,
+        other => {
+            return Err(
+                ImageError::InvalidArgument(format!("unknown segmentation mode {other:?}")).into(),
+            )
+        }
+    };
+    segments
+        .into_iter()
+        .map(|s| {
+            Ok(NativeSegment {
+                label_id: s.label_id,
+                score: s.score.map(f64::from),
+                mask: mask::encode_mask_png(&s.mask, oh, ow)?,
+            })
+        })
+        .collect()
+}
+
+impl Task for SegmentTask {
+    type Output = Vec<NativeSegment>;
+    type JsValue = Vec<NativeSegment>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        guard(|| run_segments(self)).map_err(to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(out)
+    }
+}
+
+/// Segmentation post-processing (semantic, panoptic, instance) with the masks encoded as base64
+/// PNGs at the output size, off the event loop. `planes` holds the per-class logits
+/// (`semantic_logits`) or the per-query mask logits; `classLogits` the per-query class logits.
+#[napi(js_name = "segmentImage", ts_return_type = "Promise<NativeSegment[]>")]
+pub fn segment_image(
+    planes: Float32Array,
+    class_logits: Option<Float32Array>,
+    options: NativeSegmentOptions,
+) -> Result<AsyncTask<SegmentTask>, Code> {
+    Ok(AsyncTask::new(SegmentTask {
+        planes: planes.to_vec(),
+        class_logits: class_logits.map(|c| c.to_vec()).unwrap_or_default(),
+        options,
     }))
 }

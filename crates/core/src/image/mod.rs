@@ -6,12 +6,16 @@
 //! - [`resample`]: `PIL.Image.resize` for all six filters;
 //! - [`size`]: the resize targets of `shortest_edge` and DETR-style size settings;
 //! - [`transform`]: center crop, rescale, normalise, channels-first layout, padding + mask;
-//! - [`preprocess`]: the chain resize → center crop → rescale → normalise of one image.
+//! - [`preprocess`]: the chain resize → center crop → rescale → normalise of one image;
+//! - [`processor`]: the resize rules of the processor families (`preprocessor_config.json`);
+//! - [`segment`]: semantic and panoptic/instance segmentation post-processing.
 
 pub mod decode;
 pub mod error;
 pub mod preprocess;
+pub mod processor;
 pub mod resample;
+pub mod segment;
 pub mod size;
 pub mod transform;
 

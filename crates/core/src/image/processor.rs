@@ -1,0 +1,274 @@
+//! Image processors as `preprocessor_config.json` describes them: the resize target of each
+//! processor family, resolved against the decoded image size, then the common chain (resize →
+//! center crop → rescale → normalise → channels first).
+//!
+//! Families:
+//! - exact `{height, width}` (ViT, DeiT, BEiT, SegFormer);
+//! - `{shortest_edge}` with an optional `max_size` (CLIP, BiT and ResNet-style
+//!   shortest-edge-then-crop processors: `get_resize_output_image_size(default_to_square=False)`);
+//! - ConvNeXt: `{shortest_edge}` with `crop_pct` (below 384: shortest edge to
+//!   `int(shortest_edge / crop_pct)` then a square center crop; otherwise a square warp);
+//! - DETR `{shortest_edge, longest_edge}` (`get_size_with_aspect_ratio`);
+//! - YOLOS `{shortest_edge, longest_edge}` (its own branch order, sizes rounded down to a
+//!   multiple of 16).
+
+use super::preprocess::{preprocess, PreprocessConfig, Tensor};
+use super::size::{detr_size, shortest_edge_size};
+use super::transform::Normalization;
+use super::{Filter, ImageError, RgbImage};
+
+/// How the resize target follows from the image size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResizeMode {
+    /// A fixed `width x height`.
+    Exact {
+        /// Target width.
+        width: u32,
+        /// Target height.
+        height: u32,
+    },
+    /// Shorter edge to `size`, the longer one in proportion (truncated), capped by `max_size`.
+    ShortestEdge {
+        /// Target of the shorter edge.
+        size: u32,
+        /// Cap of the longer edge.
+        max_size: Option<u32>,
+    },
+    /// ConvNeXt's `shortest_edge` + `crop_pct` rule (includes its center crop).
+    ConvNext {
+        /// `size["shortest_edge"]`.
+        shortest_edge: u32,
+        /// `crop_pct`.
+        crop_pct: f64,
+    },
+    /// DETR's `get_size_with_aspect_ratio`.
+    Detr {
+        /// `size["shortest_edge"]`.
+        shortest_edge: u32,
+        /// `size["longest_edge"]`.
+        longest_edge: Option<u32>,
+    },
+    /// YOLOS's `get_size_with_aspect_ratio` (multiples of `mod_size`, 16 in transformers).
+    Yolos {
+        /// `size["shortest_edge"]`.
+        shortest_edge: u32,
+        /// `size["longest_edge"]`.
+        longest_edge: Option<u32>,
+        /// Both sides are rounded down to a multiple of this.
+        mod_size: u32,
+    },
+}
+
+/// A processor's settings, independent of any image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessorSpec {
+    /// Resize rule; `None` keeps the decoded size.
+    pub resize: Option<ResizeMode>,
+    /// Pillow filter of the resize.
+    pub filter: Filter,
+    /// Center crop `(width, height)` after resizing.
+    pub center_crop: Option<Size>,
+    /// Rescale and normalisation.
+    pub normalization: Normalization,
+}
+
+/// YOLOS's `get_size_with_aspect_ratio(image_size, size, max_size, mod_size)`. Returns
+/// `(height, width)`, which may be zero for extreme aspect ratios (the caller rejects it).
+pub fn yolos_size(
+    height: u32,
+    width: u32,
+    size: u32,
+    max_size: Option<u32>,
+    mod_size: u32,
+) -> Result<(u32, u32), ImageError> {
+    if height == 0 || width == 0 || size == 0 {
+        return Err(ImageError::InvalidArgument(format!(
+            "size: image {height}x{width} and target {size} must be non-zero"
+        )));
+    }
+    let (h, w) = (f64::from(height), f64::from(width));
+    let mut size = f64::from(size);
+    let mut raw_size = None;
+    if let Some(max) = max_size {
+        let max = f64::from(max);
+        let (min_orig, max_orig) = (h.min(w), h.max(w));
+        if max_orig / min_orig * size > max {
+            let raw = max * min_orig / max_orig;
+            size = raw.round_ties_even();
+            raw_size = Some(raw);
+        }
+    }
+    let (oh, ow) = if width < height {
+        (
+            raw_size.map_or(size * h / w, |raw| raw * h / w).trunc(),
+            size,
+        )
+    } else if (h <= w && h == size) || (w <= h && w == size) {
+        (h, w)
+    } else {
+        (
+            size,
+            raw_size.map_or(size * w / h, |raw| raw * w / h).trunc(),
+        )
+    };
+    let fit = |v: f64| -> Result<u32, ImageError> {
+        if (0.0..=f64::from(u32::MAX)).contains(&v) {
+            let v = v as u32;
+            Ok(if mod_size > 0 { v - v % mod_size } else { v })
+        } else {
+            Err(ImageError::InvalidArgument(format!(
+                "size: {v} out of range"
+            )))
+        }
+    };
+    Ok((fit(oh)?, fit(ow)?))
+}
+
+/// A size `(width, height)` in pixels.
+pub type Size = (u32, u32);
+
+/// The resize target `(width, height)` for an image of `width x height`, and the center crop the
+/// rule itself implies (ConvNeXt).
+pub fn resize_target(
+    mode: &ResizeMode,
+    width: u32,
+    height: u32,
+) -> Result<(Size, Option<Size>), ImageError> {
+    let (h, w) = match *mode {
+        ResizeMode::Exact { width, height } => (height, width),
+        ResizeMode::ShortestEdge { size, max_size } => {
+            shortest_edge_size(height, width, size, max_size)?
+        }
+        ResizeMode::ConvNext {
+            shortest_edge,
+            crop_pct,
+        } => {
+            if shortest_edge < 384 {
+                if !(crop_pct.is_finite() && crop_pct > 0.0) {
+                    return Err(ImageError::InvalidArgument(format!(
+                        "crop_pct must be a positive number, got {crop_pct}"
+                    )));
+                }
+                let resize_edge = f64::from(shortest_edge) / crop_pct;
+                if !(1.0..=f64::from(u32::MAX)).contains(&resize_edge) {
+                    return Err(ImageError::InvalidArgument(format!(
+                        "crop_pct {crop_pct} gives a resize edge of {resize_edge}"
+                    )));
+                }
+                let (h, w) = shortest_edge_size(height, width, resize_edge as u32, None)?;
+                return Ok(((w, h), Some((shortest_edge, shortest_edge))));
+            }
+            (shortest_edge, shortest_edge)
+        }
+        ResizeMode::Detr {
+            shortest_edge,
+            longest_edge,
+        } => detr_size(height, width, shortest_edge, longest_edge)?,
+        ResizeMode::Yolos {
+            shortest_edge,
+            longest_edge,
+            mod_size,
+        } => yolos_size(height, width, shortest_edge, longest_edge, mod_size)?,
+    };
+    if h == 0 || w == 0 {
+        return Err(ImageError::InvalidArgument(format!(
+            "an image of {width}x{height} pixels resizes to {w}x{h} under this processor's size \
+             setting (height and width must be > 0)"
+        )));
+    }
+    Ok(((w, h), None))
+}
+
+/// Runs the processor on one image: `pixel_values` of shape `[3, height, width]`.
+pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageError> {
+    let mut resize = None;
+    let mut crop = spec.center_crop;
+    if let Some(mode) = &spec.resize {
+        let ((w, h), implied_crop) = resize_target(mode, image.width(), image.height())?;
+        resize = Some((w, h, spec.filter));
+        if implied_crop.is_some() {
+            crop = implied_crop;
+        }
+    }
+    preprocess(
+        image,
+        &PreprocessConfig {
+            resize,
+            center_crop: crop,
+            normalization: spec.normalization.clone(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yolos_rounds_down_to_multiples_and_checks_width_first() {
+        // 480x640 (h x w), shortest 800, longest 1333: 1333/480*... not capped: 800 x 1066 -> 1056.
+        assert_eq!(
+            yolos_size(480, 640, 800, Some(1333), 16).ok(),
+            Some((800, 1056))
+        );
+        // Portrait: the width branch comes first even when the width already equals the size.
+        assert_eq!(yolos_size(100, 64, 64, None, 16).ok(), Some((96, 64)));
+        // Square image whose side equals the size keeps it (then rounds down).
+        assert_eq!(yolos_size(70, 70, 70, None, 16).ok(), Some((64, 64)));
+        // Extreme ratio: the short side rounds to zero.
+        assert_eq!(yolos_size(1, 1000, 64, Some(96), 16).ok(), Some((0, 96)));
+        assert!(yolos_size(0, 10, 64, None, 16).is_err());
+    }
+
+    #[test]
+    fn convnext_crops_below_384_and_warps_above() {
+        let mode = ResizeMode::ConvNext {
+            shortest_edge: 224,
+            crop_pct: 0.875,
+        };
+        // 300x200 (w x h): shorter edge to int(224 / 0.875) = 256, width int(256*300/200) = 384.
+        assert_eq!(
+            resize_target(&mode, 300, 200).ok(),
+            Some(((384, 256), Some((224, 224))))
+        );
+        let big = ResizeMode::ConvNext {
+            shortest_edge: 384,
+            crop_pct: 0.875,
+        };
+        assert_eq!(resize_target(&big, 300, 200).ok(), Some(((384, 384), None)));
+        let bad = ResizeMode::ConvNext {
+            shortest_edge: 224,
+            crop_pct: 0.0,
+        };
+        assert!(resize_target(&bad, 300, 200).is_err());
+    }
+
+    #[test]
+    fn zero_sized_targets_are_rejected() {
+        let mode = ResizeMode::Detr {
+            shortest_edge: 64,
+            longest_edge: Some(96),
+        };
+        assert!(resize_target(&mode, 1000, 1).is_err());
+        assert_eq!(resize_target(&mode, 96, 64).ok(), Some(((96, 64), None)));
+    }
+
+    #[test]
+    fn process_runs_the_chain() {
+        let image = RgbImage::new(4, 2, (0..24).collect()).expect("image");
+        let spec = ProcessorSpec {
+            resize: Some(ResizeMode::Exact {
+                width: 2,
+                height: 2,
+            }),
+            filter: Filter::Nearest,
+            center_crop: None,
+            normalization: Normalization {
+                rescale_factor: None,
+                mean_std: None,
+            },
+        };
+        let t = process(&image, &spec).expect("process");
+        assert_eq!(t.shape, vec![3, 2, 2]);
+    }
+}

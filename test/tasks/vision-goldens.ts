@@ -1,0 +1,79 @@
+/**
+ * Shared by the vision task tests: the reference goldens of scripts/fixtures/make_vision_goldens.py
+ * and the comparison of one output against its golden (labels, boxes and order exact, scores
+ * within 1e-4, masks compared as decoded pixels).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeImage } from '../../ts/native.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const FIXTURES = path.join(here, '..', 'fixtures');
+export const IMAGES = path.join(FIXTURES, 'images');
+export const MODELS = path.join(FIXTURES, 'models');
+
+export interface VisionCase {
+  task: 'image-classification' | 'object-detection' | 'image-segmentation';
+  model: string;
+  image: string;
+  parameters: Record<string, unknown>;
+  output?: Record<string, unknown>[];
+  error?: { type: string; message: string };
+}
+
+export const GOLDENS = JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', 'vision.json'), 'utf8')) as {
+  images: string[];
+  cases: VisionCase[];
+};
+
+export const SCORE_TOLERANCE = 1e-4;
+
+/** The gray values of a base64 mask PNG. */
+export async function maskPixels(b64: string): Promise<{ width: number; height: number; gray: Uint8Array }> {
+  const img = await decodeImage(Buffer.from(b64, 'base64'));
+  const gray = new Uint8Array(img.width * img.height);
+  for (let i = 0; i < gray.length; i++) gray[i] = img.data[i * 3] as number;
+  return { width: img.width, height: img.height, gray };
+}
+
+/** Differences between an output and its golden, as readable lines (empty when equal). */
+export async function compare(
+  kase: VisionCase,
+  got: unknown,
+): Promise<{ problems: string[]; maxScoreDelta: number; maskPixelsOff: number }> {
+  const problems: string[] = [];
+  let maxScoreDelta = 0;
+  let maskPixelsOff = 0;
+  const want = kase.output ?? [];
+  if (!Array.isArray(got)) return { problems: ['output is not a list'], maxScoreDelta, maskPixelsOff };
+  if (got.length !== want.length) problems.push(`length ${got.length} != ${want.length}`);
+  for (let i = 0; i < Math.min(got.length, want.length); i++) {
+    const g = got[i] as Record<string, unknown>;
+    const w = want[i] as Record<string, unknown>;
+    if (g.label !== w.label) problems.push(`[${i}] label ${String(g.label)} != ${String(w.label)}`);
+    if (w.score === null) {
+      if (g.score !== null) problems.push(`[${i}] score ${String(g.score)} != null`);
+    } else {
+      const d = Math.abs((g.score as number) - (w.score as number));
+      maxScoreDelta = Math.max(maxScoreDelta, d);
+      if (!(d <= SCORE_TOLERANCE)) problems.push(`[${i}] score ${String(g.score)} != ${String(w.score)}`);
+    }
+    if (w.box !== undefined && JSON.stringify(g.box) !== JSON.stringify(w.box)) {
+      problems.push(`[${i}] box ${JSON.stringify(g.box)} != ${JSON.stringify(w.box)}`);
+    }
+    if (typeof w.mask === 'string') {
+      const a = await maskPixels(g.mask as string);
+      const b = await maskPixels(w.mask);
+      if (a.width !== b.width || a.height !== b.height) {
+        problems.push(`[${i}] mask ${a.width}x${a.height} != ${b.width}x${b.height}`);
+        continue;
+      }
+      let off = 0;
+      for (let p = 0; p < a.gray.length; p++) if (a.gray[p] !== b.gray[p]) off++;
+      maskPixelsOff += off;
+      if (off > 0) problems.push(`[${i}] mask differs in ${off} of ${a.gray.length} pixels`);
+    }
+  }
+  return { problems, maxScoreDelta, maskPixelsOff };
+}

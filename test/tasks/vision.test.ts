@@ -1,0 +1,142 @@
+/**
+ * The vision tasks against the transformers 4.57.3 pipeline goldens
+ * (scripts/fixtures/make_vision_goldens.py) on six tiny models: ViT and ConvNeXt
+ * classification, DETR and YOLOS detection, SegFormer semantic and DETR panoptic / instance /
+ * semantic segmentation, over the image corpus of test/fixtures/images.
+ *
+ * Exact parity (labels, order, boxes, mask pixels; scores within 1e-4) holds for every
+ * lossless input. JPEG decoders differ from libjpeg-turbo by an LSB here and there, so JPEG
+ * cases run twice: on the reference's own decode of the file (`*.ref.png`, exact) and on the
+ * JPEG bytes (loose: same labels for classification, well-formed outputs otherwise).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { pipeline } from '../../ts/index.js';
+import { compare, GOLDENS, IMAGES, MODELS, maskPixels, type VisionCase } from './vision-goldens.js';
+
+type AnyPipe = ((inputs: unknown, parameters?: unknown) => Promise<unknown>) & { dispose(): Promise<void> };
+const pipes = new Map<string, Promise<AnyPipe>>();
+
+function pipeFor(task: string, model: string): Promise<AnyPipe> {
+  const key = `${task}|${model}`;
+  let p = pipes.get(key);
+  if (p === undefined) {
+    p = pipeline(task as 'image-classification', path.join(MODELS, model), {
+      workers: 0,
+    }) as unknown as Promise<AnyPipe>;
+    pipes.set(key, p);
+  }
+  return p;
+}
+
+test.after.always(async () => {
+  for (const p of pipes.values()) await (await p).dispose();
+});
+
+const isJpeg = (name: string) => name.endsWith('.jpg');
+const refOf = (name: string) => name.replace(/\.jpg$/, '.ref.png');
+
+for (const task of ['image-classification', 'object-detection', 'image-segmentation'] as const) {
+  test(`${task}: equal to the reference on every golden (JPEGs through the reference decode)`, async (t) => {
+    const cases = GOLDENS.cases.filter((c) => c.task === task);
+    t.true(cases.length > 50);
+    let maxScoreDelta = 0;
+    let checked = 0;
+    const failures: string[] = [];
+    for (const kase of cases) {
+      const pipe = await pipeFor(task, kase.model);
+      const file = isJpeg(kase.image) ? refOf(kase.image) : kase.image;
+      const where = `${kase.model} ${kase.image} ${JSON.stringify(kase.parameters)}`;
+      let got: unknown;
+      try {
+        got = await pipe(readFileSync(path.join(IMAGES, file)), kase.parameters);
+      } catch (err) {
+        if (kase.error === undefined) failures.push(`${where}: threw ${(err as Error).message}`);
+        else if ((err as { code?: string }).code === undefined) failures.push(`${where}: untyped error`);
+        continue;
+      }
+      if (kase.error !== undefined) {
+        failures.push(`${where}: expected ${kase.error.type}: ${kase.error.message}`);
+        continue;
+      }
+      const r = await compare(kase, got);
+      maxScoreDelta = Math.max(maxScoreDelta, r.maxScoreDelta);
+      if (r.problems.length > 0) failures.push(`${where}: ${r.problems.slice(0, 3).join('; ')}`);
+      checked++;
+    }
+    t.deepEqual(failures, []);
+    t.log(`${checked} outputs equal, largest score difference ${maxScoreDelta.toExponential(2)}`);
+  });
+}
+
+test('image-classification on JPEG bytes: same labels, scores close to the reference', async (t) => {
+  const cases = GOLDENS.cases.filter((c) => c.task === 'image-classification' && isJpeg(c.image) && c.output);
+  t.true(cases.length > 10);
+  for (const kase of cases) {
+    const pipe = await pipeFor(kase.task, kase.model);
+    const got = (await pipe(readFileSync(path.join(IMAGES, kase.image)), kase.parameters)) as {
+      label: string;
+      score: number;
+    }[];
+    const want = kase.output as { label: string; score: number }[];
+    t.is(got.length, want.length);
+    const wantScores = new Map(want.map((w) => [w.label, w.score]));
+    for (const g of got) {
+      const w = wantScores.get(g.label);
+      if (w !== undefined) t.true(Math.abs(g.score - w) < 0.02, `${kase.image} ${g.label}`);
+    }
+  }
+});
+
+test('object-detection and image-segmentation on JPEG bytes: well-formed outputs at the oriented size', async (t) => {
+  const cases = GOLDENS.cases.filter(
+    (c): c is VisionCase & { output: Record<string, unknown>[] } =>
+      c.task !== 'image-classification' &&
+      isJpeg(c.image) &&
+      c.output !== undefined &&
+      Object.keys(c.parameters).length === 0,
+  );
+  t.true(cases.length > 10);
+  for (const kase of cases) {
+    const pipe = await pipeFor(kase.task, kase.model);
+    const got = (await pipe(readFileSync(path.join(IMAGES, kase.image)))) as Record<string, unknown>[];
+    t.true(Array.isArray(got));
+    const ref = readFileSync(path.join(IMAGES, refOf(kase.image)));
+    const size = { w: ref.readUInt32BE(16), h: ref.readUInt32BE(20) };
+    for (const item of got) {
+      t.is(typeof item.label, 'string');
+      if (kase.task === 'image-segmentation') {
+        const m = await maskPixels(item.mask as string);
+        t.deepEqual([m.width, m.height], [size.w, size.h], kase.image);
+      } else {
+        const box = item.box as Record<string, number>;
+        t.true(Object.values(box).every(Number.isInteger));
+      }
+    }
+  }
+});
+
+test('segmentation masks are 0/255 grayscale PNGs, ids disjoint, semantic scores null', async (t) => {
+  const seg = await pipeFor('image-segmentation', 'segformer-tiny');
+  const out = (await seg(readFileSync(path.join(IMAGES, 'rgb_300x200.png')))) as {
+    score: number | null;
+    mask: string;
+  }[];
+  t.true(out.length >= 2);
+  const covered = new Uint8Array(300 * 200);
+  for (const s of out) {
+    t.is(s.score, null);
+    const png = Buffer.from(s.mask, 'base64');
+    t.is(png.toString('latin1', 1, 4), 'PNG');
+    t.is(png[24], 8); // bit depth
+    t.is(png[25], 0); // grayscale
+    const m = await maskPixels(s.mask);
+    m.gray.forEach((v, i) => {
+      t.true(v === 0 || v === 255);
+      if (v === 255) covered[i] = (covered[i] as number) + 1;
+    });
+  }
+  // Semantic segments partition the image.
+  t.true(covered.every((c) => c === 1));
+});

@@ -1,0 +1,276 @@
+/**
+ * Image processors from `preprocessor_config.json`, as transformers' slow (PIL + numpy)
+ * processors read it. A type with the `Fast` suffix (`ViTImageProcessorFast`) is served by its
+ * slow equivalent: the reference pipeline picks the slow processor unless the config names a
+ * fast one, and the slow numerics are the ones reproduced bit for bit.
+ *
+ * Families: ViT / DeiT / BEiT / SegFormer (exact size, optional center crop), CLIP / BiT
+ * (shortest edge then center crop, the ResNet-style rule), ConvNeXt (`crop_pct`), DETR and
+ * Conditional DETR (shortest/longest edge, padding and pixel mask), YOLOS (multiples of 16).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ModelError } from '../errors.js';
+import type { NativeProcessorSpec } from '../native.js';
+
+/** How a family post-processes (which segmentation subtasks its processor offers). */
+export type ProcessorKind = 'classification' | 'detr' | 'yolos' | 'semantic';
+
+export interface ImageProcessor {
+  /** `image_processor_type` as written in the config. */
+  readonly configType: string;
+  /** The slow processor that serves it. */
+  readonly type: string;
+  readonly kind: ProcessorKind;
+  /** Settings for `processImage`. */
+  readonly spec: NativeProcessorSpec;
+  /** The processor pads and returns `pixel_mask` (DETR family). */
+  readonly pixelMask: boolean;
+}
+
+const IMAGENET_DEFAULT: Norm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+const IMAGENET_STANDARD: Norm = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+const OPENAI_CLIP: Norm = {
+  mean: [0.48145466, 0.4578275, 0.40821073],
+  std: [0.26862954, 0.26130258, 0.27577711],
+};
+
+interface Norm {
+  mean: number[];
+  std: number[];
+}
+
+type SizeRule = 'square' | 'shortest' | 'detr';
+
+interface Defaults {
+  kind: ProcessorKind;
+  size: Record<string, number>;
+  /** How an integer `size` reads (transformers' `get_size_dict` per processor). */
+  sizeRule: SizeRule;
+  resample: number;
+  crop?: number;
+  norm: Norm;
+  pixelMask?: boolean;
+  convnext?: boolean;
+  yolos?: boolean;
+}
+
+/** Constructor defaults of the supported slow processors (transformers 4.57). */
+const PROCESSORS: Record<string, Defaults> = {
+  ViTImageProcessor: {
+    kind: 'classification',
+    size: { height: 224, width: 224 },
+    sizeRule: 'square',
+    resample: 2,
+    norm: IMAGENET_STANDARD,
+  },
+  DeiTImageProcessor: {
+    kind: 'classification',
+    size: { height: 256, width: 256 },
+    sizeRule: 'square',
+    resample: 3,
+    crop: 224,
+    norm: IMAGENET_DEFAULT,
+  },
+  BeitImageProcessor: {
+    kind: 'semantic',
+    size: { height: 256, width: 256 },
+    sizeRule: 'square',
+    resample: 3,
+    crop: 224,
+    norm: IMAGENET_STANDARD,
+  },
+  ConvNextImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 384 },
+    sizeRule: 'shortest',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    convnext: true,
+  },
+  CLIPImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 224 },
+    sizeRule: 'shortest',
+    resample: 3,
+    crop: 224,
+    norm: OPENAI_CLIP,
+  },
+  BitImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 224 },
+    sizeRule: 'shortest',
+    resample: 3,
+    crop: 224,
+    norm: OPENAI_CLIP,
+  },
+  SegformerImageProcessor: {
+    kind: 'semantic',
+    size: { height: 512, width: 512 },
+    sizeRule: 'square',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+  },
+  DetrImageProcessor: {
+    kind: 'detr',
+    size: { shortest_edge: 800, longest_edge: 1333 },
+    sizeRule: 'detr',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    pixelMask: true,
+  },
+  ConditionalDetrImageProcessor: {
+    kind: 'detr',
+    size: { shortest_edge: 800, longest_edge: 1333 },
+    sizeRule: 'detr',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    pixelMask: true,
+  },
+  YolosImageProcessor: {
+    kind: 'yolos',
+    size: { shortest_edge: 800, longest_edge: 1333 },
+    sizeRule: 'detr',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    pixelMask: true,
+    yolos: true,
+  },
+};
+
+/** The processor types `loadImageProcessor` serves (each also with the `Fast` suffix). */
+export const SUPPORTED_PROCESSORS: readonly string[] = Object.keys(PROCESSORS);
+
+function bad(file: string, message: string): ModelError {
+  return new ModelError('ERR_MODEL_LOAD', `${file}: ${message}`);
+}
+
+function positiveInt(v: unknown, file: string, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 1 << 20) {
+    throw bad(file, `${what} must be a positive integer (got ${JSON.stringify(v)})`);
+  }
+  return v;
+}
+
+/** transformers' `get_size_dict`: an integer or `[h, w]` size turned into the dict form. */
+function sizeDict(raw: unknown, rule: SizeRule, maxSize: unknown, file: string): Record<string, number> {
+  if (typeof raw === 'number') {
+    if (rule === 'square') return { height: raw, width: raw };
+    if (rule === 'detr' && typeof maxSize === 'number') return { shortest_edge: raw, longest_edge: maxSize };
+    return { shortest_edge: raw };
+  }
+  if (Array.isArray(raw) && raw.length === 2) return { height: raw[0], width: raw[1] };
+  if (typeof raw === 'object' && raw !== null) {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(raw)) {
+      if (v === null || v === undefined) continue;
+      out[k] = positiveInt(v, file, `size.${k}`);
+    }
+    return out;
+  }
+  throw bad(file, `size must be an integer or an object (got ${JSON.stringify(raw)})`);
+}
+
+function norm(raw: unknown, fallback: number[], file: string, what: string): number[] {
+  if (raw === undefined || raw === null) return fallback;
+  const list = typeof raw === 'number' ? [raw, raw, raw] : raw;
+  if (!Array.isArray(list) || (list.length !== 1 && list.length !== 3) || !list.every(Number.isFinite)) {
+    throw bad(file, `${what} must be a number or a list of 1 or 3 numbers`);
+  }
+  return list as number[];
+}
+
+function flag(raw: unknown, fallback: boolean): boolean {
+  return typeof raw === 'boolean' ? raw : fallback;
+}
+
+/** Reads `preprocessor_config.json` of a model folder. */
+export function loadImageProcessor(dir: string): ImageProcessor {
+  const file = path.join(dir, 'preprocessor_config.json');
+  if (!existsSync(file)) {
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${dir} has no preprocessor_config.json (vision models need their image processor config)`,
+    );
+  }
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw bad(file, `invalid JSON (${(err as Error).message})`);
+  }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg))
+    throw bad(file, 'must hold a JSON object');
+  const rawType = cfg.image_processor_type ?? cfg.feature_extractor_type;
+  const configType = typeof rawType === 'string' ? rawType : '';
+  let type = configType.endsWith('Fast') ? configType.slice(0, -4) : configType;
+  // Feature extractors are the former names of the same processors.
+  type = type.replace(/FeatureExtractor$/, 'ImageProcessor');
+  const defaults = PROCESSORS[type];
+  if (defaults === undefined) {
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `${file}: image processor ${JSON.stringify(configType)} is not supported (supported: ${SUPPORTED_PROCESSORS.join(', ')}, each also as ...Fast)`,
+    );
+  }
+  const spec: NativeProcessorSpec = {};
+  if (flag(cfg.do_resize, true)) {
+    const size =
+      cfg.size === undefined || cfg.size === null
+        ? defaults.size
+        : sizeDict(cfg.size, defaults.sizeRule, cfg.max_size, file);
+    const { height, width, shortest_edge: shortest, longest_edge: longest } = size;
+    if (defaults.convnext) {
+      if (shortest === undefined) throw bad(file, 'ConvNeXt size must hold shortest_edge');
+      const cropPct = cfg.crop_pct ?? 224 / 256;
+      if (typeof cropPct !== 'number' || !(cropPct > 0))
+        throw bad(file, 'crop_pct must be a positive number');
+      Object.assign(spec, { resizeMode: 'convnext', shortestEdge: shortest, cropPct });
+    } else if (height !== undefined && width !== undefined) {
+      Object.assign(spec, { resizeMode: 'exact', height, width });
+    } else if (shortest !== undefined && defaults.sizeRule === 'detr') {
+      Object.assign(spec, {
+        resizeMode: defaults.yolos ? 'yolos' : 'detr',
+        shortestEdge: shortest,
+        ...(longest !== undefined && { longestEdge: longest }),
+      });
+    } else if (shortest !== undefined && defaults.sizeRule === 'shortest') {
+      Object.assign(spec, {
+        resizeMode: 'shortest_edge',
+        shortestEdge: shortest,
+        ...(longest !== undefined && { longestEdge: longest }),
+      });
+    } else {
+      throw bad(file, `size ${JSON.stringify(cfg.size)} is not supported by ${type}`);
+    }
+  }
+  const resample = cfg.resample ?? defaults.resample;
+  if (typeof resample !== 'number' || !Number.isInteger(resample) || resample < 0 || resample > 5) {
+    throw bad(file, `resample must be a Pillow filter code 0..5 (got ${JSON.stringify(resample)})`);
+  }
+  spec.resample = resample;
+  if (defaults.crop !== undefined && flag(cfg.do_center_crop, true)) {
+    const raw = cfg.crop_size ?? defaults.crop;
+    const crop = sizeDict(raw, 'square', undefined, file);
+    if (crop.height === undefined || crop.width === undefined)
+      throw bad(file, 'crop_size must hold height and width');
+    spec.centerCrop = { width: crop.width, height: crop.height };
+  }
+  if (flag(cfg.do_rescale, true)) {
+    const factor = cfg.rescale_factor ?? 1 / 255;
+    if (typeof factor !== 'number' || !Number.isFinite(factor))
+      throw bad(file, 'rescale_factor must be a number');
+    spec.rescaleFactor = factor;
+  }
+  if (flag(cfg.do_normalize, true)) {
+    spec.imageMean = norm(cfg.image_mean, defaults.norm.mean, file, 'image_mean');
+    spec.imageStd = norm(cfg.image_std, defaults.norm.std, file, 'image_std');
+  }
+  return {
+    configType,
+    type,
+    kind: defaults.kind,
+    spec,
+    pixelMask: defaults.pixelMask === true,
+  };
+}
