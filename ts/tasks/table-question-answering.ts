@@ -9,14 +9,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fromNative, InvalidParameterError, ModelError } from '../errors.js';
 import {
-  type NativeTapasTokenizer as NativeTapasTokenizerType,
   NativeTapasTokenizer,
+  type NativeTapasTokenizer as NativeTapasTokenizerType,
   tapasArgmax,
   tapasPredictCoordinates,
   tapasPreviousAnswerLabels,
 } from '../native.js';
 import type { LoadedModel } from '../runtime/model.js';
-import { float32Tensor, int64Tensor, type TensorLike } from '../runtime/runner.js';
+import { int64Tensor, type TensorLike } from '../runtime/runner.js';
 import type {
   TableQuestionAnsweringOutput,
   TableQuestionAnsweringOutputElement,
