@@ -22,6 +22,8 @@ const SUFFIX_TASKS: ReadonlyArray<readonly [string, string]> = [
   ['ForInstanceSegmentation', 'image-segmentation'],
   ['ForUniversalSegmentation', 'image-segmentation'],
   ['ForImageSegmentation', 'image-segmentation'],
+  // DetrForSegmentation (panoptic DETR).
+  ['ForSegmentation', 'image-segmentation'],
   ['ForDepthEstimation', 'depth-estimation'],
   ['ForVision2Seq', 'image-to-text'],
 ];

@@ -76,6 +76,8 @@ export function defaultLoader(
       device: config.device,
       offline: config.offline,
       progress: false,
+      // A request names no server file: image strings are base64 or data: URLs only.
+      vision: { localFiles: false },
     };
     if (GENERATION_TASKS.has(task)) {
       // Decoders run on the generation engine (its own worker, continuous batching), one per

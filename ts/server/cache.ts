@@ -92,6 +92,12 @@ export function canonicalJson(value: unknown): string {
       out.push(JSON.stringify(v) ?? 'null');
       continue;
     }
+    if (ArrayBuffer.isView(v)) {
+      // Binary inputs (a raw image or audio body) key by their digest.
+      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      out.push(JSON.stringify({ $bytes: createHash('sha256').update(bytes).digest('base64url') }));
+      continue;
+    }
     const parts: unknown[] = [];
     if (Array.isArray(v)) {
       parts.push(new Raw('['));

@@ -3,6 +3,12 @@
  * JSON with an `inputs` key gives `inputs`, `parameters` and `options`; other JSON is the
  * input itself (a number becomes its string); a body that is not JSON is a raw text input.
  * Hostile shapes (invalid UTF-8, deep nesting, `__proto__` keys, lone surrogates) are 400s.
+ *
+ * Binary bodies (images, audio): a body whose content type is `image/*`, `audio/*`, `video/*`
+ * or `application/octet-stream` (or that has no content type and is not UTF-8 text) is the
+ * input itself, as a Buffer: `{inputs: <Buffer>}` with no parameters. With parameters, clients
+ * send JSON whose `inputs` is the base64 of the file. The body-size limit (`bodyLimit`, 413)
+ * applies to both.
  */
 import { badRequest } from './errors.js';
 
@@ -28,6 +34,21 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 /** In `u` mode a surrogate range matches only surrogates that are not part of a pair. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+function mimeOf(contentType: string | undefined): string {
+  return contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** Content types whose body is a binary file, passed to the task as a Buffer `inputs`. */
+export function isBinaryType(contentType: string | undefined): boolean {
+  const mime = mimeOf(contentType);
+  return (
+    mime === 'application/octet-stream' ||
+    mime.startsWith('image/') ||
+    mime.startsWith('audio/') ||
+    mime.startsWith('video/')
+  );
+}
+
 function isJsonType(contentType: string | undefined): boolean {
   if (!contentType) return false;
   const mime = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
@@ -35,16 +56,24 @@ function isJsonType(contentType: string | undefined): boolean {
 }
 
 /**
- * Decodes a request body. A JSON content type must hold valid JSON; any other body is parsed
- * as JSON when it is JSON and is otherwise a raw text input.
+ * Decodes a request body. A binary content type (`isBinaryType`) gives the bytes themselves (a
+ * Buffer input); a JSON content type must hold valid JSON; any other body is parsed as JSON
+ * when it is JSON and is otherwise a raw text input. A body without a content type that is not
+ * UTF-8 is binary too.
  */
 export function decodeBody(body: Buffer | undefined, contentType: string | undefined): unknown {
   if (body === undefined || body.length === 0)
-    throw badRequest('the request body is empty: send {"inputs": ...}');
+    throw badRequest(
+      isBinaryType(contentType)
+        ? 'the request body is empty: send the file bytes (0 bytes received)'
+        : 'the request body is empty: send {"inputs": ...}',
+    );
+  if (isBinaryType(contentType)) return body;
   let text: string;
   try {
     text = decoder.decode(body);
   } catch {
+    if (mimeOf(contentType) === '') return body;
     throw badRequest('the request body is not valid UTF-8');
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -152,6 +181,7 @@ export function countCharacters(inputs: unknown): number {
   const stack: unknown[] = [inputs];
   while (stack.length > 0) {
     const v = stack.pop();
+    if (ArrayBuffer.isView(v)) continue;
     if (typeof v === 'string') {
       for (const _ of v) n++;
     } else if (Array.isArray(v)) {
@@ -169,6 +199,7 @@ export function collectStrings(inputs: unknown, limit = 10_000): string[] {
   const stack: unknown[] = [inputs];
   while (stack.length > 0 && out.length < limit) {
     const v = stack.pop();
+    if (ArrayBuffer.isView(v)) continue;
     if (typeof v === 'string') out.push(v);
     else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
     else if (isObject(v)) {
