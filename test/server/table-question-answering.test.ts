@@ -4,8 +4,10 @@
  * input as 400s. Answers are checked against the transformers 4.57.3 goldens
  * (scripts/fixtures/make_tapas_goldens.py).
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { InferenceClient, InferenceClientProviderOutputError } from '@huggingface/inference';
 import test from 'ava';
 import { fixtureModel, post, root, startTestServer, type TestServer } from './helpers.js';
@@ -110,4 +112,24 @@ test('bad tables and queries are 400 {"error"}', async (t) => {
   t.regex((numeric.body as { error: string }).error, /table cells must be strings/);
   const param = await post(url, { inputs: { table: { a: ['1'] }, query: 'q' }, parameters: { padding: 3 } });
   t.is(param.status, 400);
+});
+
+test('the CLI answers a {inputs, parameters} body like the pipeline', async (t) => {
+  const c = single('tapas-wtq')[0];
+  if (c === undefined) return t.fail('no golden');
+  const body = JSON.stringify({ inputs: { table: c.table, query: c.query } });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'ts', 'cli.ts'),
+      'run',
+      'table-question-answering',
+      fixtureModel('tapas-wtq'),
+      body,
+    ],
+    { cwd: root },
+  );
+  t.deepEqual(JSON.parse(stdout), c.output);
 });
