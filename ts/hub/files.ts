@@ -103,6 +103,8 @@ const PREPROCESSED_GENERATION_TASKS = new Set(['automatic-speech-recognition', '
  */
 export function optionalFilesFor(task: string | undefined): string[] {
   if (task !== undefined) {
+    // TAPAS ships a slow-tokenizer vocab.txt only
+    if (task === 'table-question-answering') return [...TOKENIZER_FILES, 'vocab.txt'];
     if (TEXT_TASKS.has(task)) return [...TOKENIZER_FILES];
     if (EMBEDDING_TASKS.has(task)) return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES];
     if (GENERATION_TASKS.has(task)) return [...TOKENIZER_FILES, ...GENERATION_FILES];
