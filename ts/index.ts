@@ -79,6 +79,7 @@ export type { LoadedModel, RunnerFactory } from './runtime/model.js';
 export { defaultWorkerCount, type PoolOptions, WorkerPool } from './runtime/pool.js';
 export type { ModelRunner, RunOptions, TensorLike, TensorType } from './runtime/runner.js';
 export type { Device, SessionOptions } from './runtime/session.js';
+export { TABLE_QA_LIMITS } from './tasks/table-question-answering.js';
 export {
   type BatchEncoding,
   type DecodeOptions,
@@ -93,6 +94,7 @@ export {
   type TruncationStrategy,
 } from './tokenizer.js';
 export type * from './types/fill-mask.js';
+export type * from './types/table-question-answering.js';
 export type * from './types/tasks.js';
 export { TASK_ALIASES } from './types/tasks.js';
 export type * from './types/text-classification.js';
