@@ -127,3 +127,14 @@ export type NativeTapasTokenizer = Addon.NativeTapasTokenizer;
 export const tapasPredictCoordinates = wrap(addon.tapasPredictCoordinates);
 export const tapasPreviousAnswerLabels = wrap(addon.tapasPreviousAnswerLabels);
 export const tapasArgmax = wrap(addon.tapasArgmax);
+
+/** Audio decoding (ffmpeg-compatible mono down-mix and resampling) and speech features, on the libuv thread pool. */
+export const decodeAudio = wrapAsync(addon.decodeAudio);
+export const resampleAudio = wrapAsync(addon.resampleAudio);
+export const audioFeatures = wrapAsync(addon.audioFeatures);
+export type {
+  NativeAudioDecodeOptions,
+  NativeAudioFeatureConfig,
+  NativeAudioFeatures,
+  NativeDecodedAudio,
+} from '../native/index.js';

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { type AudioOptions, resolveAudioOptions } from './audio/input.js';
 import { HfTasksError } from './errors.js';
 import { createGenerator, type GeneratorOptions } from './generation/engine.js';
 import { allOnnxCandidates, type Dtype } from './hub/files.js';
@@ -13,6 +14,8 @@ import type { BatchingOptions } from './runtime/batcher.js';
 import { engineRunnerFactory } from './runtime/engine.js';
 import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/model.js';
 import type { Device, SessionOptions } from './runtime/session.js';
+import audioClassification from './tasks/audio-classification.js';
+import automaticSpeechRecognition from './tasks/automatic-speech-recognition.js';
 import conversational from './tasks/conversational.js';
 import featureExtraction from './tasks/feature-extraction.js';
 import fillMask from './tasks/fill-mask.js';
@@ -56,6 +59,8 @@ const TASKS: { [K in TaskId]: TaskDefinition } = {
   'image-classification': imageClassification,
   'object-detection': objectDetection,
   'image-segmentation': imageSegmentation,
+  'automatic-speech-recognition': automaticSpeechRecognition,
+  'audio-classification': audioClassification,
 };
 
 /** Tasks whose models take images (no tokenizer). */
@@ -64,6 +69,9 @@ const VISION_TASKS: ReadonlySet<TaskId> = new Set([
   'object-detection',
   'image-segmentation',
 ]);
+
+/** Tasks whose models take audio (a feature extractor, and a CTC vocabulary at most). */
+const AUDIO_TASKS: ReadonlySet<TaskId> = new Set(['automatic-speech-recognition', 'audio-classification']);
 
 /** Tasks that decode with the generation engine (one dedicated worker per model). */
 const GENERATION_TASKS: ReadonlySet<TaskId> = new Set([
@@ -102,6 +110,8 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   'image-classification': null,
   'object-detection': null,
   'image-segmentation': null,
+  'automatic-speech-recognition': null,
+  'audio-classification': null,
 };
 
 /** Library options of `pipeline()` (camelCase; task parameters go with each call). */
@@ -128,6 +138,8 @@ export interface PipelineOptions {
   zeroShotOutput?: 'legacy' | 'list';
   /** Vision tasks: whether string inputs may name local files, pixel and byte limits. */
   vision?: VisionOptions;
+  /** Audio tasks: whether string inputs may name local files, byte and duration limits. */
+  audio?: AudioOptions;
   /** Engine hook: opens the `ModelRunner` for the ONNX file (default: the engine, see `workers`). */
   createRunner?: RunnerFactory;
   /** Worker threads running the network (default: one per core, at most 4); `0` runs it inline. */
@@ -227,7 +239,13 @@ function taskOptions(options: PipelineOptions): TaskOptions {
     }
   }
   const generation = g?.maxNewTokensLimit === undefined ? {} : { maxNewTokensLimit: g.maxNewTokensLimit };
-  return { offsets, zeroShotOutput, generation, vision: resolveVisionOptions(options.vision) };
+  return {
+    offsets,
+    zeroShotOutput,
+    generation,
+    vision: resolveVisionOptions(options.vision),
+    audio: resolveAudioOptions(options.audio),
+  };
 }
 
 function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
@@ -248,6 +266,7 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
   }
   if (GENERATION_TASKS.has(task)) out.onnxName = ['model', 'decoder_model_merged'];
   if (VISION_TASKS.has(task)) out.requireTokenizer = false;
+  if (AUDIO_TASKS.has(task)) out.requireTokenizer = false;
   if (SEQ2SEQ_TASKS.has(task)) out.onnxName = ['decoder_model_merged', 'decoder_with_past_model'];
   if (out.createRunner === undefined && GENERATION_TASKS.has(task)) {
     const g = options.generation ?? {};

@@ -41,7 +41,10 @@ function folderSize(dir: string): number {
 const models = readdirSync(path.join(fixtures, 'models')).sort();
 /** Decoder fixtures (text generation) carry a generation_config.json; the rest are encoders. */
 const isDecoder = (name: string): boolean => readdirSync(modelDir(name)).includes('generation_config.json');
-const encoders = models.filter((m) => !isDecoder(m));
+/** Audio and vision fixtures carry a preprocessor_config.json and are checked by their own tests. */
+const hasPreprocessor = (name: string): boolean =>
+  readdirSync(modelDir(name)).includes('preprocessor_config.json');
+const encoders = models.filter((m) => !isDecoder(m) && !hasPreprocessor(m));
 const decoders = models.filter(isDecoder);
 
 test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {

@@ -16,6 +16,8 @@ export interface TaskOptions {
   generation?: { maxNewTokensLimit?: number };
   /** Image sources and limits of the vision tasks. */
   vision?: import('../vision/run.js').VisionOptions;
+  /** Audio sources and limits of the audio tasks. */
+  audio?: import('../audio/input.js').AudioOptions;
 }
 
 /** Everything a task needs to serve calls. */

@@ -3,6 +3,13 @@
  * uses this map to type the pipe it returns. Each task adds one entry.
  */
 import type {
+  AudioClassificationOutput,
+  AudioClassificationParameters,
+  AudioInput,
+  AutomaticSpeechRecognitionOutput,
+  AutomaticSpeechRecognitionParameters,
+} from './audio.js';
+import type {
   FeatureExtractionBatchOutput,
   FeatureExtractionOutput,
   FeatureExtractionParameters,
@@ -171,6 +178,20 @@ export interface TaskTypes {
     output: ConversationalOutput;
     batchInputs: never;
     batchOutput: never;
+  };
+  'automatic-speech-recognition': {
+    inputs: AudioInput;
+    parameters: AutomaticSpeechRecognitionParameters;
+    output: AutomaticSpeechRecognitionOutput;
+    batchInputs: AudioInput[];
+    batchOutput: AutomaticSpeechRecognitionOutput[];
+  };
+  'audio-classification': {
+    inputs: AudioInput;
+    parameters: AudioClassificationParameters;
+    output: AudioClassificationOutput;
+    batchInputs: AudioInput[];
+    batchOutput: AudioClassificationOutput[];
   };
 }
 
