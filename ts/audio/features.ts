@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ModelError } from '../errors.js';
+import { InvalidInputError, ModelError } from '../errors.js';
 import { audioFeatures } from '../native.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
@@ -148,4 +148,34 @@ export async function audioFeeds(
     }
   }
   return feeds;
+}
+
+/**
+ * The fewest samples a wav2vec2-style convolutional front end accepts (its receptive field:
+ * 400 samples, 25 ms at 16 kHz, for wav2vec2-base); shorter input would fail inside the network.
+ * 0 when the config has no convolution stack.
+ */
+export function minInputSamples(config: Record<string, unknown>): number {
+  const kernels = config.conv_kernel;
+  const strides = config.conv_stride;
+  if (!Array.isArray(kernels) || !Array.isArray(strides) || kernels.length !== strides.length) return 0;
+  let need = 1;
+  for (let i = kernels.length - 1; i >= 0; i--) {
+    const k = kernels[i];
+    const s = strides[i];
+    if (typeof k !== 'number' || typeof s !== 'number') return 0;
+    need = (need - 1) * s + k;
+  }
+  return need;
+}
+
+/** Rejects input shorter than the model's receptive field with a clear 400. */
+export function checkInputLength(model: LoadedModel, fe: FeatureExtractorConfig, samples: number): void {
+  const need = minInputSamples(model.config.raw);
+  if (samples < need) {
+    throw new InvalidInputError(
+      'ERR_INVALID_INPUT',
+      `audio too short: ${samples} samples at ${fe.samplingRate} Hz; model ${model.id} needs at least ${need} samples (${((need / fe.samplingRate) * 1000).toFixed(1)} ms)`,
+    );
+  }
 }

@@ -39,6 +39,22 @@ const CONDITIONAL_GENERATION_BY_TYPE: Record<string, string> = {
   nllb: 'translation',
 };
 
+/** Speech encoders whose `...ForSequenceClassification` classifies audio, not text. */
+const AUDIO_MODEL_TYPES: ReadonlySet<string> = new Set([
+  'wav2vec2',
+  'wav2vec2-conformer',
+  'wav2vec2-bert',
+  'hubert',
+  'wavlm',
+  'data2vec-audio',
+  'unispeech',
+  'unispeech-sat',
+  'sew',
+  'sew-d',
+  'whisper',
+  'audio-spectrogram-transformer',
+]);
+
 /** Whole architecture names that do not follow the suffix rules. */
 const EXACT_TASKS: Record<string, string> = {
   MarianMTModel: 'translation',
@@ -71,6 +87,13 @@ export function inferTask(config: unknown, hasSentenceTransformersModules: boole
       );
     }
     if (modelType === 'tapas' && arch.endsWith('ForQuestionAnswering')) return 'table-question-answering';
+    if (
+      typeof modelType === 'string' &&
+      AUDIO_MODEL_TYPES.has(modelType) &&
+      arch.endsWith('ForSequenceClassification')
+    ) {
+      return 'audio-classification';
+    }
     for (const [suffix, task] of SUFFIX_TASKS) {
       if (arch.endsWith(suffix)) return task;
     }

@@ -78,6 +78,7 @@ export function defaultLoader(
       progress: false,
       // A request names no server file: image strings are base64 or data: URLs only.
       vision: { localFiles: false },
+      audio: { localFiles: false },
     };
     if (GENERATION_TASKS.has(task)) {
       // Decoders run on the generation engine (its own worker, continuous batching), one per

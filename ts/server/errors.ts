@@ -65,6 +65,8 @@ const INPUT_CODES = new Set(['ERR_INVALID_ARGUMENT', 'ERR_TOKENIZE', 'ERR_TOKEN_
 const OVERLOAD_CODES = new Set(['ERR_QUEUE_FULL', 'ERR_OVERLOADED']);
 /** Codes that mean "an input is longer than the model accepts". */
 const TOO_LONG_CODES = new Set(['ERR_INPUT_TOO_LONG', 'ERR_TOO_LONG']);
+/** Codes of inputs over a size or duration limit (413). */
+const PAYLOAD_TOO_LARGE_CODES = new Set(['ERR_AUDIO_TOO_LARGE', 'ERR_AUDIO_TOO_LONG']);
 
 /** Status and Inference-API error field of any thrown value. `internal` is true for 500s. */
 export interface MappedError {
@@ -126,6 +128,7 @@ function mapErrorStatus(err: unknown, dialect: ErrorDialect): MappedError {
       return plain(499, 'the client closed the connection; the call was cancelled');
     if (OVERLOAD_CODES.has(err.code)) return plain(429, err.message, { 'retry-after': '1' });
     if (TOO_LONG_CODES.has(err.code)) return plain(dialect === 'tei' ? 413 : 400, err.message);
+    if (PAYLOAD_TOO_LARGE_CODES.has(err.code)) return plain(413, err.message);
     if (err instanceof InvalidInputError || INPUT_CODES.has(err.code)) return plain(400, err.message);
   }
   const fst = fastifyStatus(err);

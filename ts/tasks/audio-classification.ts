@@ -4,7 +4,7 @@
  * `function_to_apply` (softmax by default, also when null) and keep the `top_k` best labels
  * (every label by default, at most num_labels), best first.
  */
-import { audioFeeds, loadFeatureExtractor } from '../audio/features.js';
+import { audioFeeds, checkInputLength, loadFeatureExtractor } from '../audio/features.js';
 import { audioOptionsOf, loadAudioInputs } from '../audio/run.js';
 import { InvalidParameterError } from '../errors.js';
 import { applyScores } from '../native.js';
@@ -46,6 +46,7 @@ function create(ctx: TaskContext): TaskRun {
     const { items, single } = await loadAudioInputs(inputs, fe.samplingRate, audioOptions);
     const results: AudioClassificationOutput[] = [];
     for (const audio of items) {
+      checkInputLength(model, fe, audio.samples.length);
       const feeds = await audioFeeds(fe, audio.samples, model.runner.inputNames);
       const out = await model.runner.run(feeds, { outputs: [logits] });
       const raw = floatOutput(out, logits, [1, numLabels]);

@@ -13,7 +13,12 @@
  */
 
 import { CtcTokenizer } from '../audio/ctc.js';
-import { audioFeeds, type FeatureExtractorConfig, loadFeatureExtractor } from '../audio/features.js';
+import {
+  audioFeeds,
+  checkInputLength,
+  type FeatureExtractorConfig,
+  loadFeatureExtractor,
+} from '../audio/features.js';
 import type { Audio } from '../audio/input.js';
 import { audioOptionsOf, loadAudioInputs } from '../audio/run.js';
 import { InvalidParameterError, ModelError } from '../errors.js';
@@ -215,6 +220,7 @@ const ctcBackend: AsrBackend = (ctx, fe) => {
         : [{ samples: audio.samples, stride: null }];
     const ids: number[] = [];
     for (const w of windows) {
+      checkInputLength(model, fe, w.samples.length);
       const feeds = await audioFeeds(fe, w.samples, model.runner.inputNames);
       const out = await model.runner.run(feeds, { outputs: [logits] });
       const t = out[logits];
