@@ -337,6 +337,16 @@ export function seq2seqFiles(decoderFile: string): { encoderFile: string; firstF
   return { encoderFile, firstFile };
 }
 
+/** `seq2seqFiles` when an encoder sits beside the decoder file, else undefined (a decoder-only model). */
+export function seq2seqFilesBeside(decoderFile: string): ReturnType<typeof seq2seqFiles> | undefined {
+  if (!/^(decoder_model_merged|decoder_with_past_model)/.test(path.basename(decoderFile))) return undefined;
+  try {
+    return seq2seqFiles(decoderFile);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Loads `model` (a hub id `owner/name` or a local folder; the task's default model when
  * omitted) for `task` and returns the pipe.

@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { createGenerator } from '../generation/engine.js';
-import { type PipelineOptions, pipeline, supportedTasks } from '../pipeline.js';
+import { type PipelineOptions, pipeline, seq2seqFilesBeside, supportedTasks } from '../pipeline.js';
 import { engineRunnerFactory } from '../runtime/engine.js';
 import type { RunnerFactory, RunnerFactoryOptions } from '../runtime/model.js';
 import { Tokenizer } from '../tokenizer.js';
@@ -64,9 +64,14 @@ export function defaultLoader(
     metrics?.trackEngine(modelId, runner);
     return runner;
   });
-  const generators = new SharedRunners<RunnerFactoryOptions>((onnxPath, { padTokenId: _pad, ...session }) =>
-    createGenerator(onnxPath, { ...session, inline: config.workers === 0 }),
-  );
+  const generators = new SharedRunners<RunnerFactoryOptions>((onnxPath, { padTokenId: _pad, ...session }) => {
+    const seq2seq = seq2seqFilesBeside(onnxPath);
+    return createGenerator(onnxPath, {
+      ...session,
+      inline: config.workers === 0,
+      ...(seq2seq !== undefined && { seq2seq }),
+    });
+  });
   const load: PipelineLoader = async (task, source, modelId) => {
     const createRunner: RunnerFactory = (onnxPath, runnerOptions) => {
       opening = modelId;

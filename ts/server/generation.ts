@@ -22,7 +22,19 @@ import type { ServedModel, ServedPipe } from './registry.js';
 import { SseWriter } from './sse.js';
 
 /** Tasks that decode token by token. */
-export const GENERATION_TASKS: ReadonlySet<string> = new Set(['text-generation', 'conversational']);
+export const GENERATION_TASKS: ReadonlySet<string> = new Set([
+  'text-generation',
+  'conversational',
+  'text2text-generation',
+  'summarization',
+  'translation',
+]);
+
+/** Generation tasks of encoder-decoder models: one model serves all three. */
+export const SEQ2SEQ_TASKS: readonly string[] = ['text2text-generation', 'summarization', 'translation'];
+
+/** Tasks whose single-input requests may stream (`"stream": true`). */
+export const STREAMING_TASKS: ReadonlySet<string> = new Set(['text-generation', ...SEQ2SEQ_TASKS]);
 
 export type GenerationEvent = TextGenerationStreamEvent;
 export type TokenEvent = Extract<GenerationEvent, { type: 'token' }>;

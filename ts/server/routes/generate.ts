@@ -162,7 +162,11 @@ export function streamTgi(
   },
 ): Promise<FastifyReply> {
   const { model, inputs, parameters } = opts;
-  const prefix = parameters.return_full_text !== false && typeof inputs === 'string' ? inputs : '';
+  // Only text-generation puts the prompt in front of the text (return_full_text).
+  const prefix =
+    opts.task === 'text-generation' && parameters.return_full_text !== false && typeof inputs === 'string'
+      ? inputs
+      : '';
   let inputLength: number | undefined;
   const format = tgiStreamFormat({
     prefix,

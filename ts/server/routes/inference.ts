@@ -12,6 +12,7 @@ import { validateModelId } from '../../hub/model-id.js';
 import type { RouteConfig, ServerContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
 import { execute } from '../execute.js';
+import { STREAMING_TASKS } from '../generation.js';
 import { decodeBody, normalizePayload } from '../payload.js';
 import type { ServedModel } from '../registry.js';
 import { streamTgi } from './generate.js';
@@ -139,8 +140,10 @@ export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void 
         : payload.parameters;
     const stream = streamFlag(body);
     if (stream) {
-      if (chosen !== 'text-generation')
-        throw badRequest(`\`stream\` is only supported for text-generation (this request runs ${chosen})`);
+      if (!STREAMING_TASKS.has(chosen))
+        throw badRequest(
+          `\`stream\` is only supported for ${[...STREAMING_TASKS].join(', ')} (this request runs ${chosen})`,
+        );
       const single =
         typeof payload.inputs === 'string' ||
         (Array.isArray(payload.inputs) &&

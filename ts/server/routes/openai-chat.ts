@@ -159,13 +159,30 @@ function parsePrompts(v: unknown): string[] {
   throw badRequest('`prompt` must be a string or a non-empty list of strings (token ids are not supported)');
 }
 
-/** The served model a request names (a URL, as @huggingface/inference sends, names none). */
-function pickModel(ctx: ServerContext, b: Body, pathModel: string | undefined): ServedModel {
-  if (pathModel !== undefined) return ctx.registry.forTask('text-generation', pathModel);
+/**
+ * The served model a request names (a URL, as @huggingface/inference sends, names none). An
+ * encoder-decoder named by the path answers completions with text2text-generation.
+ */
+function pickModel(
+  ctx: ServerContext,
+  b: Body,
+  pathModel: string | undefined,
+  kind: Kind,
+): { model: ServedModel; task: 'text-generation' | 'text2text-generation' } {
+  if (pathModel !== undefined) {
+    const served = ctx.registry.get(pathModel);
+    if (
+      kind === 'completion' &&
+      !served.slots.has('text-generation') &&
+      served.slots.has('text2text-generation')
+    )
+      return { model: served, task: 'text2text-generation' };
+    return { model: ctx.registry.forTask('text-generation', pathModel), task: 'text-generation' };
+  }
   const m = b.model;
   if (m !== undefined && m !== null && typeof m !== 'string') throw badRequest('`model` must be a string');
   const named = typeof m === 'string' && m !== '' && !/^https?:\/\//i.test(m) ? m : undefined;
-  return ctx.registry.forTask('text-generation', named);
+  return { model: ctx.registry.forTask('text-generation', named), task: 'text-generation' };
 }
 
 /** Where a stop string begins in a text (the earliest), or -1. */
@@ -234,6 +251,7 @@ async function runPrompts(
 interface Parsed {
   kind: Kind;
   model: ServedModel;
+  task: 'text-generation' | 'text2text-generation';
   prompts: Array<string | Message[]>;
   parameters: Record<string, unknown>;
   stopList: string[];
@@ -253,11 +271,16 @@ function parse(
     throw badRequest('the request body must be a JSON object');
   }
   const body = raw as Body;
-  const model = pickModel(ctx, body, pathModel);
+  const { model, task } = pickModel(ctx, body, pathModel, kind);
   request.hfModel = model.id;
   const prompts: Array<string | Message[]> =
     kind === 'chat' ? [parseMessages(body.messages)] : parsePrompts(body.prompt);
   const parameters = openaiParameters(body, kind);
+  if (task === 'text2text-generation') {
+    // No prompt in the output to leave out, and no stop strings in the encoder-decoder tasks.
+    delete parameters.return_full_text;
+    if (parameters.stop !== undefined) throw badRequest('`stop` is not supported by encoder-decoder models');
+  }
   if (has(body, 'stream') && typeof body.stream !== 'boolean') throw badRequest('`stream` must be a boolean');
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
   return {
@@ -265,6 +288,7 @@ function parse(
     p: {
       kind,
       model,
+      task,
       prompts,
       parameters,
       stopList: (parameters.stop as string[] | undefined) ?? [],
@@ -307,7 +331,7 @@ export async function openaiGeneration(
       route: kind === 'chat' ? 'v1/chat/completions' : 'v1/completions',
       body,
       model: p.model,
-      task: 'text-generation',
+      task: p.task,
       inputs,
       parameters: p.parameters,
       options,
@@ -409,7 +433,7 @@ export async function openaiGeneration(
     {
       route: kind === 'chat' ? 'v1/chat/completions' : 'v1/completions',
       model: p.model,
-      task: 'text-generation',
+      task: p.task,
       inputs,
       parameters: p.parameters,
       waitForModel: options.waitForModel,
