@@ -72,11 +72,14 @@ test('@huggingface/inference tableQuestionAnswering reads our answer unchanged',
     fetch: recordingFetch,
   });
   for (const c of single('tapas-wtq')) {
-    const out = await client.tableQuestionAnswering({ inputs: { table: c.table, query: c.query as string } });
+    const out = await client.tableQuestionAnswering({
+      inputs: { table: c.table, question: c.query as string },
+    });
     t.deepEqual(out, c.output as typeof out);
   }
+  // the client's types name it `question` (the newer spec); the server takes `query` and `question`
   t.deepEqual(sent[0], {
-    inputs: { table: single('tapas-wtq')[0]?.table, query: single('tapas-wtq')[0]?.query },
+    inputs: { table: single('tapas-wtq')[0]?.table, question: single('tapas-wtq')[0]?.query },
   });
 });
 
@@ -86,7 +89,7 @@ test('@huggingface/inference tableQuestionAnswering rejects answers without an a
   if (c === undefined) return t.fail('no golden');
   const client = new InferenceClient(undefined, { endpointUrl: `${srv.url}/models/test/tapas-sqa` });
   await t.throwsAsync(
-    client.tableQuestionAnswering({ inputs: { table: c.table, query: c.query as string } }),
+    client.tableQuestionAnswering({ inputs: { table: c.table, question: c.query as string } }),
     {
       instanceOf: InferenceClientProviderOutputError,
     },

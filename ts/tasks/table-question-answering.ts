@@ -290,7 +290,7 @@ function create(ctx: TaskContext): TaskRun {
       const aggParts: Float32Array[] = [];
       const w = len * TOKEN_TYPES;
       for (let r = 0; r < rows; r++) {
-        let rowTypes = rowOf(types, r, w).slice();
+        let rowTypes: BigInt64Array = rowOf(types, r, w).slice();
         if (r > 0) {
           rowTypes = tapasPreviousAnswerLabels(
             logits.subarray((r - 1) * len, r * len),
