@@ -1,6 +1,10 @@
 /**
  * hf-tasks: Hugging Face Inference API task contracts on local ONNX models.
  */
+// Audio: decoding as ffmpeg's mono down-mix and resampler, speech features, the ASR backend seam.
+export { CtcTokenizer } from './audio/ctc.js';
+export { type FeatureExtractorConfig, loadFeatureExtractor } from './audio/features.js';
+export { type Audio, type AudioOptions, loadAudio, resolveAudioOptions } from './audio/input.js';
 export {
   DeviceUnavailableError,
   DownloadError,
@@ -40,9 +44,11 @@ export { hubCacheDir } from './hub/settings.js';
 export {
   aggregateTokens,
   applyScores,
+  audioFeatures,
   clsPool,
   cosineSimilarity,
   cosineSimilarityMatrix,
+  decodeAudio,
   encodeMaskPng,
   type GroupedEntity,
   l2Normalize,
@@ -53,6 +59,7 @@ export {
   qaAnswerCharSpans,
   qaDecodeSpan,
   qaPMask,
+  resampleAudio,
   type TokenClassificationInput,
   type TokenEntity,
   topK,
@@ -79,6 +86,15 @@ export type { LoadedModel, RunnerFactory } from './runtime/model.js';
 export { defaultWorkerCount, type PoolOptions, WorkerPool } from './runtime/pool.js';
 export type { ModelRunner, RunOptions, TensorLike, TensorType } from './runtime/runner.js';
 export type { Device, SessionOptions } from './runtime/session.js';
+export {
+  type AsrBackend,
+  type AsrBackendRun,
+  type AsrModelType,
+  type AsrParameters,
+  type AsrRequest,
+  asrModelType,
+  registerAsrBackend,
+} from './tasks/automatic-speech-recognition.js';
 export { TABLE_QA_LIMITS } from './tasks/table-question-answering.js';
 export {
   type BatchEncoding,
@@ -93,6 +109,7 @@ export {
   type TokenizerInput,
   type TruncationStrategy,
 } from './tokenizer.js';
+export type * from './types/audio.js';
 export type * from './types/fill-mask.js';
 export type * from './types/table-question-answering.js';
 export type * from './types/tasks.js';
