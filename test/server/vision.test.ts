@@ -46,6 +46,7 @@ test('a raw image body runs the task the config implies, equal to the reference'
   ] as const) {
     const res = await post(`${srv.url}/models/${id}`, image(file), { 'content-type': type });
     t.is(res.status, 200, `${id}: ${res.text.slice(0, 200)}`);
+    t.is(res.headers['x-compute-images'], '1');
     const r = await compare(golden(model, file), res.body);
     t.deepEqual(r.problems, [], `${id} ${file}`);
   }

@@ -54,6 +54,8 @@ function withoutOptions(body: unknown): unknown {
   return rest;
 }
 
+const IMAGE_TASKS: ReadonlySet<string> = new Set(['image-classification', 'object-detection', 'image-segmentation']);
+
 /** Number of inputs in a call: the length of a list input, else 1. */
 function batchSize(inputs: unknown): number {
   return Array.isArray(inputs) ? inputs.length : 1;
@@ -77,6 +79,8 @@ export async function execute(
   request.hfModel = model.id;
   checkCounts(ctx.config, task, call.inputs, call.parameters);
   const characters = countCharacters(call.inputs);
+  // Image tasks also report the images they were sent (the API's metric header for them).
+  if (IMAGE_TASKS.has(task)) reply.header('x-compute-images', String(batchSize(call.inputs)));
   const generation = GENERATION_TASKS.has(task);
   if (generation) checkMaxNewTokens(ctx, call.parameters);
   // A sampled generation without a seed answers differently each time: never cached.
