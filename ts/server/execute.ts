@@ -54,7 +54,11 @@ function withoutOptions(body: unknown): unknown {
   return rest;
 }
 
-const IMAGE_TASKS: ReadonlySet<string> = new Set(['image-classification', 'object-detection', 'image-segmentation']);
+const IMAGE_TASKS: ReadonlySet<string> = new Set([
+  'image-classification',
+  'object-detection',
+  'image-segmentation',
+]);
 
 /** Number of inputs in a call: the length of a list input, else 1. */
 function batchSize(inputs: unknown): number {
