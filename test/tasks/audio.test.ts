@@ -191,6 +191,18 @@ test('audio fixtures: tiny models under 1 MiB with their configs; clips of a few
     if (name.includes('ctc')) t.true(statSync(path.join(dir, 'vocab.json')).isFile(), name);
     t.true(size < 1024 * 1024, `${name}: ${size} bytes`);
   }
+  const whisper = path.join(fixtures, 'models', 'whisper-tiny-random');
+  let whisperSize = 0;
+  for (const f of readdirSync(whisper)) whisperSize += statSync(path.join(whisper, f)).size;
+  for (const f of [
+    'encoder_model.onnx',
+    'decoder_model_merged.onnx',
+    'generation_config.json',
+    'tokenizer.json',
+  ]) {
+    t.true(statSync(path.join(whisper, f)).isFile(), `whisper-tiny-random/${f}`);
+  }
+  t.true(whisperSize < 1024 * 1024, `whisper-tiny-random: ${whisperSize} bytes`);
   for (const f of readdirSync(path.join(fixtures, 'audio'))) {
     t.true(statSync(audioFile(f)).size < 64 * 1024, `${f} is larger than 64 KiB`);
   }

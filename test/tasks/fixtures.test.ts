@@ -45,7 +45,7 @@ const isDecoder = (name: string): boolean => readdirSync(modelDir(name)).include
 const hasPreprocessor = (name: string): boolean =>
   readdirSync(modelDir(name)).includes('preprocessor_config.json');
 const encoders = models.filter((m) => !isDecoder(m) && !hasPreprocessor(m));
-const decoders = models.filter(isDecoder);
+const decoders = models.filter((m) => isDecoder(m) && !hasPreprocessor(m));
 
 test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {
   t.true(encoders.length >= 15);
