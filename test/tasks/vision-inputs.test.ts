@@ -30,6 +30,7 @@ test('every input form gives the same bytes', async (t) => {
     `data:image/png;base64,${b64}`,
     ` ${b64.slice(0, 40)}\n${b64.slice(40)} `,
     bytes.toString('base64url'),
+    { image: b64 },
     file,
   ]) {
     t.deepEqual(Buffer.from(await imageBytes(v, 'inputs', lib)), bytes);

@@ -83,6 +83,10 @@ export async function imageBytes(v: unknown, name: string, options: ImageInputOp
     }
     return fromBase64(s, name, options.maxBytes);
   }
+  if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.hasOwn(v, 'image')) {
+    // The community inference server's `{"image": <base64>}` form.
+    return imageBytes((v as { image: unknown }).image, `${name}.image`, options);
+  }
   throw invalid(
     `\`${name}\` must be image bytes (Buffer/Uint8Array), a base64 string or a data: URL${
       options.localFiles ? ', or a path' : ''
