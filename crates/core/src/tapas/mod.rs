@@ -495,7 +495,7 @@ impl TapasTokenizer {
         let mut types: Vec<[i64; TOKEN_TYPES]> = vec![[0; TOKEN_TYPES]; tokens.len()];
         let mut cell_tokens: HashMap<(usize, usize), Vec<usize>> = HashMap::new();
         for &(r, c, t, wb) in &coords {
-            if r as i64 >= num_rows + 1 || c >= num_columns || wb >= num_tokens as i64 {
+            if r as i64 > num_rows || c >= num_columns || wb >= num_tokens as i64 {
                 continue;
             }
             if r > 0 {

@@ -93,7 +93,7 @@ pub fn previous_answer_labels(
     let probs = cell_probabilities(prev_logits, prev_attention_mask, prev_token_type_ids)?;
     let answers: HashMap<(usize, usize), bool> =
         probs.into_iter().map(|(k, p)| (k, p > 0.5)).collect();
-    if next_token_type_ids.len() % TOKEN_TYPES != 0 {
+    if !next_token_type_ids.len().is_multiple_of(TOKEN_TYPES) {
         return Err(Error::Dims(format!(
             "token type ids come in groups of {TOKEN_TYPES}; got {}",
             next_token_type_ids.len()
