@@ -233,7 +233,7 @@ const ctcBackend: AsrBackend = (ctx, fe) => {
       if (w.stride !== null) {
         // `rescale_stride`: samples -> logit frames, then `items[:, left:total - right]`.
         const [inputN, left, right] = w.stride;
-        const tokenN = Math.trunc(pyRound(inputN / ratio));
+        const tokenN = Math.trunc(pyRound(inputN * (1 / ratio)));
         from = Math.trunc(pyRound((left / inputN) * tokenN));
         to = tokenN - Math.trunc(pyRound((right / inputN) * tokenN));
       }
