@@ -252,10 +252,15 @@ test('stop strings end the text with the stop string; finish_reason stop_sequenc
 
 test('defaults: greedy with 256 new tokens, cut at the context; prompt over the context is a 400', async (t) => {
   const pipe = await pipeFor('gpt2-tiny');
-  const [out] = await pipe('Hello', { details: true });
-  // gpt2-tiny holds 64 positions; task_specific_params ask for sampling (do_sample: true)
+  // gpt2-tiny holds 64 positions; its task_specific_params ask for sampling (do_sample: true),
+  // which may draw EOS early: greedy (deterministic) runs to the end of the position table.
+  const [out] = await pipe('Hello', { details: true, do_sample: false });
   t.is(out?.details?.finish_reason, 'length');
-  t.true((out?.details?.generated_tokens ?? 0) <= 64);
+  const promptLength = Tokenizer.fromFile(modelDir('gpt2-tiny')).encode('Hello').inputIds.length;
+  t.is(out?.details?.generated_tokens, 64 - promptLength);
+  const [sampled] = await pipe('Hello', { details: true, seed: 3 });
+  t.true(['length', 'eos_token'].includes(String(sampled?.details?.finish_reason)));
+  t.true((sampled?.details?.generated_tokens ?? 0) <= 64 - promptLength);
   const long = 'word '.repeat(100);
   await t.throwsAsync(pipe(long, { max_new_tokens: 2 }), {
     instanceOf: InvalidInputError,
