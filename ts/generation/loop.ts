@@ -22,6 +22,11 @@ export interface GenerationRequest {
   promptIds: number[];
   /** Encoder-decoder models: the encoder's input ids (run once, before the first decoder step). */
   encoderIds?: number[];
+  /**
+   * Encoder-decoder models whose encoder takes features (Whisper's `input_features`
+   * [1, mel bins, frames]) instead of ids.
+   */
+  encoderFeatures?: { data: Float32Array; dims: number[] };
   /** Logits processors and warpers (sampling when `doSample`). */
   decoding: DecodingConfig;
   /** Independent rows (sampling with num_return_sequences); 1 for greedy. */
@@ -425,22 +430,42 @@ export class GenerationLoop {
     return feeds;
   }
 
-  /** Encoder-decoder: runs the encoder on a request's input ids; its output [1, n, hidden]. */
-  async #encode(parts: Seq2SeqParts, ids: readonly number[]): Promise<Float32Array> {
+  /**
+   * Encoder-decoder: runs the encoder on a request's input ids (or features); its output
+   * [1, length, hidden] and the length.
+   */
+  async #encode(
+    parts: Seq2SeqParts,
+    req: GenerationRequest,
+  ): Promise<{ hidden: Float32Array; length: number }> {
     const E = parts.encoderLayout;
-    const n = ids.length;
-    const feeds: Record<string, TensorLike> = {
-      [E.inputIds]: { type: 'int64', data: BigInt64Array.from(ids, (x) => BigInt(x)), dims: [1, n] },
-    };
-    if (E.attentionMask !== null)
-      feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
+    const feeds: Record<string, TensorLike> = {};
+    if (req.encoderFeatures !== undefined) {
+      const f = req.encoderFeatures;
+      feeds[E.inputIds] = { type: 'float32', data: f.data, dims: f.dims };
+    } else {
+      const ids = req.encoderIds ?? [];
+      const n = ids.length;
+      feeds[E.inputIds] = { type: 'int64', data: BigInt64Array.from(ids, (x) => BigInt(x)), dims: [1, n] };
+      if (E.attentionMask !== null)
+        feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
+    }
     const out = await parts.encoder.run(feeds, { outputs: [E.output] });
     const t = out[E.output];
     const hiddenSize = (this.#layout as Seq2SeqLayout).seq2seq.hiddenSize;
-    if (t === undefined || t.type !== 'float32' || t.data.length !== n * hiddenSize) {
-      throw new ModelError('ERR_MODEL_RUN', `the encoder returned no [1, ${n}, ${hiddenSize}] float output`);
+    const length = t === undefined ? 0 : (t.dims[1] ?? 0);
+    if (
+      t === undefined ||
+      t.type !== 'float32' ||
+      t.dims.length !== 3 ||
+      t.data.length !== length * hiddenSize
+    ) {
+      throw new ModelError(
+        'ERR_MODEL_RUN',
+        `the encoder returned no [1, length, ${hiddenSize}] float output`,
+      );
     }
-    return t.data as Float32Array;
+    return { hidden: t.data as Float32Array, length };
   }
 
   /** The prompt pass of one request: a batch of its rows (beams or samples) sharing the prompt cache. */
@@ -457,9 +482,9 @@ export class GenerationLoop {
     let out: Forwarded;
     if (parts !== null) {
       const X = (this.#layout as Seq2SeqLayout).seq2seq;
-      const encoderIds = req.encoderIds ?? [];
-      encLen = encoderIds.length;
-      hidden = await this.#encode(parts, encoderIds);
+      const encoded = await this.#encode(parts, req);
+      encLen = encoded.length;
+      hidden = encoded.hidden;
       Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], hidden, null));
       out = await this.#forward(feeds, 1, parts.first, X.cross);
     } else {

@@ -17,6 +17,7 @@ import type { CacheSlot, DecoderLayout, ValueDecl } from './decoder.js';
 
 /** The encoder graph's names. */
 export interface EncoderLayout {
+  /** `input_ids`, or the features input (`input_features`, `pixel_values`) of a speech or vision encoder. */
   inputIds: string;
   attentionMask: string | null;
   output: string;
@@ -59,16 +60,17 @@ const RELATIVE_TYPES = new Set(['t5', 'mt5', 'umt5', 'longt5', 'switch_transform
 /** The encoder's layout from its graph's declarations. */
 export function encoderLayout(inputs: readonly ValueDecl[], outputs: readonly ValueDecl[]): EncoderLayout {
   const names = new Set(inputs.map((i) => i.name));
-  if (!names.has('input_ids')) {
+  const input = ['input_ids', 'input_features', 'input_values', 'pixel_values'].find((n) => names.has(n));
+  if (input === undefined) {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `the encoder graph has no input_ids input (inputs: ${[...names].join(', ')})`,
+      `the encoder graph has no input_ids, input_features, input_values or pixel_values input (inputs: ${[...names].join(', ')})`,
     );
   }
   const out = outputs.find((o) => o.name === 'last_hidden_state') ?? outputs[0];
   if (out === undefined) throw new ModelError('ERR_MODEL_LOAD', 'the encoder graph has no outputs');
   return {
-    inputIds: 'input_ids',
+    inputIds: input,
     attentionMask: names.has('attention_mask') ? 'attention_mask' : null,
     output: out.name,
   };
@@ -142,7 +144,10 @@ export function seq2seqLayout(
     logitsToKeep: null,
     logits: 'logits',
     cache: self,
-    contextLength: relative ? null : num(config.raw.max_position_embeddings),
+    // Decoder positions: Whisper states them apart (max_target_positions).
+    contextLength: relative
+      ? null
+      : (num(config.raw.max_target_positions) ?? num(config.raw.max_position_embeddings)),
     rotary: false,
     seq2seq: {
       encoderAttentionMask: inputNames.has('encoder_attention_mask') ? 'encoder_attention_mask' : null,

@@ -225,6 +225,8 @@ function resolve(sc: Seq2SeqContext, parameters: unknown): Resolved {
   applyDecodingParameters(s, params);
   const maxNew = integer(params, 'max_new_tokens');
   if (maxNew !== undefined) s.max_new_tokens = maxNew;
+  // `max_new_tokens: null` drops the pipeline's default, so that `max_length` bounds the output.
+  else if (has(params, 'max_new_tokens') && params.max_new_tokens === null) s.max_new_tokens = null;
   const maxLength = integer(params, 'max_length');
   if (maxLength !== undefined) s.max_length = maxLength;
   for (const name of ['forced_bos_token_id', 'decoder_start_token_id'] as const) {
