@@ -573,7 +573,9 @@ function requestFor(
   if (s.repetition_penalty !== 1) decoding.repetitionPenalty = s.repetition_penalty;
   if (s.no_repeat_ngram_size > 0) decoding.noRepeatNgramSize = s.no_repeat_ngram_size;
   if (s.bad_words_ids !== null) decoding.badWordsIds = s.bad_words_ids;
-  if (s.min_length > 0) decoding.minLength = s.min_length;
+  // generate() replaces min_length with min_new_tokens + the prompt length when both are set.
+  const minLength = s.min_new_tokens !== null ? s.min_new_tokens + n : s.min_length;
+  if (minLength > 0) decoding.minLength = minLength;
   if (s.min_new_tokens !== null && s.min_new_tokens > 0) decoding.minNewTokens = s.min_new_tokens;
   if (s.forced_bos_token_id !== null) decoding.forcedBosTokenId = s.forced_bos_token_id;
   if (s.forced_eos_token_id !== null) decoding.forcedEosTokenIds = eosList(s.forced_eos_token_id);
