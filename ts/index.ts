@@ -116,5 +116,6 @@ export type * from './types/tasks.js';
 export { TASK_ALIASES } from './types/tasks.js';
 export type * from './types/text-classification.js';
 export type * from './types/text-generation.js';
+export type * from './types/text2text.js';
 export type * from './types/token-classification.js';
 export type * from './types/zero-shot-classification.js';
