@@ -154,5 +154,5 @@ test('@huggingface/inference summarization, translation and textGeneration work 
       generated_text: string;
     }>
   )[0];
-  t.is(generated.generated_text, expected?.generated_text);
+  t.is(generated.generated_text, String(expected?.generated_text));
 });
