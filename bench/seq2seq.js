@@ -338,7 +338,7 @@ function markdown(saved) {
   const parts = [
     '# Encoder-decoder generation benchmark results',
     '',
-    `Run ${saved.date} with \`node --import=tsx bench/seq2seq.js --passes=${saved.args.passes}\`.`,
+    `Run ${saved.date} with \`node --import=tsx bench/seq2seq.js --passes=${saved.args.passes}\` (${Math.round(saved.seconds / 60)} minutes).`,
     '',
     `Machine: ${machineLine(saved)}.`,
     '',
