@@ -97,6 +97,11 @@ def padded_tokenizer(dst: Path) -> None:
     (dst / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
     for f in TOKENIZER_FILES[1:]:
         shutil.copyfile(FIXTURE / f, dst / f)
+    # bart-base's input limit: bart-tiny's (62) would make pipelines that truncate to the
+    # tokenizer's model_max_length (transformers.js) read fewer input tokens than the others.
+    cfg = json.loads((dst / "tokenizer_config.json").read_text(encoding="utf-8"))
+    cfg["model_max_length"] = 1024
+    (dst / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
 
 
 def bart_base_random(out: Path) -> None:
