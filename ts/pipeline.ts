@@ -16,6 +16,7 @@ import { type LoadModelOptions, loadModel, type RunnerFactory } from './runtime/
 import type { Device, SessionOptions } from './runtime/session.js';
 import audioClassification from './tasks/audio-classification.js';
 import automaticSpeechRecognition from './tasks/automatic-speech-recognition.js';
+import './tasks/asr-whisper.js';
 import conversational from './tasks/conversational.js';
 import featureExtraction from './tasks/feature-extraction.js';
 import fillMask from './tasks/fill-mask.js';
@@ -281,6 +282,25 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
           createGenerator(onnxPath, { ...session, ...engine, seq2seq: seq2seqFiles(onnxPath) })
       : (onnxPath, { padTokenId: _pad, ...session }) => createGenerator(onnxPath, { ...session, ...engine });
   }
+  if (task === 'automatic-speech-recognition') {
+    // Speech encoder-decoders (Whisper) have no model.onnx: their decoder runs on the
+    // generation engine with the encoder beside it.
+    out.onnxName = ['model', 'decoder_model_merged', 'decoder_with_past_model'];
+    if (out.createRunner === undefined) {
+      const plain = engineRunnerFactory({
+        ...(options.workers !== undefined && { workers: options.workers }),
+        ...(options.inline !== undefined && { inline: options.inline }),
+        ...(options.batching !== undefined && { batching: options.batching }),
+      });
+      const inline = options.inline === true || options.workers === 0;
+      out.createRunner = (onnxPath, runnerOptions) => {
+        const seq2seq = seq2seqFilesBeside(onnxPath);
+        if (seq2seq === undefined) return plain(onnxPath, runnerOptions);
+        const { padTokenId: _pad, ...session } = runnerOptions;
+        return createGenerator(onnxPath, { ...session, inline, seq2seq });
+      };
+    }
+  }
   if (out.createRunner === undefined) {
     const { workers, inline, batching } = options;
     out.createRunner = engineRunnerFactory({
@@ -373,6 +393,14 @@ export async function pipeline<T extends TaskName>(
   }
   const definition = TASKS[id];
   const load = loadOptions(id, options);
+  if (id === 'automatic-speech-recognition') {
+    // A speech encoder-decoder's encoder, when the model has one, is fetched beside its decoder.
+    try {
+      await resolveModel(ref, { ...resolveOptionsOf(load), onnxName: 'encoder_model' });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_NO_ONNX_FILE') throw err;
+    }
+  }
   // An encoder-decoder's encoder is fetched first (same dtype), so that it sits beside the decoder.
   if (SEQ2SEQ_TASKS.has(id)) {
     const ro = resolveOptionsOf(load);

@@ -90,6 +90,13 @@ export function defaultLoader(
       // model file whatever the number of generation tasks it serves.
       options.generation = { maxNewTokensLimit: config.maxNewTokens };
       options.createRunner = (onnxPath, runnerOptions) => generators.acquire(onnxPath, runnerOptions);
+    } else if (task === 'automatic-speech-recognition') {
+      // A speech encoder-decoder (Whisper) decodes on the generation engine.
+      options.generation = { maxNewTokensLimit: config.maxNewTokens };
+      options.createRunner = (onnxPath, runnerOptions) =>
+        seq2seqFilesBeside(onnxPath) === undefined
+          ? createRunner(onnxPath, runnerOptions)
+          : generators.acquire(onnxPath, runnerOptions);
     } else options.createRunner = createRunner;
     if (config.cacheDir !== undefined) options.cacheDir = config.cacheDir;
     const pipe = await (pipeline as (t: string, m: string, o: PipelineOptions) => Promise<unknown>)(
