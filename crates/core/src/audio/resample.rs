@@ -110,9 +110,19 @@ impl Bank {
     }
 }
 
+/// Filter dot product in f32 over eight independent lanes (vectorisable; ffmpeg's SIMD
+/// resampler also sums floats lane-wise), the lanes then added in f64.
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    let mut s = 0f64;
-    for (x, y) in a.iter().zip(b) {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((lane, xv), yv) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += xv * yv;
+        }
+    }
+    let mut s: f64 = lanes.iter().map(|&v| f64::from(v)).sum();
+    for (x, y) in ra.iter().zip(rb) {
         s += f64::from(*x) * f64::from(*y);
     }
     s
