@@ -217,8 +217,9 @@ export function decodeAsr(
   const specialToken = (id: number): string | null => {
     let v = specialCache.get(id);
     if (v === undefined) {
-      const kept = tok.convertIdsToTokens([id], { skip_special_tokens: true });
-      v = kept.length === 0 ? (tok.convertIdsToTokens([id])[0] ?? '') : null;
+      // A special token is one that decoding with skip_special_tokens drops.
+      const shown = tok.decode([id], { skip_special_tokens: false });
+      v = shown !== '' && tok.decode([id], { skip_special_tokens: true }) === '' ? shown : null;
       specialCache.set(id, v);
     }
     return v;
