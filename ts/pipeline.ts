@@ -107,11 +107,11 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
   summarization: null,
   translation: null,
   conversational: 'HuggingFaceTB/SmolLM2-135M-Instruct',
-  // Vision tasks run on the models the user supplies.
+  // Image tasks and audio classification run on the models the user supplies.
   'image-classification': null,
   'object-detection': null,
   'image-segmentation': null,
-  'automatic-speech-recognition': null,
+  'automatic-speech-recognition': 'openai/whisper-tiny.en',
   'audio-classification': null,
 };
 

@@ -15,6 +15,7 @@ import { fixtureModel, get, post, startTestServer, type TestServer } from './hel
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
 const CHAT_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
+const ASR_MODEL = 'openai/whisper-tiny.en';
 
 const SERVED: Record<string, string[]> = {
   'bert-ner': ['token-classification'],
@@ -120,7 +121,7 @@ for (const task of TASKS) {
 test('the default configuration serves the real default models with the reference answers', async (t) => {
   t.timeout(15 * 60_000);
   await provisionModels({
-    models: ['sentence-transformers/all-MiniLM-L6-v2', 'nationaldesignstudio/rampart', CHAT_MODEL],
+    models: ['sentence-transformers/all-MiniLM-L6-v2', 'nationaldesignstudio/rampart', CHAT_MODEL, ASR_MODEL],
   });
   // What `hf-tasks serve` does with no configuration: the default models, loaded in the background.
   const server = await startServer(resolveConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent' }));
@@ -134,6 +135,7 @@ test('the default configuration serves the real default models with the referenc
         ['sentence-transformers/all-MiniLM-L6-v2', ['feature-extraction', 'sentence-similarity']],
         ['nationaldesignstudio/rampart', ['token-classification']],
         [CHAT_MODEL, ['text-generation', 'conversational']],
+        [ASR_MODEL, ['automatic-speech-recognition']],
       ],
     );
     // The default dtype: fp32 for all-MiniLM-L6-v2 (the int8 cases name their dtype).
@@ -194,6 +196,19 @@ test('the default configuration serves the real default models with the referenc
     t.is(completion.status, 200);
     const choice = (completion.body as { choices: Array<{ message: { content: string } }> }).choices[0];
     t.is(choice?.message.content, answers.get('chat/0'));
+    // Speech recognition: a WAV body (what `curl --data-binary @speech.wav` sends).
+    const speech = JSON.parse(
+      readFileSync(path.join(FIXTURES, 'goldens', 'whisper-tiny-en.json'), 'utf8'),
+    ) as {
+      text: string;
+    };
+    const heard = await post(
+      `${real.url}/models/${ASR_MODEL}`,
+      readFileSync(path.join(FIXTURES, 'audio', 'speech.wav')),
+      { 'content-type': 'audio/wav' },
+    );
+    t.is(heard.status, 200, heard.text);
+    t.deepEqual(heard.body, { text: speech.text });
   } finally {
     await real.close();
   }

@@ -15,6 +15,9 @@ export const DEFAULT_NER_MODEL = 'nationaldesignstudio/rampart';
 /** The chat model served by default (text-generation and conversational). */
 export const DEFAULT_CHAT_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
 
+/** The speech-recognition model served by default (Whisper tiny.en, English only). */
+export const DEFAULT_ASR_MODEL = 'openai/whisper-tiny.en';
+
 /** The models served when the configuration names none. */
 export function defaultModelSpecs(): ModelSpec[] {
   const defaults = DEFAULT_MODELS as Readonly<Record<string, string | null | undefined>>;
@@ -23,12 +26,14 @@ export function defaultModelSpecs(): ModelSpec[] {
   const ner = defaults['token-classification'] ?? DEFAULT_NER_MODEL;
   const chat = defaults['text-generation'] ?? DEFAULT_CHAT_MODEL;
   const conversational = defaults.conversational ?? chat;
+  const asr = defaults['automatic-speech-recognition'] ?? DEFAULT_ASR_MODEL;
   return mergeModelSpecs([
     { id: embedding, tasks: ['feature-extraction'] },
     { id: similarity, tasks: ['sentence-similarity'] },
     { id: ner, tasks: ['token-classification'] },
     { id: chat, tasks: ['text-generation'] },
     { id: conversational, tasks: ['conversational'] },
+    { id: asr, tasks: ['automatic-speech-recognition'] },
   ]);
 }
 
