@@ -60,6 +60,9 @@ const IMAGE_TASKS: ReadonlySet<string> = new Set([
   'image-segmentation',
 ]);
 
+/** Tasks whose string inputs are base64 audio, never text to count tokens of. */
+const AUDIO_TASKS: ReadonlySet<string> = new Set(['automatic-speech-recognition', 'audio-classification']);
+
 /** Number of inputs in a call: the length of a list input, else 1. */
 function batchSize(inputs: unknown): number {
   return Array.isArray(inputs) ? inputs.length : 1;
@@ -114,7 +117,7 @@ export async function execute(
     const pipe = await ctx.registry.acquire(model, task, call.options.waitForModel);
     // The token limit is checked (and the tokens counted for the metrics) before any work.
     const tokens =
-      characters > 0
+      characters > 0 && !AUDIO_TASKS.has(task)
         ? await checkTokens(ctx.config, ctx.registry.tokenizer(model), task, call.inputs, call.parameters)
         : 0;
     const started = performance.now();
