@@ -629,7 +629,13 @@ impl NumericTable {
             unique.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
             unique.dedup_by(|a, b| a == b);
             for (r, k) in &keyed {
-                let rank = unique.iter().position(|u| *u == k).unwrap_or(0);
+                let rank = unique
+                    .binary_search_by(|u| {
+                        u.as_slice()
+                            .partial_cmp(k.as_slice())
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    })
+                    .unwrap_or(0);
                 if let Some(idx) = cell_tokens.get(&(c, *r)) {
                     for &t in idx {
                         types[t][4] = rank as i64 + 1;

@@ -3,6 +3,8 @@
 //! `three`, `first`) and dates (21 strptime patterns, years 1700..=2016), column
 //! consolidation, sort keys and the EQ/LT/GT relations.
 
+use std::collections::HashMap;
+
 use super::text::{is_py_digit, normalize_for_match, py_float, py_isalnum, py_isspace};
 
 /// A parsed value: a number, or a date with the fields its pattern keeps.
@@ -379,17 +381,16 @@ fn all_spans(text: &[char], max_ngram: usize) -> Vec<(usize, usize)> {
 pub fn parse_text(text: &str) -> Vec<NumericSpan> {
     let chars: Vec<char> = text.chars().collect();
     let mut spans: Vec<((usize, usize), Vec<NumericValue>)> = Vec::new();
-    fn entry(
-        spans: &mut Vec<((usize, usize), Vec<NumericValue>)>,
+    let mut index: HashMap<(usize, usize), usize> = HashMap::new();
+    fn entry<'a>(
+        spans: &'a mut Vec<((usize, usize), Vec<NumericValue>)>,
+        index: &mut HashMap<(usize, usize), usize>,
         key: (usize, usize),
-    ) -> &mut Vec<NumericValue> {
-        let pos = match spans.iter().position(|(k, _)| *k == key) {
-            Some(p) => p,
-            None => {
-                spans.push((key, Vec::new()));
-                spans.len() - 1
-            }
-        };
+    ) -> &'a mut Vec<NumericValue> {
+        let pos = *index.entry(key).or_insert_with(|| {
+            spans.push((key, Vec::new()));
+            spans.len() - 1
+        });
         &mut spans[pos].1
     }
     let mut i = 0usize;
@@ -398,7 +399,7 @@ pub fn parse_text(text: &str) -> Vec<NumericSpan> {
             Some(end) => {
                 let s: String = chars[i..end].iter().collect();
                 if let Some(v) = parse_number(&s) {
-                    entry(&mut spans, (i, end)).push(NumericValue::Number(v));
+                    entry(&mut spans, &mut index, (i, end)).push(NumericValue::Number(v));
                 }
                 i = end.max(i + 1);
             }
@@ -406,23 +407,23 @@ pub fn parse_text(text: &str) -> Vec<NumericSpan> {
         }
     }
     for (b, e) in all_spans(&chars, 1) {
-        if spans.iter().any(|(k, _)| *k == (b, e)) {
+        if index.contains_key(&(b, e)) {
             continue;
         }
         let s: String = chars[b..e].iter().collect();
         if let Some(v) = parse_number(&s) {
-            entry(&mut spans, (b, e)).push(NumericValue::Number(v));
+            entry(&mut spans, &mut index, (b, e)).push(NumericValue::Number(v));
         }
         if let Some(n) = NUMBER_WORDS.iter().position(|w| *w == s) {
-            entry(&mut spans, (b, e)).push(NumericValue::Number(n as f64));
+            entry(&mut spans, &mut index, (b, e)).push(NumericValue::Number(n as f64));
         }
         if let Some(n) = ORDINAL_WORDS.iter().position(|w| *w == s) {
-            entry(&mut spans, (b, e)).push(NumericValue::Number(n as f64));
+            entry(&mut spans, &mut index, (b, e)).push(NumericValue::Number(n as f64));
         }
     }
     for (b, e) in all_spans(&chars, MAX_DATE_NGRAM) {
         if let Some(d) = parse_date(&chars[b..e]) {
-            entry(&mut spans, (b, e)).push(d);
+            entry(&mut spans, &mut index, (b, e)).push(d);
         }
     }
     // longest first; equal lengths: earlier start first (keys are unique)
@@ -431,10 +432,24 @@ pub fn parse_text(text: &str) -> Vec<NumericSpan> {
         let lb = b.0 .1 - b.0 .0;
         lb.cmp(&la).then(a.0 .0.cmp(&b.0 .0))
     });
+    // a span is dropped when a selected one contains it: max end of the selected spans that
+    // start at or before its start (prefix maximum over start positions, Fenwick tree)
+    let mut tree = vec![0usize; chars.len() + 2];
     let mut selected: Vec<((usize, usize), Vec<NumericValue>)> = Vec::new();
     for (span, values) in spans {
-        if selected.iter().any(|(s, _)| s.0 <= span.0 && span.1 <= s.1) {
+        let mut k = span.0 + 1;
+        let mut reach = 0usize;
+        while k > 0 {
+            reach = reach.max(tree[k]);
+            k &= k - 1;
+        }
+        if reach >= span.1 {
             continue;
+        }
+        let mut k = span.0 + 1;
+        while k < tree.len() {
+            tree[k] = tree[k].max(span.1);
+            k += k & k.wrapping_neg();
         }
         selected.push((span, values));
     }
