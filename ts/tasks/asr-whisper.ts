@@ -63,6 +63,7 @@ const KNOWN = new Set([
   'chunk_length_s',
   'stride_length_s',
   'ignore_warning',
+  'return_language',
   'generate_kwargs',
   'generation_parameters',
   'language',
@@ -206,8 +207,14 @@ function round2(x: number): number {
 export function decodeAsr(
   tok: Tokenizer,
   outputs: AsrOutput[],
-  options: { returnTimestamps: boolean; timePrecision: number; segmentSize?: number },
+  options: {
+    returnTimestamps: boolean;
+    returnLanguage?: boolean;
+    timePrecision: number;
+    segmentSize?: number;
+  },
 ): AutomaticSpeechRecognitionOutput {
+  const returnLanguage = options.returnLanguage === true;
   const segmentSize = options.segmentSize ?? 1500;
   const precision = options.timePrecision;
   const returnTimestamps = options.returnTimestamps;
@@ -321,15 +328,16 @@ export function decodeAsr(
     chunks.push(chunk);
   }
   const text = chunks.map((c) => c.text).join('');
-  if (!returnTimestamps) return { text };
+  if (!returnTimestamps && !returnLanguage) return { text };
   return {
     text,
-    chunks: chunks.map(
-      (c): AutomaticSpeechRecognitionChunk => ({
-        timestamp: [c.timestamp[0], c.timestamp[1]] as AutomaticSpeechRecognitionChunk['timestamp'],
-        text: c.text,
-      }),
-    ),
+    chunks: chunks.map((c) => {
+      const out: Record<string, unknown> = {};
+      if (returnLanguage) out.language = c.language;
+      if (returnTimestamps) out.timestamp = [c.timestamp[0], c.timestamp[1]];
+      out.text = c.text;
+      return out as unknown as AutomaticSpeechRecognitionChunk;
+    }),
   };
 }
 
@@ -705,7 +713,8 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   };
 
   return async ({ audio, parameters }: { audio: { samples: Float32Array }; parameters: AsrParameters }) => {
-    const ts = parameters.returnTimestamps;
+    // A generation config asking for timestamps asks for them on every call (the reference ORs it in).
+    const ts = parameters.returnTimestamps || fileConfig.return_timestamps === true;
     if (ts === 'char') {
       throw invalidInput(
         "Whisper cannot return `char` timestamps, only word level or segment level timestamps. Use `return_timestamps='word'` or `return_timestamps=True` respectively.",
@@ -718,6 +727,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
       );
     }
     const r = resolve(base, cfg, parameters.raw);
+    const returnLanguage = bool(parameters.raw, 'return_language') === true;
     const samples = audio.samples;
     if (parameters.chunkLengthS > 0) {
       const rate = fe.samplingRate;
@@ -728,7 +738,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
         const [n, left, right] = w.stride;
         outputs.push({ tokens, stride: [n / rate, left / rate, right / rate] });
       }
-      return decodeAsr(tok, outputs, { returnTimestamps: false, timePrecision });
+      return decodeAsr(tok, outputs, { returnTimestamps: false, returnLanguage, timePrecision });
     }
     if (samples.length > fe.nSamples) {
       throw invalidInput(
@@ -736,7 +746,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
       );
     }
     const tokens = await transcribeWindow(r, samples);
-    return decodeAsr(tok, [{ tokens }], { returnTimestamps: false, timePrecision });
+    return decodeAsr(tok, [{ tokens }], { returnTimestamps: false, returnLanguage, timePrecision });
   };
 };
 
