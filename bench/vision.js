@@ -10,15 +10,11 @@
  *   node --import=tsx bench/vision.js [--model DIR] [--images 64] [--threads 2]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { pipeline } from '../ts/index.js';
-import { processImage } from '../ts/native.js';
-import { loadImageProcessor } from '../ts/vision/processor.js';
 import { machine } from './machine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -88,7 +84,18 @@ async function patterns(images, one, batch) {
   };
 }
 
+/** Our modules, loaded only where used: transformers.js brings its own onnxruntime-node. */
+async function hfTasks() {
+  const [{ pipeline }, { processImage }, { loadImageProcessor }] = await Promise.all([
+    import('../ts/index.js'),
+    import('../ts/native.js'),
+    import('../ts/vision/processor.js'),
+  ]);
+  return { pipeline, processImage, loadImageProcessor };
+}
+
 async function ours(images) {
+  const { pipeline } = await hfTasks();
   const pipe = await pipeline('image-classification', MODEL, {
     sessionOptions: { intraOpNumThreads: Math.max(1, Math.floor(THREADS / 2)), interOpNumThreads: 1 },
   });
@@ -104,6 +111,8 @@ async function ours(images) {
 }
 
 async function floor(images) {
+  const ort = await import('onnxruntime-node');
+  const { processImage, loadImageProcessor } = await hfTasks();
   const session = await ort.InferenceSession.create(path.join(MODEL, 'model.onnx'), {
     intraOpNumThreads: THREADS,
     interOpNumThreads: 1,
@@ -158,6 +167,7 @@ async function transformersJs(images) {
 }
 
 async function preprocessing(images) {
+  const { processImage, loadImageProcessor } = await hfTasks();
   const proc = loadImageProcessor(MODEL);
   const oursRate = async () => {
     const s = await timed(() => Promise.all(images.map((img) => processImage(img, proc.spec))));
@@ -199,13 +209,18 @@ if (only !== null) {
   process.exit(0);
 }
 
+/** Each implementation's result is kept in bench/results/vision-<impl>.tmp until the run ends. */
 function child(impl) {
+  const tmp = path.join(resultsDir, `vision-${impl}.tmp`);
+  if (existsSync(tmp)) return JSON.parse(readFileSync(tmp, 'utf8'));
   const args = ['--import=tsx', fileURLToPath(import.meta.url), '--impl', impl];
   for (const k of ['model', 'images', 'threads'])
     args.push(`--${k}`, String(arg(k, '') || { model: MODEL, images: IMAGES, threads: THREADS }[k]));
   const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) throw new Error(`${impl}: no result`);
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(tmp, line.slice(7));
   return JSON.parse(line.slice(7));
 }
 
@@ -238,4 +253,5 @@ const md = [
   '',
 ].join('\n');
 writeFileSync(path.join(resultsDir, 'vision.md'), md);
+for (const impl of Object.keys(IMPLS)) rmSync(path.join(resultsDir, `vision-${impl}.tmp`), { force: true });
 process.stdout.write(md);
