@@ -234,3 +234,47 @@ fn whisper_long_form_matches_transformers() {
     }
     assert!(worst <= FEATURE_TOL, "long-form tail: {worst}");
 }
+
+#[test]
+fn hostile_metadata_lengths_do_not_allocate() {
+    // A FLAC VORBIS_COMMENT block whose comment claims ~4 GiB: the metadata is dropped and the
+    // audio decodes as without it.
+    let flac = read("tone-16k.flac");
+    let clean = decode(&flac, &DecodeOptions::default()).expect("flac");
+    let info_len = 4 + 34;
+    let mut hostile = flac[..4].to_vec();
+    let mut info = flac[4..4 + info_len].to_vec();
+    info[0] &= 0x7F; // STREAMINFO is no longer the last block
+    hostile.extend_from_slice(&info);
+    let mut comment = Vec::new();
+    comment.extend_from_slice(&0u32.to_le_bytes()); // vendor
+    comment.extend_from_slice(&1u32.to_le_bytes()); // one comment
+    comment.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes()); // of ~4 GiB
+    let len = comment.len();
+    hostile.extend_from_slice(&[0x84, (len >> 16) as u8, (len >> 8) as u8, len as u8]);
+    hostile.extend_from_slice(&comment);
+    // The frames (skip the original metadata blocks).
+    let mut at = 4;
+    loop {
+        let last = flac[at] & 0x80 != 0;
+        let n = (usize::from(flac[at + 1]) << 16)
+            | (usize::from(flac[at + 2]) << 8)
+            | usize::from(flac[at + 3]);
+        at += 4 + n;
+        if last {
+            break;
+        }
+    }
+    hostile.extend_from_slice(&flac[at..]);
+    let got = decode(&hostile, &DecodeOptions::default()).expect("hostile flac");
+    assert_eq!(got.samples, clean.samples);
+    // The same trick in an OGG Vorbis comment header is refused.
+    let mut ogg = read("tone-16k.ogg");
+    let pos = ogg
+        .windows(7)
+        .position(|w| w == b"\x03vorbis")
+        .expect("comment header");
+    ogg[pos + 7..pos + 11].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let err = decode(&ogg, &DecodeOptions::default()).expect_err("hostile ogg");
+    assert_eq!(err.code(), "ERR_AUDIO_CORRUPT");
+}

@@ -114,6 +114,91 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Metadata the decoders would otherwise read with allocations sized by the file's own length
+/// fields (a hostile tag can ask for gigabytes): the FLAC stream keeps only its STREAMINFO
+/// block, an MP3's leading ID3v2 tag is skipped, and the lengths inside a Vorbis comment header
+/// must fit in the file. Audio samples are untouched.
+fn sanitize(bytes: &[u8], format: Option<&str>) -> Result<Vec<u8>, AudioError> {
+    match format {
+        Some("flac") => {
+            let mut out = b"fLaC".to_vec();
+            let mut at = 4usize;
+            let mut streaminfo: Option<&[u8]> = None;
+            loop {
+                let header = bytes
+                    .get(at..at + 4)
+                    .ok_or_else(|| AudioError::Corrupt("flac: truncated metadata".into()))?;
+                let last = header[0] & 0x80 != 0;
+                let kind = header[0] & 0x7F;
+                let len = (usize::from(header[1]) << 16)
+                    | (usize::from(header[2]) << 8)
+                    | usize::from(header[3]);
+                let end = at + 4 + len;
+                if end > bytes.len() {
+                    return Err(AudioError::Corrupt(
+                        "flac: a metadata block runs past the end".into(),
+                    ));
+                }
+                if kind == 0 && streaminfo.is_none() {
+                    streaminfo = Some(&bytes[at + 4..end]);
+                }
+                at = end;
+                if last {
+                    break;
+                }
+            }
+            let info = streaminfo
+                .ok_or_else(|| AudioError::Corrupt("flac: no STREAMINFO block".into()))?;
+            let len = info.len();
+            out.extend_from_slice(&[0x80, (len >> 16) as u8, (len >> 8) as u8, len as u8]);
+            out.extend_from_slice(info);
+            out.extend_from_slice(&bytes[at..]);
+            Ok(out)
+        }
+        Some("mp3") if bytes.len() >= 10 && &bytes[..3] == b"ID3" => {
+            let size = bytes[6..10]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7F));
+            let footer = if bytes[5] & 0x10 != 0 { 10 } else { 0 };
+            let skip = (10 + size + footer).min(bytes.len());
+            Ok(bytes[skip..].to_vec())
+        }
+        Some("ogg") => {
+            let sig = b"\x03vorbis";
+            let mut from = 0usize;
+            while let Some(pos) = bytes[from..].windows(sig.len()).position(|w| w == sig) {
+                let mut at = from + pos + sig.len();
+                let read = |at: &mut usize| -> Option<usize> {
+                    let v = bytes.get(*at..*at + 4)?;
+                    *at += 4;
+                    Some(u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as usize)
+                };
+                let bad =
+                    || AudioError::Corrupt("ogg: a Vorbis comment length runs past the end".into());
+                let vendor = read(&mut at).ok_or_else(bad)?;
+                at = at
+                    .checked_add(vendor)
+                    .filter(|&a| a <= bytes.len())
+                    .ok_or_else(bad)?;
+                let count = read(&mut at).ok_or_else(bad)?;
+                if count > bytes.len() {
+                    return Err(bad());
+                }
+                for _ in 0..count {
+                    let len = read(&mut at).ok_or_else(bad)?;
+                    at = at
+                        .checked_add(len)
+                        .filter(|&a| a <= bytes.len())
+                        .ok_or_else(bad)?;
+                }
+                from = at.max(from + pos + 1);
+            }
+            Ok(bytes.to_vec())
+        }
+        _ => Ok(bytes.to_vec()),
+    }
+}
+
 fn is_opus(bytes: &[u8]) -> bool {
     bytes.len() >= 36 && &bytes[..4] == b"OggS" && bytes[28..36] == *b"OpusHead"
 }
@@ -146,7 +231,8 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioErr
     }
     let sniffed = sniff(bytes);
     let wav_mask = wav_channel_mask(bytes);
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    let clean = sanitize(bytes, sniffed)?;
+    let mss = MediaSourceStream::new(Box::new(Cursor::new(clean)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = sniffed {
         hint.with_extension(ext);
