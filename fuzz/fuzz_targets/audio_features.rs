@@ -1,0 +1,76 @@
+//! Fuzzes resampling and the feature extractors on arbitrary samples and settings: every
+//! call either fails with a typed error or returns a consistent, finite result.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use hf_tasks_core::audio::{convert_raw, wav2vec2_normalize, whisper_log_mel, WhisperConfig};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    samples: Vec<f32>,
+    rate: u32,
+    target: u32,
+    feature_size: u8,
+    hop: u8,
+    n_fft: u16,
+    target_len: u16,
+    truncate: bool,
+    normalize: bool,
+}
+
+fuzz_target!(|input: Input| {
+    // Mostly common rates (cheap exact-phase filters), sometimes any rate (1024 phases).
+    const RATES: [u32; 8] = [
+        8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+    ];
+    let pick = |v: u32| {
+        if v % 16 == 0 {
+            1 + (v / 16) % 96_000
+        } else {
+            RATES[(v % 8) as usize]
+        }
+    };
+    let rate = pick(input.rate);
+    // Downsampling ratios up to 100 (the decoder refuses larger ones).
+    let target = pick(input.target).max(rate.div_ceil(100));
+    match convert_raw(&input.samples, rate, target, 1.0) {
+        Ok(out) => {
+            assert!(out.len() <= input.samples.len() * target as usize / rate as usize + 64);
+            assert!(out.iter().all(|v| v.is_finite()));
+        }
+        Err(e) => assert!(e.code().starts_with("ERR_"), "{e}"),
+    }
+    let finite: Vec<f32> = input
+        .samples
+        .iter()
+        .map(|v| {
+            if v.is_finite() {
+                v.clamp(-4.0, 4.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let normalized = wav2vec2_normalize(&finite);
+    assert_eq!(normalized.len(), finite.len());
+    assert!(normalized.iter().all(|v| v.is_finite()));
+    // Small settings keep one execution cheap (the extractor's cost is frames x bins x mels).
+    let config = WhisperConfig {
+        feature_size: usize::from(input.feature_size % 40),
+        hop_length: if input.hop == 0 {
+            0
+        } else {
+            32 + usize::from(input.hop)
+        },
+        n_fft: usize::from(input.n_fft % 512),
+        do_normalize: input.normalize,
+        ..WhisperConfig::default()
+    };
+    let target_len = usize::from(input.target_len % 2048);
+    if let Ok(out) = whisper_log_mel(&finite, &config, target_len, input.truncate) {
+        assert_eq!(out.values.len(), out.feature_size * out.frames);
+        assert!(out.attention_frames <= out.frames);
+        assert!(out.values.iter().all(|v| v.is_finite()));
+    }
+});
