@@ -126,6 +126,11 @@ fn broken_files_are_typed_errors() {
         let err = decode(&read(name), &opts).expect_err(name);
         assert!(err.is_input_error(), "{name}: {err}");
     }
+    // A fmt chunk declaring 0 Hz (found by fuzzing: the demuxer would panic on it).
+    let mut zero_rate = read("tone-16k-s16.wav");
+    zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
+    let err = decode(&zero_rate, &opts).expect_err("0 Hz");
+    assert_eq!(err.code(), "ERR_AUDIO_CORRUPT");
     let short = DecodeOptions {
         max_duration_s: 0.1,
         ..Default::default()

@@ -99,6 +99,37 @@ fn wav_channel_mask(bytes: &[u8]) -> Option<u32> {
     None
 }
 
+/// Rejects a WAV whose fmt chunk declares zero channels, a zero sample rate or a zero block
+/// size (the demuxer would divide by them).
+fn check_wav_fmt(bytes: &[u8]) -> Result<(), AudioError> {
+    let mut at = 12usize;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
+            as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            let fmt = &bytes[body..(body.saturating_add(size)).min(bytes.len())];
+            if fmt.len() >= 16 {
+                let channels = u16::from_le_bytes([fmt[2], fmt[3]]);
+                let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
+                let align = u16::from_le_bytes([fmt[12], fmt[13]]);
+                if channels == 0 || rate == 0 || align == 0 {
+                    return Err(AudioError::Corrupt(format!(
+                        "wav: the fmt chunk declares {channels} channels at {rate} Hz, block size {align}"
+                    )));
+                }
+            }
+            return Ok(());
+        }
+        match body.checked_add(size).and_then(|v| v.checked_add(size & 1)) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    Ok(())
+}
+
 fn sniff(bytes: &[u8]) -> Option<&'static str> {
     let starts = |p: &[u8]| bytes.len() >= p.len() && &bytes[..p.len()] == p;
     if starts(b"RIFF") && bytes.len() >= 12 && &bytes[8..12] == b"WAVE" {
@@ -209,6 +240,18 @@ fn corrupt(format: &str, e: &SymError) -> AudioError {
 
 /// Decodes `bytes` to mono f32 at `options.target_rate`.
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioError> {
+    // A decoder bug must not take the caller down: a panic becomes a corrupt-file error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_inner(bytes, options)
+    }))
+    .unwrap_or_else(|_| {
+        Err(AudioError::Corrupt(
+            "the decoder failed on this file (malformed data)".into(),
+        ))
+    })
+}
+
+fn decode_inner(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioError> {
     if options.target_rate == 0 || options.target_rate > MAX_SAMPLE_RATE {
         return Err(AudioError::InvalidArgument(format!(
             "sampling rate must be in 1..={MAX_SAMPLE_RATE}, got {}",
@@ -231,6 +274,9 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioErr
     }
     let sniffed = sniff(bytes);
     let wav_mask = wav_channel_mask(bytes);
+    if sniffed == Some("wav") {
+        check_wav_fmt(bytes)?;
+    }
     let clean = sanitize(bytes, sniffed)?;
     let mss = MediaSourceStream::new(Box::new(Cursor::new(clean)), Default::default());
     let mut hint = Hint::new();
