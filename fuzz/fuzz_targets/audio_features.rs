@@ -37,7 +37,10 @@ fuzz_target!(|input: Input| {
     match convert_raw(&input.samples, rate, target, 1.0) {
         Ok(out) => {
             assert!(out.len() <= input.samples.len() * target as usize / rate as usize + 64);
-            assert!(out.iter().all(|v| v.is_finite()));
+            // Samples beyond ±1e30 may overflow the f32 filter sums, as in ffmpeg.
+            if input.samples.iter().all(|v| v.abs() <= 1e30) {
+                assert!(out.iter().all(|v| v.is_finite()));
+            }
         }
         Err(e) => assert!(e.code().starts_with("ERR_"), "{e}"),
     }
