@@ -272,7 +272,12 @@ fn decode_inner(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioE
             "Opus audio is not supported (supported: WAV, FLAC, MP3, OGG Vorbis)".into(),
         ));
     }
+    // Only bytes that start like a supported container are probed: the probe would otherwise
+    // scan the whole input for any marker (an ID3 tag inside it included).
     let sniffed = sniff(bytes);
+    if sniffed.is_none() {
+        return Err(AudioError::UnknownFormat);
+    }
     let wav_mask = wav_channel_mask(bytes);
     if sniffed == Some("wav") {
         check_wav_fmt(bytes)?;
