@@ -44,8 +44,17 @@ const isDecoder = (name: string): boolean => readdirSync(modelDir(name)).include
 /** Audio and vision fixtures carry a preprocessor_config.json and are checked by their own tests. */
 const hasPreprocessor = (name: string): boolean =>
   readdirSync(modelDir(name)).includes('preprocessor_config.json');
-const encoders = models.filter((m) => !isDecoder(m) && !hasPreprocessor(m));
-const decoders = models.filter((m) => isDecoder(m) && !hasPreprocessor(m));
+/** Encoder-decoder fixtures (text2text) hold an encoder_model.onnx, at the top or under onnx/. */
+const isSeq2Seq = (name: string): boolean =>
+  ['encoder_model.onnx', path.join('onnx', 'encoder_model.onnx')].some(
+    (f) => statSync(path.join(modelDir(name), f), { throwIfNoEntry: false })?.isFile() ?? false,
+  );
+/** TAPAS fixtures (a WordPiece vocab.txt for the table tokenizer) are checked by the table QA tests. */
+const isTapas = (name: string): boolean =>
+  readJson(path.join(modelDir(name), 'config.json')).model_type === 'tapas';
+const encoders = models.filter((m) => !isDecoder(m) && !hasPreprocessor(m) && !isTapas(m));
+const decoders = models.filter((m) => isDecoder(m) && !hasPreprocessor(m) && !isSeq2Seq(m));
+const seq2seq = models.filter((m) => isSeq2Seq(m) && !hasPreprocessor(m));
 
 test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window that fits its positions', (t) => {
   t.true(encoders.length >= 15);
@@ -74,6 +83,21 @@ test('every tiny decoder folder is complete, under 1 MiB, with a context length'
     const config = readJson(path.join(dir, 'config.json'));
     const context = (config.max_position_embeddings ?? config.n_positions) as number;
     t.true(Number.isInteger(context) && context > 0, `${name}: a context length`);
+  }
+});
+
+test('every tiny encoder-decoder folder is complete, under 1 MiB, with one decoder layout', (t) => {
+  t.deepEqual(seq2seq, ['bart-tiny', 'marian-tiny', 'mbart-tiny', 't5-tiny']);
+  for (const name of seq2seq) {
+    const dir = modelDir(name);
+    for (const f of ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+      t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
+    const has = (f: string) =>
+      ['', 'onnx'].some((sub) => statSync(path.join(dir, sub, f), { throwIfNoEntry: false })?.isFile());
+    const merged = has('decoder_model_merged.onnx');
+    const split = has('decoder_model.onnx') && has('decoder_with_past_model.onnx');
+    t.true(merged !== split, `${name}: exactly one decoder layout`);
+    t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
   }
 });
 
