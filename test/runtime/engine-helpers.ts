@@ -16,7 +16,14 @@ export function fixtureModels(): string[] {
   return readdirSync(MODELS_DIR)
     .filter((d) => {
       const files = readdirSync(path.join(MODELS_DIR, d));
-      return files.includes('model.onnx') && !files.includes('generation_config.json');
+      // Token-input encoders only: decoders, image/audio models (preprocessor_config.json) and
+      // TAPAS (its own tokenizer, no tokenizer.json) take other inputs.
+      return (
+        files.includes('model.onnx') &&
+        files.includes('tokenizer.json') &&
+        !files.includes('generation_config.json') &&
+        !files.includes('preprocessor_config.json')
+      );
     })
     .sort();
 }
