@@ -57,7 +57,9 @@ function closeScores(t: import('ava').ExecutionContext, got: unknown, want: unkn
     g.map((x) => x.label),
     w.map((x) => x.label),
   );
-  g.forEach((x, i) => t.true(Math.abs(x.score - (w[i]?.score ?? Number.NaN)) < 1e-4));
+  g.forEach((x, i) => {
+    t.true(Math.abs(x.score - (w[i]?.score ?? Number.NaN)) < 1e-4);
+  });
 }
 
 test('a raw audio body runs the task the config implies, equal to the reference', async (t) => {
