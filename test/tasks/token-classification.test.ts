@@ -122,7 +122,7 @@ test('bad inputs are typed 400s', async (t) => {
 });
 
 test('tasks: aliases, unknown tasks and missing default models are typed errors', async (t) => {
-  const unknown = await t.throwsAsync(pipeline('translation' as never, modelDir('bert-ner')), {
+  const unknown = await t.throwsAsync(pipeline('text-to-speech' as never, modelDir('bert-ner')), {
     instanceOf: HfTasksError,
   });
   t.is(unknown.code, 'ERR_UNKNOWN_TASK');
