@@ -20,6 +20,7 @@ import { type GenerateCallOptions, type Generator, isGenerator } from '../genera
 import type { DecodingConfig } from '../generation/kernels.js';
 import { checkRequest, GenerationLoop, type GenerationRequest, type TokenEvent } from '../generation/loop.js';
 import type { LoadedModel } from '../runtime/model.js';
+import type { Tokenizer } from '../tokenizer.js';
 import type {
   GeneratedToken,
   TextGenerationDetails,
@@ -524,6 +525,40 @@ function holeCut(gc: GenerationContext, ids: number[], rp: ResolvedParameters): 
   return ids.slice(n - keep);
 }
 
+/**
+ * The logits processors and warpers of `s` for the kernels (transformers' order and rules), for a
+ * prompt of `promptLength` tokens followed by at most `maxNew` new ones.
+ */
+export function decodingConfig(
+  s: GenerationSettings,
+  eos: number[],
+  promptLength: number,
+  maxNew: number,
+): DecodingConfig {
+  const n = promptLength;
+  const decoding: DecodingConfig = { eosTokenIds: eos, maxLength: n + maxNew, beginIndex: n };
+  if (s.repetition_penalty !== 1) decoding.repetitionPenalty = s.repetition_penalty;
+  if (s.no_repeat_ngram_size > 0) decoding.noRepeatNgramSize = s.no_repeat_ngram_size;
+  if (s.bad_words_ids !== null) decoding.badWordsIds = s.bad_words_ids;
+  // generate() replaces min_length with min_new_tokens + the prompt length when both are set.
+  const minLength = s.min_new_tokens !== null ? s.min_new_tokens + n : s.min_length;
+  if (minLength > 0) decoding.minLength = minLength;
+  if (s.min_new_tokens !== null && s.min_new_tokens > 0) decoding.minNewTokens = s.min_new_tokens;
+  if (s.forced_bos_token_id !== null) decoding.forcedBosTokenId = s.forced_bos_token_id;
+  if (s.forced_eos_token_id !== null) decoding.forcedEosTokenIds = eosList(s.forced_eos_token_id);
+  if (s.suppress_tokens !== null) decoding.suppressTokens = s.suppress_tokens;
+  if (s.begin_suppress_tokens !== null) decoding.beginSuppressTokens = s.begin_suppress_tokens;
+  if (s.do_sample) {
+    decoding.doSample = true;
+    decoding.temperature = s.temperature;
+    decoding.topK = s.top_k;
+    decoding.topP = s.top_p;
+    decoding.typicalP = s.typical_p;
+    if (s.min_p !== null) decoding.minP = s.min_p;
+  }
+  return decoding;
+}
+
 /** The request for one prompt. */
 function requestFor(
   gc: GenerationContext,
@@ -565,30 +600,7 @@ function requestFor(
       : Array.from(tok.encode(rp.stopSequence, { addSpecialTokens: false }).inputIds, Number);
   // The pipeline's stop_sequence replaces the EOS ids with the stop text's ids.
   const eos = stopIds ?? eosList(s.eos_token_id ?? tok.specialTokens.eos_token_id);
-  const decoding: DecodingConfig = {
-    eosTokenIds: eos,
-    maxLength: n + maxNew,
-    beginIndex: n,
-  };
-  if (s.repetition_penalty !== 1) decoding.repetitionPenalty = s.repetition_penalty;
-  if (s.no_repeat_ngram_size > 0) decoding.noRepeatNgramSize = s.no_repeat_ngram_size;
-  if (s.bad_words_ids !== null) decoding.badWordsIds = s.bad_words_ids;
-  // generate() replaces min_length with min_new_tokens + the prompt length when both are set.
-  const minLength = s.min_new_tokens !== null ? s.min_new_tokens + n : s.min_length;
-  if (minLength > 0) decoding.minLength = minLength;
-  if (s.min_new_tokens !== null && s.min_new_tokens > 0) decoding.minNewTokens = s.min_new_tokens;
-  if (s.forced_bos_token_id !== null) decoding.forcedBosTokenId = s.forced_bos_token_id;
-  if (s.forced_eos_token_id !== null) decoding.forcedEosTokenIds = eosList(s.forced_eos_token_id);
-  if (s.suppress_tokens !== null) decoding.suppressTokens = s.suppress_tokens;
-  if (s.begin_suppress_tokens !== null) decoding.beginSuppressTokens = s.begin_suppress_tokens;
-  if (s.do_sample) {
-    decoding.doSample = true;
-    decoding.temperature = s.temperature;
-    decoding.topK = s.top_k;
-    decoding.topP = s.top_p;
-    decoding.typicalP = s.typical_p;
-    if (s.min_p !== null) decoding.minP = s.min_p;
-  }
+  const decoding = decodingConfig(s, eos, n, maxNew);
   const pad = s.pad_token_id ?? tok.specialTokens.pad_token_id ?? eos[0] ?? 0;
   const req: GenerationRequest = {
     promptIds: enc.ids,
@@ -615,8 +627,12 @@ function requestFor(
 }
 
 /** Whether an id is a special token of the tokenizer. */
+export function isSpecialToken(tok: Tokenizer, id: number): boolean {
+  return tok.convertIdsToTokens([id], { skip_special_tokens: true }).length === 0;
+}
+
 function isSpecial(gc: GenerationContext, id: number): boolean {
-  return gc.model.tokenizer.convertIdsToTokens([id], { skip_special_tokens: true }).length === 0;
+  return isSpecialToken(gc.model.tokenizer, id);
 }
 
 function tokenDetails(

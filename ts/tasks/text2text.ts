@@ -16,7 +16,6 @@ import {
   pipelineSettings,
 } from '../generation/config.js';
 import { type GenerateCallOptions, type Generator, isGenerator } from '../generation/engine.js';
-import type { DecodingConfig } from '../generation/kernels.js';
 import type { GenerationRequest, TokenEvent } from '../generation/loop.js';
 import { isSeq2Seq } from '../generation/seq2seq.js';
 import type { LoadedModel } from '../runtime/model.js';
@@ -25,7 +24,14 @@ import type { TextGenerationStreamEvent } from '../types/text-generation.js';
 import { maxModelTokens } from './encode.js';
 import { checkText, describeValue, has, invalidInput, parametersObject } from './params.js';
 import type { CallOptions, TaskContext, TaskDefinition, TaskRun } from './task.js';
-import { applyDecodingParameters, bool, integer, validate } from './text-generation.js';
+import {
+  applyDecodingParameters,
+  bool,
+  decodingConfig,
+  integer,
+  isSpecialToken,
+  validate,
+} from './text-generation.js';
 
 /** The pipeline's own defaults (transformers 4.57 `Text2TextGenerationPipeline`). */
 const SEQ2SEQ_DEFAULTS: Partial<GenerationSettings> = { max_new_tokens: 256, num_beams: 4 };
@@ -403,31 +409,9 @@ function requestFor(
     );
   }
   const eos = eosList(s.eos_token_id ?? tok.specialTokens.eos_token_id);
-  const decoding: DecodingConfig = {
-    eosTokenIds: eos,
-    maxLength: prompt.length + maxNew,
-    beginIndex: prompt.length,
-  };
-  if (s.repetition_penalty !== 1) decoding.repetitionPenalty = s.repetition_penalty;
-  if (s.no_repeat_ngram_size > 0) decoding.noRepeatNgramSize = s.no_repeat_ngram_size;
-  if (s.bad_words_ids !== null) decoding.badWordsIds = s.bad_words_ids;
-  // generate() replaces min_length with min_new_tokens + the decoder prompt when both are set.
-  const minLength = s.min_new_tokens !== null ? s.min_new_tokens + prompt.length : s.min_length;
-  if (minLength > 0) decoding.minLength = minLength;
-  if (s.min_new_tokens !== null && s.min_new_tokens > 0) decoding.minNewTokens = s.min_new_tokens;
-  const bos = forcedBos ?? s.forced_bos_token_id;
-  if (bos !== null && bos !== undefined) decoding.forcedBosTokenId = bos;
-  if (s.forced_eos_token_id !== null) decoding.forcedEosTokenIds = eosList(s.forced_eos_token_id);
-  if (s.suppress_tokens !== null) decoding.suppressTokens = s.suppress_tokens;
-  if (s.begin_suppress_tokens !== null) decoding.beginSuppressTokens = s.begin_suppress_tokens;
-  if (s.do_sample) {
-    decoding.doSample = true;
-    decoding.temperature = s.temperature;
-    decoding.topK = s.top_k;
-    decoding.topP = s.top_p;
-    decoding.typicalP = s.typical_p;
-    if (s.min_p !== null) decoding.minP = s.min_p;
-  }
+  const decoding = decodingConfig(s, eos, prompt.length, maxNew);
+  // A target language's code overrides the model's forced first token.
+  if (forcedBos !== undefined) decoding.forcedBosTokenId = forcedBos;
   const req: GenerationRequest = {
     promptIds: prompt,
     encoderIds,
@@ -451,10 +435,6 @@ function requestFor(
   return req;
 }
 
-function isSpecial(tok: Tokenizer, id: number): boolean {
-  return tok.convertIdsToTokens([id], { skip_special_tokens: true }).length === 0;
-}
-
 /** Runs one input: its returned sequences, decoded. */
 async function runOne(
   sc: Seq2SeqContext,
@@ -473,7 +453,7 @@ async function runOne(
           onEvent({
             type: 'token',
             index: e.sequence,
-            token: { id: e.id, text: e.text, logprob: e.logprob, special: isSpecial(tok, e.id) },
+            token: { id: e.id, text: e.text, logprob: e.logprob, special: isSpecialToken(tok, e.id) },
           });
   const options: GenerateCallOptions = {
     ...(call.signal !== undefined && { signal: call.signal }),
