@@ -12,6 +12,7 @@ import { HfTasksError } from './errors.js';
 import { resolveModel } from './hub/resolve.js';
 import { hubCacheDir } from './hub/settings.js';
 import { pipeline, supportedTasks } from './pipeline.js';
+import { DEVICES } from './runtime/device.js';
 import {
   type ConfigOverrides,
   envOverrides,
@@ -303,7 +304,7 @@ function buildProgram(): Command {
     .option('--no-cache', 'disable the result cache')
     .option('--no-preload', 'load models on first request instead of at start-up')
     .option('--no-provision', 'do not provision default models from the package mirror')
-    .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
+    .addOption(new Option('--device <device>', 'execution device (default cpu)').choices([...DEVICES]))
     .option('--workers <n>', 'engine worker threads (default: one per core, at most 4; 0 = inline)')
     .option('--no-batching', 'run every request on its own instead of batching concurrent ones')
     .option('--cache-dir <dir>', 'Hugging Face hub cache folder')
@@ -341,7 +342,7 @@ function buildProgram(): Command {
       'the input: text, a JSON value, a JSON {"inputs", "parameters"} body, or - for stdin',
     )
     .option('-p, --parameters <json>', 'task parameters as a JSON object')
-    .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
+    .addOption(new Option('--device <device>', 'execution device (default cpu)').choices([...DEVICES]))
     .option('--dtype <dtype>', 'weight variant: fp32, fp16, q8, int8, uint8, q4')
     .option('--cache-dir <dir>', 'Hugging Face hub cache folder')
     .option('--offline', 'never touch the network')
@@ -377,7 +378,7 @@ function buildProgram(): Command {
     .option('-w, --warmup <n>', 'unmeasured calls first', '10')
     .option('--concurrency <n>', 'calls in flight at once', '1')
     .option('-p, --parameters <json>', 'task parameters as a JSON object')
-    .addOption(new Option('--device <device>', 'execution device').choices(['cpu', 'cuda']))
+    .addOption(new Option('--device <device>', 'execution device (default cpu)').choices([...DEVICES]))
     .option('--dtype <dtype>', 'weight variant')
     .action((task: string, model: string, opts) => bench(task, model, opts));
 

@@ -117,9 +117,12 @@ export const DEFAULT_MODELS: { readonly [K in TaskId]: string | null } = {
 
 /** Library options of `pipeline()` (camelCase; task parameters go with each call). */
 export interface PipelineOptions {
-  /** `cpu` (default) or `cuda` (needs onnxruntime-node's CUDA binaries). */
+  /**
+   * `cpu` (default), `webgpu` (onnxruntime-node's WebGPU provider: on Linux over Vulkan) or
+   * `cuda` (needs onnxruntime-node's CUDA binaries).
+   */
   device?: Device;
-  /** With `device: 'cuda'`: run on the CPU instead of failing when CUDA is unusable. */
+  /** With a GPU device: run on the CPU instead of failing when the GPU is unusable. */
   deviceFallback?: boolean;
   /** Weight variant picking the ONNX file (`fp32`, `fp16`, `q8`, `int8`, `uint8`, `q4`); default: the best present. */
   dtype?: Dtype | 'auto';

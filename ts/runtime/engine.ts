@@ -14,12 +14,19 @@ import {
 } from './batcher.js';
 import { defaultWorkerCount, threadsPerWorker, WorkerPool } from './pool.js';
 import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
-import { createSessionRunner, type Device, type SessionRunnerOptions } from './session.js';
+import {
+  createSessionRunner,
+  type Device,
+  gpuProviderOf,
+  isGpuDevice,
+  type SessionRunnerOptions,
+} from './session.js';
 
 /** Options of the engine (camelCase library options). */
 export interface EngineOptions extends SessionRunnerOptions {
   /**
-   * Worker threads that run the network. Default: one per core, at most 4 (one with `device: 'cuda'`).
+   * Worker threads that run the network. Default: one per core, at most 4 (one on a GPU device,
+   * `webgpu` or `cuda`, where every worker would hold its own copy of the weights).
    * `0` runs inline in the calling thread (same as `inline: true`).
    */
   workers?: number;
@@ -174,9 +181,9 @@ export async function createEngineRunner(
   }
 
   const shared = options.pool === undefined;
-  const pool =
-    options.pool ??
-    acquirePool(workers ?? (options.device === 'cuda' ? 1 : undefined) ?? defaultWorkerCount());
+  const onGpu =
+    isGpuDevice(options.device) || gpuProviderOf(options.sessionOptions?.executionProviders) !== null;
+  const pool = options.pool ?? acquirePool(workers ?? (onGpu ? 1 : defaultWorkerCount()));
   // Sessions in a pool share the cores: intra-op threads default to cores / workers.
   const sessionOptions = { ...runnerOptions.sessionOptions };
   sessionOptions.intraOpNumThreads ??= threadsPerWorker(pool.size);

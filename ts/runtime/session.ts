@@ -1,16 +1,16 @@
 /**
  * The inline `ModelRunner`: one onnxruntime-node InferenceSession, run in the calling thread.
- * Execution providers, session options and the CUDA opt-in live here.
+ * Execution providers, session options, the CUDA opt-in and the WebGPU device live here.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DeviceUnavailableError, HfTasksError, ModelError } from '../errors.js';
+import { DEVICES, type Device, gpuProviderOf, webgpuRequirements } from './device.js';
 import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
 
-/** Where the network runs. */
-export type Device = 'cpu' | 'cuda';
+export { DEVICES, type Device, gpuProviderOf, isGpuDevice, webgpuRequirements } from './device.js';
 
 /** onnxruntime session options exposed to callers (camelCase as onnxruntime-node spells them). */
 export interface SessionOptions {
@@ -21,15 +21,15 @@ export interface SessionOptions {
   enableMemPattern?: boolean;
   executionMode?: 'sequential' | 'parallel';
   /** Explicit execution providers; when given they replace the ones `device` picks. */
-  executionProviders?: Array<'cpu' | 'cuda' | { name: string; [key: string]: unknown }>;
+  executionProviders?: Array<'cpu' | 'cuda' | 'webgpu' | { name: string; [key: string]: unknown }>;
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** How to open a session. */
 export interface SessionRunnerOptions {
-  /** `cpu` (default) or `cuda`. */
+  /** `cpu` (default), `webgpu` or `cuda`. */
   device?: Device;
-  /** With `device: 'cuda'`, fall back to the CPU instead of failing when CUDA is unusable. */
+  /** With a GPU device, fall back to the CPU instead of failing when the GPU is unusable. */
   deviceFallback?: boolean;
   sessionOptions?: SessionOptions;
 }
@@ -92,11 +92,21 @@ type InferenceSessionProviders = NonNullable<ort.InferenceSession.SessionOptions
 
 function providersFor(device: Device, o: SessionOptions): InferenceSessionProviders {
   if (o.executionProviders !== undefined) return o.executionProviders as InferenceSessionProviders;
-  return device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+  if (device === 'cuda') return ['cuda', 'cpu'];
+  // The CPU provider runs what WebGPU does not (shape and mask plumbing).
+  if (device === 'webgpu') return [{ name: 'webgpu' }, 'cpu'];
+  return ['cpu'];
 }
 
-function wantsCuda(providers: InferenceSessionProviders): boolean {
-  return providers.some((p) => (typeof p === 'string' ? p : p.name) === 'cuda');
+/** Whether a session-creation error comes from the WebGPU provider (no adapter, no Vulkan, ...). */
+function isWebgpuFailure(message: string): boolean {
+  return /webgpu|adapter|vulkan|dawn/i.test(message);
+}
+
+/** The useful tail of onnxruntime's WebGPU error (it starts with a source path and a lambda). */
+function webgpuReason(message: string): string {
+  const tail = /was false\.\s*(.+)$/s.exec(message)?.[1] ?? message;
+  return tail.replace(/^cannot load .*?: /s, '').trim();
 }
 
 /** Converts an onnxruntime output tensor to the seam's element types. */
@@ -155,11 +165,46 @@ function toOrt(name: string, t: TensorLike, expected: string | undefined): ort.T
   return new ort.Tensor(t.type, t.data, t.dims);
 }
 
+/**
+ * Sessions open in this thread. A WebGPU session still open when the process exits was seen to
+ * end the process with SIGSEGV (the GPU context is torn down under it), so whatever was not
+ * disposed is released when the thread exits: onnxruntime-node frees a session synchronously.
+ */
+const openSessions = new Set<ort.InferenceSession>();
+let exitHookInstalled = false;
+
+function trackSession(session: ort.InferenceSession): void {
+  openSessions.add(session);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', releaseOpenSessions);
+  }
+}
+
+/** Releases every session still open in this thread (runners on them fail afterwards). */
+export function releaseOpenSessions(): void {
+  const sessions = [...openSessions];
+  openSessions.clear();
+  for (const s of sessions) {
+    try {
+      // The native release happens before release() returns its promise.
+      void s.release().catch(() => undefined);
+    } catch {
+      // Already released.
+    }
+  }
+}
+
+/** How many sessions are open in this thread. */
+export function openSessionCount(): number {
+  return openSessions.size;
+}
+
 /** A `ModelRunner` over one onnxruntime-node InferenceSession, run inline. */
 export class SessionRunner implements ModelRunner {
   readonly inputNames: string[];
   readonly outputNames: string[];
-  /** The execution provider that serves the session (`cpu` or `cuda`). */
+  /** The execution provider that serves the session (`cpu`, `webgpu` or `cuda`). */
   readonly device: Device;
   /** The graph's input and output declarations (element type, shape with symbolic dims). */
   readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
@@ -184,36 +229,50 @@ export class SessionRunner implements ModelRunner {
   /** Opens `modelPath` with the device and session options asked for. */
   static async create(modelPath: string, options: SessionRunnerOptions = {}): Promise<SessionRunner> {
     const device = options.device ?? 'cpu';
-    if (device !== 'cpu' && device !== 'cuda') {
+    if (!DEVICES.includes(device)) {
       throw new HfTasksError(
         'ERR_INVALID_ARGUMENT',
-        `device must be 'cpu' or 'cuda' (got ${String(device)})`,
+        `device must be one of ${DEVICES.map((d) => `'${d}'`).join(', ')} (got ${String(device)})`,
       );
     }
     const sessionOptions = options.sessionOptions ?? {};
     validateSessionOptions(sessionOptions);
     const providers = providersFor(device, sessionOptions);
-    if (wantsCuda(providers)) {
+    const gpu = gpuProviderOf(providers as Array<string | { name: string }>);
+    const onCpu = () => SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, ['cpu']), 'cpu');
+    if (gpu === 'cuda') {
       if (!cudaProviderInstalled()) {
         const err = new DeviceUnavailableError(
           'ERR_DEVICE_UNAVAILABLE',
           `device 'cuda' asked for, but onnxruntime-node's CUDA execution provider is not installed: ${CUDA_INSTALL_HINT}`,
         );
         if (!options.deviceFallback) throw err;
-        return SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, ['cpu']), 'cpu');
+        return onCpu();
       }
       try {
         return await SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, providers), 'cuda');
       } catch (cause) {
-        if (options.deviceFallback) {
-          return SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, ['cpu']), 'cpu');
-        }
+        if (options.deviceFallback) return onCpu();
         if (cause instanceof ModelError && cause.code === 'ERR_MODEL_LOAD' && !/cuda/i.test(cause.message)) {
           throw cause;
         }
         throw new DeviceUnavailableError(
           'ERR_DEVICE_UNAVAILABLE',
           `device 'cuda' could not be initialised (${(cause as Error).message}); check the GPU driver, CUDA 12 and cuDNN 9, or ${CUDA_INSTALL_HINT}`,
+          { cause },
+        );
+      }
+    }
+    if (gpu === 'webgpu') {
+      try {
+        return await SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, providers), 'webgpu');
+      } catch (cause) {
+        // A missing or broken model file is the model's fault, whatever the device.
+        if (!(cause instanceof ModelError) || !isWebgpuFailure(cause.message)) throw cause;
+        if (options.deviceFallback) return onCpu();
+        throw new DeviceUnavailableError(
+          'ERR_DEVICE_UNAVAILABLE',
+          `device 'webgpu' asked for, but no WebGPU adapter is available (${webgpuReason(cause.message)}); ${webgpuRequirements()}; or pass deviceFallback to run on the CPU`,
           { cause },
         );
       }
@@ -237,6 +296,7 @@ export class SessionRunner implements ModelRunner {
         cause,
       });
     }
+    trackSession(session);
     return new SessionRunner(session, device);
   }
 
@@ -286,6 +346,7 @@ export class SessionRunner implements ModelRunner {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    openSessions.delete(this.#session);
     await this.#session.release();
   }
 }

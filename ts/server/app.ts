@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { createGenerator } from '../generation/engine.js';
 import { type PipelineOptions, pipeline, seq2seqFilesBeside, supportedTasks } from '../pipeline.js';
+import { isGpuDevice } from '../runtime/device.js';
 import { engineRunnerFactory } from '../runtime/engine.js';
 import type { RunnerFactory, RunnerFactoryOptions } from '../runtime/model.js';
 import { Tokenizer } from '../tokenizer.js';
@@ -186,7 +187,7 @@ export async function createServer(
     registry,
     cache: new ResultCache(config.cache),
     metrics,
-    computeType: config.device === 'cuda' ? 'gpu' : 'cpu',
+    computeType: isGpuDevice(config.device) ? 'gpu' : 'cpu',
   };
 
   app.decorateRequest('hfModel', '');

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import { validateModelId } from '../hub/model-id.js';
+import { DEVICES, type Device } from '../runtime/device.js';
 
 /** One served model: its public id, where its files are, and the tasks it answers. */
 export interface ModelSpec {
@@ -39,7 +40,7 @@ export interface ServerConfig {
   /** Load every model at start-up (otherwise on first request, answering 503 meanwhile). */
   preload: boolean;
   /** Execution device for every model. */
-  device: 'cpu' | 'cuda';
+  device: Device;
   /** Engine worker threads running the networks (absent: the engine's default; 0: inline). */
   workers?: number;
   /** Stack concurrent requests to one model into shared batches (the engine's dynamic batcher). */
@@ -300,10 +301,13 @@ export function parseCors(v: string | boolean, name: string): boolean | string[]
   return v === true ? true : corsSetting(v, name);
 }
 
-function device(v: unknown, name: string): 'cpu' | 'cuda' {
-  if (v !== 'cpu' && v !== 'cuda')
-    throw configError(`${name} must be "cpu" or "cuda" (got ${JSON.stringify(v)})`);
-  return v;
+function device(v: unknown, name: string): Device {
+  if (typeof v !== 'string' || !DEVICES.includes(v as Device)) {
+    throw configError(
+      `${name} must be one of ${DEVICES.map((d) => `"${d}"`).join(', ')} (got ${JSON.stringify(v)})`,
+    );
+  }
+  return v as Device;
 }
 
 function logLevel(v: unknown, name: string): string {

@@ -54,10 +54,14 @@ export async function startServer(
   return server;
 }
 
+/** How long a shutdown that ran out of time still waits for the models to be freed. */
+const FREE_MODELS_GRACE_MS = 5000;
+
 /**
  * Shuts down gracefully on SIGTERM and SIGINT: stops accepting connections, waits for
- * in-flight requests (at most `timeoutMs`), frees the models and exits 0 (1 on timeout or
- * error). A second signal exits at once.
+ * in-flight requests (at most `timeoutMs`), frees the models and exits 0. On timeout the models
+ * are freed all the same (a GPU session left open at exit can crash the process), for at most
+ * a few seconds more, and the exit code is 1. A second signal exits at once.
  */
 export function handleSignals(
   server: HfTasksServer,
@@ -65,29 +69,43 @@ export function handleSignals(
   exit: (code: number) => void = process.exit,
 ): void {
   let closing = false;
+  let exited = false;
+  const exitOnce = (code: number) => {
+    if (exited) return;
+    exited = true;
+    exit(code);
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {
       server.app.log.warn(`${signal} again: exiting now`);
-      exit(1);
+      exitOnce(1);
       return;
     }
     closing = true;
     server.app.log.info(`${signal}: draining in-flight requests, then exiting`);
     const timer = setTimeout(() => {
-      server.app.log.error(`shutdown did not finish within ${timeoutMs} ms`);
-      exit(1);
+      server.app.log.error(`shutdown did not finish within ${timeoutMs} ms: freeing the models`);
+      const grace = setTimeout(() => exitOnce(1), FREE_MODELS_GRACE_MS);
+      grace.unref();
+      void server.ctx.registry
+        .dispose()
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(grace);
+          exitOnce(1);
+        });
     }, timeoutMs);
     timer.unref();
     server.close().then(
       () => {
         clearTimeout(timer);
         server.app.log.info('shut down cleanly');
-        exit(0);
+        exitOnce(0);
       },
       (err: unknown) => {
         clearTimeout(timer);
         server.app.log.error({ err }, 'shutdown failed');
-        exit(1);
+        exitOnce(1);
       },
     );
   };
