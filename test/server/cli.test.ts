@@ -127,6 +127,27 @@ test('serve: bad flags fail with a message and exit 1', async (t) => {
   t.regex(model.stderr, /model id/);
 });
 
+test('--device: cpu, webgpu or cuda; without a WebGPU adapter run --device webgpu fails with the reason and exits 1', async (t) => {
+  const bad = await spawnCli(['serve', '--device', 'gpu']).done;
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /--device.*Allowed choices are cpu, webgpu, cuda/);
+  // The Vulkan loader pointed at a driver file that does not exist: no adapter.
+  const noDriver = { VK_ICD_FILENAMES: '/nonexistent/icd.json', VK_DRIVER_FILES: '/nonexistent/icd.json' };
+  const run = await spawnCli(
+    ['run', 'text-classification', fixtureModel('bert-sentiment'), 'hi', '--device', 'webgpu'],
+    {
+      env: noDriver,
+    },
+  ).done;
+  t.is(run.signal, null, run.stderr);
+  t.is(run.code, 1);
+  t.is(run.stdout, '');
+  t.regex(
+    run.stderr,
+    /hf-tasks: device 'webgpu' asked for, but no WebGPU adapter is available .*libvulkan1.*\[ERR_DEVICE_UNAVAILABLE\]/,
+  );
+});
+
 test('run prints the pipeline result as JSON (argument or stdin)', async (t) => {
   const golden = loadGoldens('token-classification').cases.find((c) => c.id === 'bert-ner/sarah/default');
   const text = String(golden?.inputs);

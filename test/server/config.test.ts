@@ -6,6 +6,7 @@ import {
   DEFAULT_CONFIG,
   envOverrides,
   parseCors,
+  parseDevice,
   parseModelFlag,
   parseSeconds,
   parseSize,
@@ -85,6 +86,28 @@ test('config file: unknown keys and wrong types are errors', (t) => {
   const broken = path.join(dir, 'broken.json');
   writeFileSync(broken, '{');
   t.throws(() => readConfigFile(broken), { message: /cannot read config file/ });
+});
+
+test('device: cpu, webgpu or cuda from the config file or --device; anything else is an error naming them', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-config-'));
+  for (const device of ['cpu', 'webgpu', 'cuda'] as const) {
+    const file = path.join(dir, `${device}.json`);
+    writeFileSync(file, JSON.stringify({ device }));
+    t.is(readConfigFile(file).device, device);
+    t.is(parseDevice(device, '--device'), device);
+    t.is(resolveConfig({ device }).device, device);
+  }
+  t.is(DEFAULT_CONFIG.device, 'cpu');
+  const bad = path.join(dir, 'bad.json');
+  for (const device of ['gpu', 'WebGPU', 1, null]) {
+    writeFileSync(bad, JSON.stringify({ device }));
+    t.throws(() => readConfigFile(bad), {
+      message: `${bad}: device must be one of "cpu", "webgpu", "cuda" (got ${JSON.stringify(device)})`,
+    });
+  }
+  t.throws(() => parseDevice('vulkan', '--device'), {
+    message: /--device must be one of "cpu", "webgpu", "cuda"/,
+  });
 });
 
 test('precedence: defaults < file < env < flags; same-id models merge their tasks', (t) => {
