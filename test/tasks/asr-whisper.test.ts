@@ -3,8 +3,9 @@
  * ORTModelForSpeechSeq2Seq fed the raw file bytes (test/fixtures/goldens/whisper.json, written by
  * scripts/fixtures/make_whisper_goldens.py) on the tiny random Whisper fixture: decoder prompts
  * (language given, detected or forced; task; English-only models), beam search by default,
- * greedy, length rules, chunked windows merged by the longest common sequence, and the
- * reference's error messages. Texts must be equal.
+ * greedy, length rules, chunked windows merged by the longest common sequence, segment
+ * timestamps, long-form audio (a clip `NAME*N` is NAME's PCM frames repeated N times, built as
+ * the script builds it) and the reference's error messages. Texts and chunks must be equal.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -58,6 +59,21 @@ function pipeFor(c: Case): Promise<Pipe> {
   return p;
 }
 
+/** The clip's bytes; `NAME*N`: a PCM WAV of NAME's frames repeated N times (canonical header). */
+function clipBytes(name: string): Buffer {
+  const [base = name, times] = name.split('*');
+  const file = readFileSync(path.join(fixtures, 'audio', base));
+  if (times === undefined) return file;
+  const at = file.indexOf('data');
+  const size = file.readUInt32LE(at + 4);
+  const frames = file.subarray(at + 8, at + 8 + size);
+  const body = Buffer.concat(Array.from({ length: Number(times) }, () => frames));
+  const header = Buffer.from(file.subarray(0, at + 8));
+  header.writeUInt32LE(header.length - 8 + body.length, 4);
+  header.writeUInt32LE(body.length, at + 4);
+  return Buffer.concat([header, body]);
+}
+
 test.after.always(async () => {
   for (const p of pipes.values()) await (await p).dispose();
   rmSync(tmp, { recursive: true, force: true });
@@ -70,12 +86,14 @@ test('the goldens cover greedy, beams, prompts, chunking and errors', (t) => {
   t.true(cases.some((c) => c.parameters.chunk_length_s !== undefined && c.output !== undefined));
   t.true(cases.some((c) => c.variant === 'english-only' && c.output !== undefined));
   t.true(cases.some((c) => (c.output?.text ?? '').length > 0));
+  t.true(cases.some((c) => c.parameters.return_timestamps === true && (c.output?.chunks ?? []).length > 1));
+  t.true(cases.some((c) => c.clip.includes('*') && c.output !== undefined));
 });
 
 for (const [i, c] of golden.cases.entries()) {
   test.serial(`golden ${i}: ${c.variant} ${c.clip} ${JSON.stringify(c.parameters)}`, async (t) => {
     const pipe = await pipeFor(c);
-    const bytes = readFileSync(path.join(fixtures, 'audio', c.clip));
+    const bytes = clipBytes(c.clip);
     if (c.error !== undefined) {
       const err = await t.throwsAsync(pipe(bytes, c.parameters));
       t.true(err instanceof InvalidInputError, String(err));
@@ -86,12 +104,13 @@ for (const [i, c] of golden.cases.entries()) {
   });
 }
 
-test('timestamps and unknown parameters are refused as invalid input', async (t) => {
+test('word timestamps and unknown parameters are refused as invalid input', async (t) => {
   const c = golden.cases[0] as Case;
   const pipe = await pipeFor(c);
   const bytes = readFileSync(path.join(fixtures, 'audio', c.clip));
-  const err = await t.throwsAsync(pipe(bytes, { return_timestamps: true }));
+  const err = await t.throwsAsync(pipe(bytes, { return_timestamps: 'word' }));
   t.true(err instanceof InvalidInputError);
+  t.regex(err?.message ?? '', /cross-attention/);
   const unknown = await t.throwsAsync(pipe(bytes, { not_a_parameter: 1 }));
   t.true(unknown instanceof InvalidInputError);
 });

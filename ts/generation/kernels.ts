@@ -52,6 +52,20 @@ export interface DecodingConfig {
   epsilonCutoff?: number;
   /** `eta_cutoff`: applied when in (0, 1), after epsilon. */
   etaCutoff?: number;
+  /** Whisper's timestamp rules, after every other processor (before the warpers). */
+  whisperTimestamps?: WhisperTimestamps;
+}
+
+/**
+ * `WhisperTimeStampLogitsProcessor`: timestamp tokens are the ids after `noTimestampsTokenId`;
+ * generated tokens start at `beginIndex` (else the prompt length).
+ */
+export interface WhisperTimestamps {
+  noTimestampsTokenId: number;
+  /** The generation config's `eos_token_id` (else `bos_token_id`). */
+  eosTokenId: number;
+  /** `max_initial_timestamp_index`: the latest first timestamp. */
+  maxInitialTimestampIndex?: number;
 }
 
 /** Beam search settings. */

@@ -15,11 +15,19 @@
  *   with `temperature` > 0 (the reference ignores `do_sample` for Whisper);
  * - `chunk_length_s` / `stride_length_s`: one generation per window, merged by the tokenizer's
  *   ASR decoder (stride-aware longest common sequence);
+ * - `return_timestamps: true`: the prompt ends before `<|notimestamps|>` and the timestamp
+ *   logits processor (in the native kernels) makes the model emit segment boundaries; the
+ *   tokenizer's ASR decoder turns them into `chunks` with `[start, end]` seconds;
+ * - long-form audio (over 30 s, no `chunk_length_s`): features of the whole input, then the
+ *   reference's sequential loop, 30 s at a time from `seek`, moving past the last complete
+ *   segment (timestamps are always generated there and returned only when asked; a generation
+ *   config with `return_timestamps: false` refuses such input without `return_timestamps`);
  * - the text is built by {@link decodeAsr} (the reference's `_decode_asr`).
  *
- * Not available: segment timestamps (`return_timestamps: true` / `"word"`) and sequential
- * long-form generation of inputs over 30 s without chunking, which both need Whisper's timestamp
- * logits processor; such calls fail with a clear 400.
+ * Not available: word-level timestamps (`return_timestamps: "word"`), which need the decoder's
+ * cross-attention weights that exported decoders do not output (a clear 400), and the
+ * reference's temperature fallback / compression and log-probability thresholds (unknown
+ * parameters are refused).
  */
 import { audioFeeds, type FeatureExtractorConfig } from '../audio/features.js';
 import { WHISPER_LANGUAGE_ALIASES, WHISPER_LANGUAGES } from '../audio/whisper-languages.js';
@@ -54,8 +62,11 @@ const TASK_IDS = ['translate', 'transcribe'];
 /** Mel frames per encoder position (Whisper's two convolutions: strides 1 and 2). */
 const INPUT_STRIDE = 2;
 
-/** Generation rounds of one window at most (each must move through the audio). */
-const MAX_SEGMENT_ROUNDS = 64;
+/**
+ * Consecutive generation rounds that do not move through the audio before the input is refused
+ * (the reference would loop forever on such a model output).
+ */
+const MAX_STALLED_ROUNDS = 4;
 
 /** Parameters this backend reads (besides the shared ones). */
 const KNOWN = new Set([
@@ -101,6 +112,8 @@ interface WhisperConfig {
   taskToId: Map<string, number> | null;
   isMultilingual: boolean | null;
   noTimestamps: number | null;
+  /** The generation config's `max_initial_timestamp_index`. */
+  maxInitialTimestamp: number | null;
   forcedDecoderIds: Array<[number, number | null]> | null;
   maxTargetPositions: number;
   vocabSize: number;
@@ -491,6 +504,12 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     isMultilingual: typeof fileConfig.is_multilingual === 'boolean' ? fileConfig.is_multilingual : null,
     noTimestamps:
       typeof fileConfig.no_timestamps_token_id === 'number' ? fileConfig.no_timestamps_token_id : null,
+    maxInitialTimestamp:
+      typeof fileConfig.max_initial_timestamp_index === 'number' &&
+      Number.isInteger(fileConfig.max_initial_timestamp_index) &&
+      fileConfig.max_initial_timestamp_index >= 0
+        ? fileConfig.max_initial_timestamp_index
+        : null,
     forcedDecoderIds: forcedIds(fileConfig.forced_decoder_ids ?? raw.forced_decoder_ids),
     maxTargetPositions: num(raw.max_target_positions, 448),
     vocabSize: num(raw.vocab_size, 51865),
@@ -502,8 +521,15 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   const timePrecision = fe.chunkLength / maxSourcePositions;
   const maxNewTokensLimit = ctx.options.generation?.maxNewTokensLimit ?? 4096;
 
-  const encoderFeatures = async (samples: Float32Array) => {
-    const feeds = await audioFeeds(fe, samples, ['input_features']);
+  type Features = { data: Float32Array; dims: number[] };
+  /** Log-mel features: padded to 30 s, or of the whole input for long-form audio. */
+  const encoderFeatures = async (samples: Float32Array, longForm = false): Promise<Features> => {
+    const feeds = await audioFeeds(
+      fe,
+      samples,
+      ['input_features'],
+      longForm ? { padding: 'longest', truncation: false } : undefined,
+    );
     const f = feeds.input_features;
     if (f === undefined || !(f.data instanceof Float32Array)) {
       throw new HfTasksError('ERR_INTERNAL', 'Whisper features were not computed');
@@ -512,7 +538,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   };
 
   /** The reference's `detect_language`: the first decoder step restricted to language tokens. */
-  const detectLanguage = async (features: { data: Float32Array; dims: number[] }): Promise<number> => {
+  const detectLanguage = async (features: Features): Promise<number> => {
     const langIds = new Set(cfg.langToId?.values() ?? []);
     const suppress: number[] = [];
     for (let id = 0; id < cfg.vocabSize; id++) if (!langIds.has(id)) suppress.push(id);
@@ -533,10 +559,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   };
 
   /** The decoder prompt (`_retrieve_init_tokens`) for one window. */
-  const initTokens = async (
-    r: Resolved,
-    features: { data: Float32Array; dims: number[] },
-  ): Promise<number[]> => {
+  const initTokens = async (r: Resolved, features: Features, timestamps: boolean): Promise<number[]> => {
     const init: Array<number | null> = [cfg.decoderStart];
     if (r.task === null && r.language === null && cfg.forcedDecoderIds !== null) {
       let forced = cfg.forcedDecoderIds;
@@ -576,11 +599,13 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
       if (!init.some((t) => t !== null && taskIds.includes(t)) && transcribe !== undefined)
         init.push(transcribe);
     }
-    if (cfg.noTimestamps !== null && init[init.length - 1] !== cfg.noTimestamps) init.push(cfg.noTimestamps);
+    const last = init[init.length - 1];
+    if (!timestamps && cfg.noTimestamps !== null && last !== cfg.noTimestamps) init.push(cfg.noTimestamps);
+    else if (timestamps && cfg.noTimestamps !== null && last === cfg.noTimestamps) init.pop();
     return init.filter((t): t is number => t !== null);
   };
 
-  const requestFor = (r: Resolved, prompt: number[], features: { data: Float32Array; dims: number[] }) => {
+  const requestFor = (r: Resolved, prompt: number[], features: Features, timestamps: boolean) => {
     const s = r.settings;
     const mtp = cfg.maxTargetPositions;
     let maxLength: number;
@@ -618,6 +643,19 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     if (s.forced_eos_token_id !== null) decoding.forcedEosTokenIds = eosList(s.forced_eos_token_id);
     if (s.suppress_tokens !== null) decoding.suppressTokens = s.suppress_tokens;
     if (s.begin_suppress_tokens !== null) decoding.beginSuppressTokens = s.begin_suppress_tokens;
+    if (timestamps) {
+      if (cfg.noTimestamps === null) {
+        throw invalidInput(
+          'You are trying to return timestamps, but the generation config is not properly set. Make sure to initialize the generation config with the correct attributes that are needed such as `no_timestamps_token_id`. For more details on how to generate the approtiate config, refer to https://github.com/huggingface/transformers/issues/21878#issuecomment-1451902363',
+        );
+      }
+      const stampEos = eosList(s.eos_token_id ?? s.bos_token_id)[0];
+      decoding.whisperTimestamps = {
+        noTimestampsTokenId: cfg.noTimestamps,
+        eosTokenId: stampEos ?? 0,
+        ...(cfg.maxInitialTimestamp !== null ? { maxInitialTimestampIndex: cfg.maxInitialTimestamp } : {}),
+      };
+    }
     // Whisper samples only when a temperature > 0 is given (then without beams).
     const sample = r.temperature !== null && r.temperature > 0;
     if (sample) {
@@ -651,38 +689,37 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   };
 
   /**
-   * One window through the reference's segment loop: generate from `seek`, split the tokens at
-   * consecutive timestamp tokens (`_retrieve_segment`), move `seek` past the last complete
-   * segment and generate again until the window's frames are consumed. The returned tokens
-   * are the segments' tokens, concatenated.
+   * The reference's segment loop over `features` (30 s padded, or the whole long-form input):
+   * generate from `seek` on the next 30 s, split the tokens at consecutive timestamp tokens
+   * (`_retrieve_segment`), move `seek` past the last complete segment and generate again until
+   * the frames are consumed. The returned tokens are the segments' tokens, concatenated.
    */
-  const transcribeWindow = async (r: Resolved, samples: Float32Array): Promise<number[]> => {
-    const features = await encoderFeatures(samples);
+  const transcribe = async (r: Resolved, features: Features, timestamps: boolean): Promise<number[]> => {
     const [, bins = 0, maxFrames = 0] = features.dims;
     const segmentFrames = INPUT_STRIDE * maxSourcePositions;
-    const prompt = await initTokens(r, { data: features.data, dims: features.dims });
+    const window = (seek: number): Features => {
+      const n = Math.min(maxFrames - seek, segmentFrames);
+      if (seek === 0 && n === maxFrames && maxFrames === segmentFrames) return features;
+      const data = new Float32Array(bins * segmentFrames);
+      for (let b = 0; b < bins; b++) {
+        data.set(features.data.subarray(b * maxFrames + seek, b * maxFrames + seek + n), b * segmentFrames);
+      }
+      return { data, dims: [1, bins, segmentFrames] };
+    };
+    // Language detection looks at the first 30 s (`input_features[:, :, :num_segment_frames]`).
+    const first = maxFrames > segmentFrames ? window(0) : features;
+    const prompt = await initTokens(r, first, timestamps);
     const eos = r.settings.eos_token_id;
     const eosId = Array.isArray(eos) ? eos[0] : eos;
     const pad = r.settings.pad_token_id;
     const tb = cfg.noTimestamps === null ? cfg.vocabSize + 1 : cfg.noTimestamps + 1;
     const out: number[] = [];
     let seek = 0;
-    for (let round = 0; seek < maxFrames; round++) {
-      if (round >= MAX_SEGMENT_ROUNDS) {
-        throw invalidInput(
-          `the model keeps predicting segments that do not advance through the audio (${MAX_SEGMENT_ROUNDS} rounds)`,
-        );
-      }
+    let stalled = 0;
+    while (seek < maxFrames) {
       const n = Math.min(maxFrames - seek, segmentFrames);
-      let input = features;
-      if (seek !== 0 || n !== maxFrames || maxFrames !== segmentFrames) {
-        const data = new Float32Array(bins * segmentFrames);
-        for (let b = 0; b < bins; b++) {
-          data.set(features.data.subarray(b * maxFrames + seek, b * maxFrames + seek + n), b * segmentFrames);
-        }
-        input = { data, dims: [1, bins, segmentFrames] };
-      }
-      const res = await generator.generate(requestFor(r, prompt, input), {});
+      const input = seek === 0 && maxFrames <= segmentFrames ? window(0) : window(seek);
+      const res = await generator.generate(requestFor(r, prompt, input, timestamps), {});
       let seq = [...(res.sequences[0]?.ids ?? [])];
       if (seq.length > 0 && pad !== null && seq[seq.length - 1] === pad) {
         let paddings = seq.filter((t) => t === pad).length;
@@ -694,6 +731,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
       const singleEnding = isTs.length >= 2 && !isTs[isTs.length - 2] && isTs[isTs.length - 1] === true;
       const slices: number[] = [];
       for (let i = 0; i + 1 < isTs.length; i++) if (isTs[i] && isTs[i + 1]) slices.push(i + 1);
+      let advance = n;
       if (slices.length > 0) {
         if (singleEnding) slices.push(seq.length);
         else slices[slices.length - 1] = (slices[slices.length - 1] as number) + 1;
@@ -702,11 +740,16 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
           for (const t of seq.slice(last, cut)) out.push(t);
           last = cut;
         }
-        if (singleEnding) seek += n;
-        else seek += ((seq[last - 2] as number) - tb) * INPUT_STRIDE;
+        if (!singleEnding) advance = ((seq[last - 2] as number) - tb) * INPUT_STRIDE;
       } else {
         for (const t of seq) out.push(t);
-        seek += n;
+      }
+      seek += advance;
+      stalled = advance > 0 ? 0 : stalled + 1;
+      if (stalled >= MAX_STALLED_ROUNDS) {
+        throw invalidInput(
+          `the model keeps predicting segments that end where they start, at ${((seek * fe.hopLength) / fe.samplingRate).toFixed(2)} s, so the transcription cannot move through the audio`,
+        );
       }
     }
     return out;
@@ -720,33 +763,41 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
         "Whisper cannot return `char` timestamps, only word level or segment level timestamps. Use `return_timestamps='word'` or `return_timestamps=True` respectively.",
       );
     }
-    if (ts !== false) {
+    if (ts === 'word') {
       throw new InvalidParameterError(
         'return_timestamps',
-        'Whisper timestamps (`return_timestamps: true` or "word") are not supported here; send `return_timestamps: false`',
+        'word-level timestamps (`return_timestamps: "word"`) need the decoder\'s cross-attention weights, which exported ONNX Whisper decoders do not output; use `return_timestamps: true` for segment timestamps',
       );
     }
+    const returnTimestamps = ts === true;
     const r = resolve(base, cfg, parameters.raw);
     const returnLanguage = bool(parameters.raw, 'return_language') === true;
     const samples = audio.samples;
+    const options = { returnTimestamps, returnLanguage, timePrecision };
     if (parameters.chunkLengthS > 0) {
       const rate = fe.samplingRate;
       const windows = chunkWindows(samples, ...windowSizes(parameters, rate, 1));
       const outputs: AsrOutput[] = [];
       for (const w of windows) {
-        const tokens = await transcribeWindow(r, w.samples);
+        const tokens = await transcribe(r, await encoderFeatures(w.samples), returnTimestamps);
         const [n, left, right] = w.stride;
         outputs.push({ tokens, stride: [n / rate, left / rate, right / rate] });
       }
-      return decodeAsr(tok, outputs, { returnTimestamps: false, returnLanguage, timePrecision });
+      return decodeAsr(tok, outputs, options);
     }
-    if (samples.length > fe.nSamples) {
+    const longForm = samples.length > fe.nSamples;
+    const features = await encoderFeatures(samples, longForm);
+    // Past 30 s of frames the reference always generates timestamps (its long-form mode).
+    const shortForm = (features.dims[2] ?? 0) <= INPUT_STRIDE * maxSourcePositions;
+    // ... unless the model's generation config turns timestamps off outright (as published
+    // Whisper configs do): the reference then refuses long-form input without them.
+    if (!shortForm && !returnTimestamps && fileConfig.return_timestamps === false) {
       throw invalidInput(
-        `the audio is ${(samples.length / fe.samplingRate).toFixed(2)} s long; Whisper's sequential long-form generation (inputs over ${fe.chunkLength} s) needs timestamp decoding, which is not supported here: pass \`chunk_length_s\` (e.g. 30) to transcribe it in windows`,
+        `You have passed more than ${INPUT_STRIDE * maxSourcePositions} mel input features (> ${fe.chunkLength} seconds) which automatically enables long-form generation which requires the model to predict timestamp tokens. Please either pass \`return_timestamps=True\` or make sure to pass no more than ${INPUT_STRIDE * maxSourcePositions} mel input features.`,
       );
     }
-    const tokens = await transcribeWindow(r, samples);
-    return decodeAsr(tok, [{ tokens }], { returnTimestamps: false, returnLanguage, timePrecision });
+    const tokens = await transcribe(r, features, returnTimestamps || !shortForm);
+    return decodeAsr(tok, [{ tokens }], options);
   };
 };
 

@@ -66,6 +66,7 @@ fn decoding(cfg: &Value) -> DecodingConfig {
         typical_p: f("typicalP"),
         epsilon_cutoff: f("epsilonCutoff"),
         eta_cutoff: f("etaCutoff"),
+        whisper_timestamps: None,
     }
 }
 

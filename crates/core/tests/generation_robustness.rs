@@ -2,7 +2,7 @@
 //! value or an error, never panics, and chosen tokens are inside the vocabulary.
 
 use hf_tasks_core::generation::{
-    BeamConfig, BeamSearch, DecodingConfig, EarlyStopping, TokenSampler,
+    BeamConfig, BeamSearch, DecodingConfig, EarlyStopping, TokenSampler, WhisperTimestamps,
 };
 
 struct Lcg(u64);
@@ -60,6 +60,11 @@ fn random_config(r: &mut Lcg, vocab: u32) -> DecodingConfig {
         typical_p: r.maybe().then(|| f64::from(r.below(12)) / 10.0),
         epsilon_cutoff: r.maybe().then(|| f64::from(r.below(12)) / 100.0),
         eta_cutoff: r.maybe().then(|| f64::from(r.below(12)) / 100.0),
+        whisper_timestamps: r.maybe().then(|| WhisperTimestamps {
+            no_timestamps_token_id: r.below(vocab + 2) as i32,
+            eos_token_id: r.below(vocab + 2) as i32,
+            max_initial_timestamp_index: r.maybe().then(|| r.below(4) as usize),
+        }),
     }
 }
 

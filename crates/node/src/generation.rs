@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hf_tasks_core::generation::{
     BeamConfig, BeamSearch, DecodeStream, DecodingConfig, EarlyStopping, TokenSampler,
+    WhisperTimestamps,
 };
 use hf_tasks_core::tokenize::Tokenizer as CoreTokenizer;
 use hf_tasks_core::{Error, Result as CoreResult};
@@ -38,6 +39,7 @@ pub struct NativeDecodingConfig {
     pub typical_p: Option<f64>,
     pub epsilon_cutoff: Option<f64>,
     pub eta_cutoff: Option<f64>,
+    pub whisper_timestamps: Option<NativeWhisperTimestamps>,
     /// Beam search only.
     pub num_beams: Option<f64>,
     pub length_penalty: Option<f64>,
@@ -45,6 +47,14 @@ pub struct NativeDecodingConfig {
     pub early_stopping: Option<Either<bool, String>>,
     pub num_return_sequences: Option<f64>,
     pub pad_token_id: Option<f64>,
+}
+
+/// Whisper's timestamp rules (see `WhisperTimestamps` in ts/generation/kernels.ts).
+#[napi(object)]
+pub struct NativeWhisperTimestamps {
+    pub no_timestamps_token_id: f64,
+    pub eos_token_id: f64,
+    pub max_initial_timestamp_index: Option<f64>,
 }
 
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -120,6 +130,23 @@ fn decoding(c: &NativeDecodingConfig) -> CoreResult<DecodingConfig> {
         typical_p: number(c.typical_p, "typicalP")?,
         epsilon_cutoff: number(c.epsilon_cutoff, "epsilonCutoff")?,
         eta_cutoff: number(c.eta_cutoff, "etaCutoff")?,
+        whisper_timestamps: c
+            .whisper_timestamps
+            .as_ref()
+            .map(|w| -> CoreResult<WhisperTimestamps> {
+                Ok(WhisperTimestamps {
+                    no_timestamps_token_id: id(
+                        w.no_timestamps_token_id,
+                        "whisperTimestamps.noTimestampsTokenId",
+                    )?,
+                    eos_token_id: id(w.eos_token_id, "whisperTimestamps.eosTokenId")?,
+                    max_initial_timestamp_index: count(
+                        w.max_initial_timestamp_index,
+                        "whisperTimestamps.maxInitialTimestampIndex",
+                    )?,
+                })
+            })
+            .transpose()?,
     };
     cfg.validate()?;
     Ok(cfg)

@@ -48,6 +48,23 @@ pub struct DecodingConfig {
     pub epsilon_cutoff: Option<f64>,
     /// `eta_cutoff`: applied when in (0, 1) (other values are ignored, as transformers does).
     pub eta_cutoff: Option<f64>,
+    /// Whisper's timestamp rules (`WhisperTimeStampLogitsProcessor`), applied after every other
+    /// processor and before the warpers.
+    pub whisper_timestamps: Option<WhisperTimestamps>,
+}
+
+/// Settings of Whisper's timestamp processor. Timestamp tokens are the ids from
+/// `no_timestamps_token_id + 1` to the end of the vocabulary; generated tokens start at
+/// [`DecodingConfig::begin_index`] (else the prompt length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WhisperTimestamps {
+    /// `<|notimestamps|>`: never generated while timestamps are on.
+    pub no_timestamps_token_id: i32,
+    /// The generation config's `eos_token_id` (else `bos_token_id`): after a lone timestamp,
+    /// the ids below it (text) are banned.
+    pub eos_token_id: i32,
+    /// `max_initial_timestamp_index`: the first timestamp may be at most this many steps.
+    pub max_initial_timestamp_index: Option<usize>,
 }
 
 fn bad(msg: String) -> Error {
@@ -130,6 +147,12 @@ impl DecodingConfig {
             if !(p > 0.0 && p <= 1.0) {
                 return Err(bad(format!("typicalP has to be in (0, 1], got {p}")));
             }
+        }
+        if let Some(w) = &self.whisper_timestamps {
+            check_ids(
+                &[w.no_timestamps_token_id, w.eos_token_id],
+                "whisperTimestamps",
+            )?;
         }
         Ok(())
     }

@@ -16,7 +16,7 @@ pub mod sampler;
 pub mod stream;
 
 pub use beam::{BeamConfig, BeamSearch, BeamStep, EarlyStopping};
-pub use config::DecodingConfig;
+pub use config::{DecodingConfig, WhisperTimestamps};
 pub use processors::LogitsProcessor;
 pub use rng::Rng;
 pub use sampler::{Choice, TokenSampler};

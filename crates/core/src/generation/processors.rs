@@ -2,13 +2,13 @@
 //! its `LogitsProcessorList`:
 //!
 //! repetition penalty → no-repeat n-gram → bad words → min length → min new tokens → forced
-//! BOS → forced EOS → suppress tokens → suppress tokens at begin; then, only when sampling,
-//! temperature → top-k → top-p → min-p → typical-p → epsilon → eta.
+//! BOS → forced EOS → suppress tokens → suppress tokens at begin → Whisper timestamps; then,
+//! only when sampling, temperature → top-k → top-p → min-p → typical-p → epsilon → eta.
 //!
 //! Scores are f32 and every operation is the f32 operation torch performs (Python float
 //! parameters are rounded to f32 first, as torch does with a scalar operand).
 
-use super::config::DecodingConfig;
+use super::config::{DecodingConfig, WhisperTimestamps};
 use super::math::{kth_largest, log_softmax, softmax, torch_sort};
 use crate::{Error, Result};
 
@@ -191,6 +191,10 @@ impl LogitsProcessor {
                 ban_known(scores, tokens);
             }
         }
+
+        if let Some(w) = &cfg.whisper_timestamps {
+            whisper_timestamps(scores, ids, cfg.begin_index.unwrap_or(prompt_len), w);
+        }
         Ok(())
     }
 
@@ -223,6 +227,72 @@ impl LogitsProcessor {
         if let Some(e) = cfg.eta_cutoff.filter(|&e| e > 0.0 && e < 1.0) {
             eta(scores, e as f32, keep);
         }
+    }
+}
+
+/// Sets `scores[range]` (clipped to the vocabulary) to -inf.
+fn ban_range(scores: &mut [f32], from: usize, to: usize) {
+    let to = to.min(scores.len());
+    if from < to {
+        scores[from..to].fill(f32::NEG_INFINITY);
+    }
+}
+
+/// `WhisperTimeStampLogitsProcessor` for one row: `<|notimestamps|>` is banned; timestamps come
+/// in pairs (after a pair, text; after a lone timestamp, a timestamp or EOS); timestamps never
+/// decrease (nor repeat, except to close a segment); the first generated token is a timestamp
+/// no later than `max_initial_timestamp_index`; and when the timestamps' total probability
+/// exceeds the most likely text token, only timestamps remain.
+fn whisper_timestamps(scores: &mut [f32], ids: &[i32], begin: usize, w: &WhisperTimestamps) {
+    let vocab = scores.len();
+    let Ok(nts) = usize::try_from(w.no_timestamps_token_id) else {
+        return;
+    };
+    let tb = nts + 1;
+    if let Some(s) = scores.get_mut(nts) {
+        *s = f32::NEG_INFINITY;
+    }
+    let sampled = ids.get(begin..).unwrap_or(&[]);
+    let is_ts = |t: i32| usize::try_from(t).is_ok_and(|t| t >= tb);
+    let last_ts = sampled.last().is_some_and(|&t| is_ts(t));
+    let penultimate_ts = sampled.len() < 2 || is_ts(sampled[sampled.len() - 2]);
+    if last_ts {
+        if penultimate_ts {
+            ban_range(scores, tb, vocab);
+        } else {
+            ban_range(scores, 0, usize::try_from(w.eos_token_id).unwrap_or(0));
+        }
+    }
+    if let Some(&last) = sampled.iter().rev().find(|&&t| is_ts(t)) {
+        let last = last as usize;
+        let upto = if last_ts && !penultimate_ts {
+            last
+        } else {
+            last + 1
+        };
+        ban_range(scores, tb, upto);
+    }
+    if ids.len() == begin {
+        ban_range(scores, 0, tb);
+        if let Some(m) = w.max_initial_timestamp_index {
+            ban_range(scores, tb.saturating_add(m).saturating_add(1), vocab);
+        }
+    }
+    if tb >= vocab {
+        return;
+    }
+    let logprobs = log_softmax(scores);
+    let (text, stamps) = logprobs.split_at(tb);
+    let max = stamps.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let stamp_logprob = if max == f32::NEG_INFINITY || max.is_nan() {
+        max
+    } else {
+        let sum: f32 = stamps.iter().map(|&v| (v - max).exp()).sum();
+        sum.ln() + max
+    };
+    let max_text = text.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if stamp_logprob > max_text {
+        ban_range(scores, 0, tb);
     }
 }
 
@@ -552,5 +622,71 @@ mod tests {
         let mut s = vec![0.0; 3];
         let err = p.process(&mut s, &[7], 0);
         assert!(matches!(err, Err(Error::TokenId(_))));
+    }
+
+    fn whisper(max_initial: Option<usize>) -> LogitsProcessor {
+        // vocab 10: text 0..=3, EOS 4, specials 5, <|notimestamps|> 6, timestamps 7..=9
+        proc(DecodingConfig {
+            whisper_timestamps: Some(WhisperTimestamps {
+                no_timestamps_token_id: 6,
+                eos_token_id: 4,
+                max_initial_timestamp_index: max_initial,
+            }),
+            ..Default::default()
+        })
+    }
+
+    fn allowed(s: &[f32]) -> Vec<usize> {
+        (0..s.len()).filter(|&i| s[i] != NEG).collect()
+    }
+
+    #[test]
+    fn whisper_first_token_is_an_early_timestamp() {
+        let mut s = vec![0f32; 10];
+        whisper(Some(1))
+            .process(&mut s, &[5, 5], 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(allowed(&s), vec![7, 8]);
+        let mut s = vec![0f32; 10];
+        whisper(None)
+            .process(&mut s, &[5, 5], 2)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(allowed(&s), vec![7, 8, 9]);
+    }
+
+    #[test]
+    fn whisper_timestamps_pair_up_and_never_decrease() {
+        let p = whisper(None);
+        // after a pair of timestamps: text only (and no earlier timestamp), here text wins
+        let mut s = vec![5f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        p.process(&mut s, &[5, 7, 1, 8, 8], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(allowed(&s), vec![0, 1, 2, 3, 4, 5]);
+        // after a lone timestamp: no text; EOS, or timestamps from the last one on (it may close)
+        let mut s = vec![0f32, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        p.process(&mut s, &[5, 7, 1, 8], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(allowed(&s), vec![4, 5, 8, 9]);
+        // after text: timestamps strictly after the last one
+        let mut s = vec![0f32; 10];
+        p.process(&mut s, &[5, 8, 1], 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(allowed(&s), vec![0, 1, 2, 3, 4, 5, 9]);
+    }
+
+    #[test]
+    fn whisper_timestamp_mass_over_best_text_keeps_only_timestamps() {
+        let p = whisper(None);
+        // each timestamp alone is below the best text token, their sum is above it
+        let row = [1.0f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.6, 0.6, 0.6];
+        let run = |ids: &[i32]| {
+            let mut s = row.to_vec();
+            p.process(&mut s, ids, 1).unwrap_or_else(|e| panic!("{e}"));
+            allowed(&s)
+        };
+        assert_eq!(run(&[5, 1]), vec![7, 8, 9]);
+        assert_eq!(run(&[5, 7, 1]), vec![8, 9]);
+        // a single timestamp left stays below the text token: both remain
+        assert_eq!(run(&[5, 8, 1]), vec![0, 1, 2, 3, 4, 5, 9]);
     }
 }
