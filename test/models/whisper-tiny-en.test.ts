@@ -34,6 +34,9 @@ const golden = JSON.parse(readFileSync(path.join(fixtures, 'goldens', 'whisper-t
   first_top_ids: number[];
   first_top_logits: number[];
   torch_vs_onnx_max_abs_diff: number;
+  timestamps: { text: string; chunks: unknown[] };
+  long_form_repeat: number;
+  long_form: { text: string; chunks: unknown[] };
 };
 
 let dir = '';
@@ -177,6 +180,23 @@ test('the automatic-speech-recognition pipeline transcribes the clip as the refe
   const asr = await pipeline('automatic-speech-recognition', MODEL, { workers: 0 });
   try {
     t.deepEqual(await asr(speech), { text: golden.text });
+  } finally {
+    await asr.dispose();
+  }
+});
+
+test('segment timestamps and long-form audio (the clip repeated past 30 s) equal the reference', async (t) => {
+  t.timeout(10 * 60_000);
+  const asr = await pipeline('automatic-speech-recognition', MODEL, { workers: 0 });
+  try {
+    t.deepEqual(await asr(speech, { return_timestamps: true }), golden.timestamps);
+    const { samples } = await loadAudio(speech, 'inputs', 16_000, resolveAudioOptions(undefined));
+    const raw = new Float32Array(samples.length * golden.long_form_repeat);
+    for (let i = 0; i < golden.long_form_repeat; i++) raw.set(samples, i * samples.length);
+    t.true(raw.length > 30 * 16_000);
+    t.deepEqual(await asr({ raw, sampling_rate: 16_000 }, { return_timestamps: true }), golden.long_form);
+    // tiny.en's generation config says return_timestamps: false, so long-form input needs them asked.
+    await t.throwsAsync(asr({ raw, sampling_rate: 16_000 }), { message: /long-form generation/ });
   } finally {
     await asr.dispose();
   }

@@ -236,6 +236,9 @@ export function decodeAsr(
   const specialCache = new Map<number, string | null>();
   const specialToken = (id: number): string | null => {
     let v = specialCache.get(id);
+    // Ids past the tokenizer's vocabulary (timestamps of tokenizers that do not list them) are
+    // not special tokens.
+    if (v === undefined && id >= tok.vocabSize) v = null;
     if (v === undefined) {
       // A special token is one that decoding with skip_special_tokens drops.
       const shown = tok.decode([id], { skip_special_tokens: false });
