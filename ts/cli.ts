@@ -22,6 +22,7 @@ import {
   parseLogLevel,
   parseModelFlag,
   parsePort,
+  parsePositiveSeconds,
   parseSeconds,
   parseSize,
   readConfigFile,
@@ -95,6 +96,8 @@ interface ServeOptions {
   maxInputTokens?: string;
   maxCandidateLabels?: string;
   maxNewTokens?: string;
+  maxAudioSeconds?: string;
+  maxImagePixels?: string;
   requestTimeout?: string;
   cors?: string | boolean;
 }
@@ -126,6 +129,10 @@ async function serve(opts: ServeOptions): Promise<void> {
     flags.maxCandidateLabels = parseCount(opts.maxCandidateLabels, '--max-candidate-labels', 1);
   if (opts.maxNewTokens !== undefined)
     flags.maxNewTokens = parseCount(opts.maxNewTokens, '--max-new-tokens', 1);
+  if (opts.maxAudioSeconds !== undefined)
+    flags.maxAudioSeconds = parsePositiveSeconds(opts.maxAudioSeconds, '--max-audio-seconds');
+  if (opts.maxImagePixels !== undefined)
+    flags.maxImagePixels = parseCount(opts.maxImagePixels, '--max-image-pixels', 1);
   if (opts.requestTimeout !== undefined)
     flags.requestTimeout = parseSeconds(opts.requestTimeout, '--request-timeout');
   if (opts.cors !== undefined) flags.cors = parseCors(opts.cors, '--cors');
@@ -328,6 +335,8 @@ function buildProgram(): Command {
       '--max-new-tokens <n>',
       'largest max_new_tokens a generation request may ask; 400 above (default 4096)',
     )
+    .option('--max-audio-seconds <s>', 'longest audio input in seconds; 400 above (default 600)')
+    .option('--max-image-pixels <n>', 'largest image in pixels; 400 above (default 50000000)')
     .option('--request-timeout <s>', 'seconds a request may compute before a 504; 0 = none (default 60)')
     .option('--cors [origins]', 'allow cross-origin requests: from any origin, or these (comma-separated)')
     .action((opts: ServeOptions) => serve(opts));

@@ -129,6 +129,31 @@ test('bad audio is a 400, oversized bodies and audio a 413, and the server keeps
   t.is(ok.status, 200);
 });
 
+test('the audio duration limit of the server (maxAudioSeconds) answers 413 and keeps serving', async (t) => {
+  const small = await startTestServer({
+    maxAudioSeconds: 0.25,
+    models: [{ id: 'test/ctc', path: fixtureModel('wav2vec2-ctc-tiny'), tasks: [] }],
+  });
+  try {
+    // tone-16k-s16.wav lasts 0.5 s
+    const long = await post(`${small.url}/models/test/ctc`, clip('tone-16k-s16.wav'), {
+      'content-type': 'audio/wav',
+    });
+    t.is(long.status, 413, long.text);
+    t.regex(JSON.stringify(long.body), /0\.25/);
+    const raw = await post(`${small.url}/models/test/ctc`, {
+      inputs: { raw: new Array(8000).fill(0.1), sampling_rate: 16000 },
+    });
+    t.is(raw.status, 413, raw.text);
+    const ok = await post(`${small.url}/models/test/ctc`, {
+      inputs: { raw: new Array(3200).fill(0.1), sampling_rate: 16000 },
+    });
+    t.is(ok.status, 200, ok.text);
+  } finally {
+    await small.close();
+  }
+});
+
 test('audio over the duration or byte limit maps to 413', (t) => {
   for (const code of ['ERR_AUDIO_TOO_LONG', 'ERR_AUDIO_TOO_LARGE']) {
     t.is(mapError(new InvalidInputError(code, 'over the limit')).status, 413, code);

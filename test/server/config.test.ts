@@ -8,6 +8,7 @@ import {
   parseCors,
   parseDevice,
   parseModelFlag,
+  parsePositiveSeconds,
   parseSeconds,
   parseSize,
   readConfigFile,
@@ -186,4 +187,25 @@ test('work limits, deadline and CORS: defaults, config file keys and flag parser
     'https://b.example',
   ]);
   t.throws(() => parseCors('a.example', '--cors'), { message: /--cors/ });
+});
+
+test('media limits: audio seconds and image pixels from the config file and flags', (t) => {
+  t.is(DEFAULT_CONFIG.maxAudioSeconds, 600);
+  t.is(DEFAULT_CONFIG.maxImagePixels, 50_000_000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-config-'));
+  const file = path.join(dir, 'media.json');
+  writeFileSync(file, JSON.stringify({ maxAudioSeconds: 12.5, maxImagePixels: 4096 }));
+  const cfg = resolveConfig(readConfigFile(file));
+  t.is(cfg.maxAudioSeconds, 12.5);
+  t.is(cfg.maxImagePixels, 4096);
+  const bad = (value: unknown) => {
+    const f = path.join(dir, `b${Math.random()}.json`);
+    writeFileSync(f, JSON.stringify(value));
+    return () => readConfigFile(f);
+  };
+  t.throws(bad({ maxAudioSeconds: 0 }), { message: /maxAudioSeconds must be a positive number/ });
+  t.throws(bad({ maxAudioSeconds: 'long' }), { message: /maxAudioSeconds/ });
+  t.throws(bad({ maxImagePixels: 0 }), { message: /maxImagePixels must be an integer/ });
+  t.is(parsePositiveSeconds('2.5', '--max-audio-seconds'), 2.5);
+  t.throws(() => parsePositiveSeconds('0', '--max-audio-seconds'), { message: /--max-audio-seconds/ });
 });

@@ -155,3 +155,23 @@ test('a 50000x50000 header is refused before decoding; a body over the limit is 
   });
   t.is(big.status, 413);
 });
+
+test('the image pixel limit of the server (maxImagePixels) answers 400 and keeps serving', async (t) => {
+  const small = await startTestServer({
+    maxImagePixels: 64 * 48,
+    models: [{ id: 'test/vit', path: fixtureModel('vit-tiny'), tasks: [] }],
+  });
+  try {
+    const big = await post(`${small.url}/models/test/vit`, image('rgb_300x200.png'), {
+      'content-type': 'image/png',
+    });
+    t.is(big.status, 400, big.text);
+    t.regex(JSON.stringify(big.body), /3072/);
+    const ok = await post(`${small.url}/models/test/vit`, image('rgb_64x48.png'), {
+      'content-type': 'image/png',
+    });
+    t.is(ok.status, 200, ok.text);
+  } finally {
+    await small.close();
+  }
+});

@@ -83,8 +83,8 @@ export function defaultLoader(
       offline: config.offline,
       progress: false,
       // A request names no server file: image strings are base64 or data: URLs only.
-      vision: { localFiles: false },
-      audio: { localFiles: false },
+      vision: { localFiles: false, maxPixels: config.maxImagePixels },
+      audio: { localFiles: false, maxDurationSeconds: config.maxAudioSeconds },
     };
     if (GENERATION_TASKS.has(task)) {
       // Decoders run on the generation engine (its own worker, continuous batching), one per

@@ -65,6 +65,10 @@ export interface ServerConfig {
   maxCandidateLabels: number;
   /** Largest `max_new_tokens` (`max_tokens`) a generation request may ask for; 400 above. */
   maxNewTokens: number;
+  /** Longest audio input in seconds (speech tasks), checked before and while decoding; 400 above. */
+  maxAudioSeconds: number;
+  /** Largest decoded image in pixels (vision tasks), checked from the header; 400 above. */
+  maxImagePixels: number;
   /** Seconds a request may compute before it is abandoned with 504; 0 = no deadline. */
   requestTimeout: number;
   /** Cross-origin requests: off (`false`), any origin (`true`), or these origins. */
@@ -90,6 +94,8 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   maxInputTokens: 16_384,
   maxCandidateLabels: 32,
   maxNewTokens: 4096,
+  maxAudioSeconds: 600,
+  maxImagePixels: 50_000_000,
   requestTimeout: 60,
   cors: false,
 });
@@ -245,6 +251,12 @@ export function readConfigFile(file: string): ConfigOverrides {
       case 'maxNewTokens':
         out.maxNewTokens = intIn(v, name, 1, 1_000_000);
         break;
+      case 'maxAudioSeconds':
+        out.maxAudioSeconds = positiveSeconds(seconds(v, name), name);
+        break;
+      case 'maxImagePixels':
+        out.maxImagePixels = intIn(v, name, 1, 1_000_000_000);
+        break;
       case 'requestTimeout':
         out.requestTimeout = seconds(v, name);
         break;
@@ -269,6 +281,16 @@ function seconds(v: unknown, name: string): number {
     throw configError(`${name} must be a number of seconds in [0, 86400] (got ${JSON.stringify(v)})`);
   }
   return v;
+}
+
+function positiveSeconds(v: number, name: string): number {
+  if (!(v > 0)) throw configError(`${name} must be a positive number of seconds (got ${v})`);
+  return v;
+}
+
+/** Parses a positive number of seconds (`--max-audio-seconds`). */
+export function parsePositiveSeconds(v: string, name: string): number {
+  return positiveSeconds(parseSeconds(v, name), name);
 }
 
 /** An origin as browsers send it: `scheme://host[:port]`, or `*` for any. */
