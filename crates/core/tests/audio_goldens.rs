@@ -131,6 +131,31 @@ fn broken_files_are_typed_errors() {
     zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
     let err = decode(&zero_rate, &opts).expect_err("0 Hz");
     assert_eq!(err.code(), "ERR_AUDIO_CORRUPT");
+    // WAVE_FORMAT_EXTENSIBLE layouts no speaker mapping can hold (found by fuzzing: the demuxer's
+    // mask repair overflowed a shift on 89 channels).
+    let ext = read("tone-16k-s16-ext-3ch.wav");
+    let patched = |channels: u16, mask: u32| {
+        let mut b = ext.clone();
+        b[22..24].copy_from_slice(&channels.to_le_bytes());
+        b[40..44].copy_from_slice(&mask.to_le_bytes());
+        b
+    };
+    for (channels, mask) in [(89, 0x3), (3, 0x8000_0003), (3, 0x2_0000), (19, 0)] {
+        let err = decode(&patched(channels, mask), &opts).expect_err("layout");
+        assert_eq!(
+            err.code(),
+            "ERR_AUDIO_UNSUPPORTED",
+            "{channels} ch, mask {mask:#x}: {err}"
+        );
+    }
+    // Fewer positions than channels, with room above them: placed in order, as before.
+    assert!(decode(&patched(3, 0x1), &opts).is_ok());
+    // An MP3 (ID3 tag first) with a broken extensible WAV inside: read as MP3 only, never as the
+    // WAV the generic probe would find in it (found by fuzzing).
+    let mut nested = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+    nested.extend_from_slice(&patched(89, 0x3));
+    let err = decode(&nested, &opts).expect_err("nested");
+    assert!(!err.to_string().contains("decoder failed"), "{err}");
     let short = DecodeOptions {
         max_duration_s: 0.1,
         ..Default::default()

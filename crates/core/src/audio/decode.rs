@@ -17,10 +17,9 @@ use std::io::Cursor;
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::default::formats::{FlacReader, MpaReader, OggReader, WavReader};
 
 use super::mix::{coefficients, downmix_interleaved};
 use super::resample::resample;
@@ -119,6 +118,10 @@ fn check_wav_fmt(bytes: &[u8]) -> Result<(), AudioError> {
                         "wav: the fmt chunk declares {channels} channels at {rate} Hz, block size {align}"
                     )));
                 }
+                if fmt.len() >= 24 && u16::from_le_bytes([fmt[0], fmt[1]]) == 0xFFFE {
+                    let mask = u32::from_le_bytes([fmt[20], fmt[21], fmt[22], fmt[23]]);
+                    check_channel_mask(channels, mask)?;
+                }
             }
             return Ok(());
         }
@@ -126,6 +129,34 @@ fn check_wav_fmt(bytes: &[u8]) -> Result<(), AudioError> {
             Some(next) => at = next,
             None => break,
         }
+    }
+    Ok(())
+}
+
+/// The 18 standard WAVE_FORMAT_EXTENSIBLE speaker positions (FL ... TBR).
+const SPEAKER_POSITIONS: u32 = 18;
+
+/// A WAVE_FORMAT_EXTENSIBLE layout the decoder can place: at most 18 channels, a mask naming
+/// only standard positions, and (when the mask names fewer positions than channels) room above
+/// its highest position for the rest, which are placed there in order.
+fn check_channel_mask(channels: u16, mask: u32) -> Result<(), AudioError> {
+    let unsupported = |why: String| Err(AudioError::Unsupported(format!("wav: {why}")));
+    if u32::from(channels) > SPEAKER_POSITIONS {
+        return unsupported(format!(
+            "{channels} channels; at most {SPEAKER_POSITIONS} speaker positions are supported"
+        ));
+    }
+    if mask >> SPEAKER_POSITIONS != 0 {
+        return unsupported(format!(
+            "the channel mask {mask:#x} names speaker positions beyond the {SPEAKER_POSITIONS} standard ones"
+        ));
+    }
+    let named = mask.count_ones();
+    let highest = u32::BITS - mask.leading_zeros();
+    if u32::from(channels) > named && highest + (u32::from(channels) - named) > SPEAKER_POSITIONS {
+        return unsupported(format!(
+            "{channels} channels do not fit above the positions of the channel mask {mask:#x}"
+        ));
     }
     Ok(())
 }
@@ -284,24 +315,24 @@ fn decode_inner(bytes: &[u8], options: &DecodeOptions) -> Result<Decoded, AudioE
     }
     let clean = sanitize(bytes, sniffed)?;
     let mss = MediaSourceStream::new(Box::new(Cursor::new(clean)), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = sniffed {
-        hint.with_extension(ext);
-    }
     let format_options = FormatOptions {
         enable_gapless: false,
         ..Default::default()
     };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, mss, &format_options, &MetadataOptions::default())
-        .map_err(|e| match (sniffed, e) {
-            (None, _) => AudioError::UnknownFormat,
-            (Some(f), SymError::Unsupported(what)) => {
-                AudioError::Unsupported(format!("{f}: {what}"))
-            }
-            (Some(f), e) => corrupt(f, &e),
-        })?;
-    let mut reader = probed.format;
+    // The sniffed container's own reader, never the probe: the probe scans the input for any
+    // known marker, so a file of one format could be read as another found inside it.
+    let opened: Result<Box<dyn FormatReader>, SymError> = match sniffed {
+        Some("wav") => WavReader::try_new(mss, &format_options).map(|r| Box::new(r) as _),
+        Some("flac") => FlacReader::try_new(mss, &format_options).map(|r| Box::new(r) as _),
+        Some("mp3") => MpaReader::try_new(mss, &format_options).map(|r| Box::new(r) as _),
+        Some("ogg") => OggReader::try_new(mss, &format_options).map(|r| Box::new(r) as _),
+        _ => return Err(AudioError::UnknownFormat),
+    };
+    let mut reader = opened.map_err(|e| match (sniffed, e) {
+        (Some(f), SymError::Unsupported(what)) => AudioError::Unsupported(format!("{f}: {what}")),
+        (Some(f), e) => corrupt(f, &e),
+        (None, _) => AudioError::UnknownFormat,
+    })?;
     let format_name = sniffed.unwrap_or("audio");
     let track = reader
         .tracks()
