@@ -223,8 +223,26 @@ pub fn whisper_log_mel(
     let mut scratch = fft.make_scratch_vec();
     let mut power = vec![0f64; bins];
     let mut log_spec = vec![0f64; feature_size * frames];
+    // Each mel filter is non-zero on a few bins only: summing over its first to last non-zero
+    // bin, in bin order, adds the same terms as the full sum (the skipped ones are exact zeros).
+    let spans: Vec<(usize, usize)> = (0..feature_size)
+        .map(|m| {
+            let nonzero = |b: &usize| filters[b * feature_size + m] != 0.0;
+            let lo = (0..bins).find(nonzero).unwrap_or(bins);
+            let hi = (0..bins).rev().find(nonzero).map_or(lo, |b| b + 1);
+            (lo, hi)
+        })
+        .collect();
+    // A frame of zeros (padding) has zero power: log10(1e-10) in every bin, without the FFT.
+    let silent = 0f64.max(1e-10).log10();
     for f in 0..frames {
         let start = f * hop_length;
+        if padded[start..start + n_fft].iter().all(|&v| v == 0.0) {
+            for m in 0..feature_size {
+                log_spec[m * frames + f] = silent;
+            }
+            continue;
+        }
         for (i, slot) in input.iter_mut().enumerate() {
             *slot = padded[start + i] * window[i];
         }
@@ -233,9 +251,9 @@ pub fn whisper_log_mel(
         for (p, c) in power.iter_mut().zip(&spectrum) {
             *p = c.re * c.re + c.im * c.im;
         }
-        for m in 0..feature_size {
+        for (m, &(lo, hi)) in spans.iter().enumerate() {
             let mut s = 0.0;
-            for (b, p) in power.iter().enumerate() {
+            for (b, p) in power.iter().enumerate().take(hi).skip(lo) {
                 s += filters[b * feature_size + m] * p;
             }
             log_spec[m * frames + f] = s.max(1e-10).log10();
