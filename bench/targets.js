@@ -16,6 +16,13 @@ function hubCache() {
   return path.join(os.homedir(), '.cache', 'huggingface', 'hub');
 }
 
+/** A model made by a scripts/bench/ script (never committed), or null when it was not made. */
+function benchModelDir(name) {
+  const base = process.env.HF_TASKS_BENCH_MODELS ?? path.join(os.homedir(), '.cache', 'hf-tasks', 'bench');
+  const dir = path.join(base, name);
+  return existsSync(dir) ? dir : null;
+}
+
 /** The snapshot folder of a hub model in the standard cache layout, or null when absent. */
 function snapshotDir(modelId) {
   const repo = path.join(hubCache(), `models--${modelId.replace('/', '--')}`);
@@ -67,6 +74,20 @@ export function targets() {
       maxLength: 512,
       longWords: 170,
       scenarios: ALL,
+    },
+    {
+      id: 'bert-base-random',
+      title:
+        'BERT-base size (12 layers, hidden 768, random weights; scripts/bench/make_bert_base_bench_model.py), feature-extraction (fp32 ONNX)',
+      task: 'feature-extraction',
+      kind: 'embed',
+      model: 'bert-base (random weights)',
+      dir: benchModelDir('bert-base'),
+      onnx: 'model.onnx',
+      dtype: 'fp32',
+      maxLength: 512,
+      longWords: 170,
+      scenarios: ['latency', 'batch32', 'concurrent64', 'long'],
     },
     {
       id: 'tiny-bert-ner',
