@@ -140,3 +140,37 @@ test('segmentation masks are 0/255 grayscale PNGs, ids disjoint, semantic scores
   // Semantic segments partition the image.
   t.true(covered.every((c) => c === 1));
 });
+
+test('a list of images on a 2-worker engine is split across the workers and equals the goldens', async (t) => {
+  const files = [
+    'rgb_64x48.png',
+    'rgb_300x200.png',
+    'gif_64x48.gif',
+    'exif6_64x48.png',
+    'webp_lossless_64x48.webp',
+  ];
+  const cases = files.map((file) => {
+    const found = GOLDENS.cases.find(
+      (c) =>
+        c.task === 'image-classification' &&
+        c.model === 'vit-tiny' &&
+        c.image === file &&
+        JSON.stringify(c.parameters) === '{}',
+    );
+    if (found === undefined) throw new Error(`no golden for ${file}`);
+    return found;
+  });
+  const pipe = (await pipeline('image-classification', path.join(MODELS, 'vit-tiny'), {
+    workers: 2,
+  })) as unknown as AnyPipe;
+  try {
+    const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
+    t.is(got.length, files.length);
+    for (const [i, kase] of cases.entries()) {
+      const r = await compare(kase, got[i]);
+      t.deepEqual(r.problems, [], files[i]);
+    }
+  } finally {
+    await pipe.dispose();
+  }
+});

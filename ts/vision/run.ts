@@ -112,8 +112,10 @@ export function imageFeeds(model: LoadedModel, px: Pixels): Record<string, Tenso
 }
 
 /**
- * Runs the network on images of one size as one batch (`[n, 3, h, w]`), or one by one when
- * their sizes differ (aspect-preserving processors).
+ * Runs the network on images of one size as stacked batches (`[n, 3, h, w]`), or one by one
+ * when their sizes differ (aspect-preserving processors). On an engine with several workers a
+ * list is cut into one contiguous batch per worker, run at the same time, so that a lone large
+ * call uses every worker.
  */
 export async function runImages(
   model: LoadedModel,
@@ -125,7 +127,23 @@ export async function runImages(
   if (!same || images.length === 1 || model.runner.inputNames.includes('pixel_mask')) {
     return Promise.all(images.map((px) => model.runner.run(imageFeeds(model, px), { outputs })));
   }
-  const [c, h, w] = first.shape as [number, number, number];
+  const mode = (model.runner as { mode?: unknown }).mode;
+  const workers = typeof mode === 'number' && mode > 1 ? mode : 1;
+  const chunks = Math.min(workers, images.length);
+  const size = Math.ceil(images.length / chunks);
+  const parts: Pixels[][] = [];
+  for (let i = 0; i < images.length; i += size) parts.push(images.slice(i, i + size));
+  const results = await Promise.all(parts.map((part) => runStacked(model, part, outputs)));
+  return results.flat();
+}
+
+/** One stacked run of same-size images, cut back into per-image results. */
+async function runStacked(
+  model: LoadedModel,
+  images: Pixels[],
+  outputs: string[],
+): Promise<Record<string, TensorLike>[]> {
+  const [c, h, w] = (images[0] as Pixels).shape as [number, number, number];
   const plane = c * h * w;
   const data = new Float32Array(plane * images.length);
   images.forEach((px, i) => {
