@@ -152,6 +152,13 @@ export interface PipelineOptions {
   inline?: boolean;
   /** Dynamic batching of concurrent calls: knobs, or `false` to run calls one by one. Default on. */
   batching?: boolean | BatchingOptions;
+  /**
+   * On the CPU with several workers, worker 0 also opens the model with a thread per core and
+   * runs a call there when nothing else is running, so a lone call uses every core (a second
+   * copy of the weights in that worker). Default on unless `sessionOptions.intraOpNumThreads`
+   * is set; `false` saves the memory.
+   */
+  soloSession?: boolean;
   /** Generation tasks: continuous-batching limits and the `max_new_tokens` cap. */
   generation?: GenerationOptions;
 }
@@ -294,6 +301,7 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
         ...(options.workers !== undefined && { workers: options.workers }),
         ...(options.inline !== undefined && { inline: options.inline }),
         ...(options.batching !== undefined && { batching: options.batching }),
+        ...(options.soloSession !== undefined && { soloSession: options.soloSession }),
       });
       const inline = options.inline === true || options.workers === 0;
       out.createRunner = (onnxPath, runnerOptions) => {
@@ -305,11 +313,12 @@ function loadOptions(task: TaskId, options: PipelineOptions): LoadModelOptions {
     }
   }
   if (out.createRunner === undefined) {
-    const { workers, inline, batching } = options;
+    const { workers, inline, batching, soloSession } = options;
     out.createRunner = engineRunnerFactory({
       ...(workers !== undefined && { workers }),
       ...(inline !== undefined && { inline }),
       ...(batching !== undefined && { batching }),
+      ...(soloSession !== undefined && { soloSession }),
     });
   }
   return out;

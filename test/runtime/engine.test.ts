@@ -157,3 +157,46 @@ test('engine options are checked', async (t) => {
   );
   t.is((batching as HfTasksError).code, 'ERR_INVALID_ARGUMENT');
 });
+
+test('a lone call runs on the all-cores solo session of worker 0; parts of one call and concurrent calls do not', async (t) => {
+  const model = fixtureModels()[0] as string;
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  const runner = await createEngineRunner(modelFile(model), {
+    pool,
+    padTokenId: modelFacts(model).padId,
+  });
+  t.teardown(() => runner.dispose());
+  const { availableCores } = await import('../../ts/runtime/pool.js');
+  const feeds = tokenFeeds(runner.inputNames, modelFacts(model), 1, 12, 7);
+  const inline = await createSessionRunner(modelFile(model));
+  t.teardown(() => inline.dispose());
+  const want = await inline.run(feeds);
+  const got = await runner.run(feeds);
+  for (const name of Object.keys(want)) {
+    t.true(maxAbsDiff(got[name] as TensorLike, want[name] as TensorLike) <= 1e-5, name);
+  }
+  if (availableCores() < 2) {
+    t.is(pool.soloJobs, 0, 'one core: no solo session');
+    return;
+  }
+  t.is(pool.soloJobs, 1, 'the lone call ran with every core');
+  // Two parts of one call, then two calls at once: none alone.
+  await Promise.all([runner.run(feeds, { part: true }), runner.run(feeds, { part: true })]);
+  t.is(pool.soloJobs, 1);
+  const other = tokenFeeds(runner.inputNames, modelFacts(model), 2, 30, 8);
+  await Promise.all([runner.run(feeds), runner.run(other, { outputs: [...runner.outputNames].slice(0, 1) })]);
+  t.is(pool.soloJobs, 2, 'only the first of two calls found the engine idle');
+});
+
+test('soloSession: false, or threads chosen by the caller, opens no solo session', async (t) => {
+  const model = fixtureModels()[0] as string;
+  for (const options of [{ soloSession: false }, { sessionOptions: { intraOpNumThreads: 1 } }]) {
+    const pool = new WorkerPool({ workers: 2 });
+    const runner = await createEngineRunner(modelFile(model), { pool, ...options });
+    await runner.run(tokenFeeds(runner.inputNames, modelFacts(model), 1, 8, 3));
+    t.is(pool.soloJobs, 0, JSON.stringify(options));
+    await runner.dispose();
+    await pool.dispose();
+  }
+});

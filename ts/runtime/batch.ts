@@ -224,6 +224,8 @@ export interface Job {
   /** Present when the parts are stacked into one batch. */
   layout?: BatchLayout;
   outputs?: string[];
+  /** Nothing else was running or waiting when the job was sent (it may use every core). */
+  alone?: boolean;
 }
 
 /** Runs a job on a runner: one call as is, or pack, run once and unpack. */

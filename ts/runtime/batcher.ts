@@ -65,6 +65,8 @@ interface Pending {
   /** Calls with the same key may be stacked; null when the call runs on its own. */
   key: string | null;
   outputs: string[] | undefined;
+  /** One part of a larger call (`RunOptions.part`). */
+  ofMany: boolean;
   at: number;
   resolve: (r: Record<string, TensorLike>) => void;
   reject: (e: unknown) => void;
@@ -188,6 +190,7 @@ export class Batcher {
         part: { feeds, rows: shape?.rows ?? 0, len: shape?.len ?? 0 },
         key: shape === null ? null : outputs === undefined ? '*' : JSON.stringify(outputs),
         outputs,
+        ofMany: opts.part === true,
         at: performance.now(),
         resolve: settle(resolve),
         reject: settle(reject),
@@ -288,12 +291,15 @@ export class Batcher {
   }
 
   #dispatch(calls: Pending[]): void {
+    // Alone: nothing else running or waiting, and not one part of a larger call.
+    const alone = this.#inflight === 0 && this.#queue.length === 0 && !calls.some((c) => c.ofMany);
     this.#inflight++;
     const first = calls[0] as Pending;
     const stacked = calls.length > 1;
     const job: Job = { parts: calls.map((c) => c.part) };
     if (first.outputs !== undefined) job.outputs = first.outputs;
     if (first.key !== null && this.#layout !== null) job.layout = this.#layout;
+    if (alone) job.alone = true;
     this.#stats.jobs++;
     if (calls.length > this.#stats.maxCallsPerJob) this.#stats.maxCallsPerJob = calls.length;
     if (stacked) {

@@ -12,7 +12,7 @@ import {
   type JobExecutor,
   resolveBatchingOptions,
 } from './batcher.js';
-import { defaultWorkerCount, threadsPerWorker, WorkerPool } from './pool.js';
+import { availableCores, defaultWorkerCount, threadsPerWorker, WorkerPool } from './pool.js';
 import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
 import {
   createSessionRunner,
@@ -38,6 +38,12 @@ export interface EngineOptions extends SessionRunnerOptions {
   padTokenId?: number;
   /** Run on this pool instead of the shared one for the worker count. */
   pool?: WorkerPool;
+  /**
+   * On the CPU with several workers, worker 0 also opens the model with every core's threads
+   * and runs a call there when nothing else is running (a second copy of the weights in that
+   * worker). Default on unless `sessionOptions.intraOpNumThreads` is set; `false` saves the memory.
+   */
+  soloSession?: boolean;
 }
 
 /** A `ModelRunner` on the engine. */
@@ -186,6 +192,7 @@ export async function createEngineRunner(
   const pool = options.pool ?? acquirePool(workers ?? (onGpu ? 1 : defaultWorkerCount()));
   // Sessions in a pool share the cores: intra-op threads default to cores / workers.
   const sessionOptions = { ...runnerOptions.sessionOptions };
+  const threadsChosen = sessionOptions.intraOpNumThreads !== undefined;
   sessionOptions.intraOpNumThreads ??= threadsPerWorker(pool.size);
   sessionOptions.interOpNumThreads ??= 1;
   runnerOptions.sessionOptions = sessionOptions;
@@ -197,6 +204,18 @@ export async function createEngineRunner(
     throw err;
   }
   const { key, info } = loaded;
+  // A lone call gets every core: worker 0 also holds a session with all the threads, used when
+  // nothing else runs (the pool's default thread split stays for concurrent calls).
+  const cores = availableCores();
+  if (
+    options.soloSession !== false &&
+    !onGpu &&
+    !threadsChosen &&
+    pool.size > 1 &&
+    cores > threadsPerWorker(pool.size)
+  ) {
+    await pool.loadSolo(key, cores);
+  }
   const layout = layoutOf(info.inputMetadata, info.outputMetadata);
   const executor: JobExecutor = { concurrency: pool.size, execute: (job: Job) => pool.execute(key, job) };
   return new Runner(info, pool.size, new Batcher(executor, layout, batchingOptions), async () => {
@@ -211,6 +230,7 @@ export interface EngineSettings {
   inline?: boolean;
   batching?: boolean | BatchingOptions;
   pool?: WorkerPool;
+  soloSession?: boolean;
 }
 
 /**
@@ -225,6 +245,11 @@ export function engineRunnerFactory(
   if (settings.inline !== undefined) engine.inline = settings.inline;
   if (settings.batching !== undefined) engine.batching = settings.batching;
   if (settings.pool !== undefined) engine.pool = settings.pool;
+  if (settings.soloSession !== undefined) {
+    if (typeof settings.soloSession !== 'boolean')
+      throw new HfTasksError('ERR_INVALID_ARGUMENT', 'soloSession must be a boolean');
+    engine.soloSession = settings.soloSession;
+  }
   // Checked now, so a bad option fails before any model file is read.
   checkWorkers(engine.workers);
   if (typeof engine.batching === 'object') resolveBatchingOptions(engine.batching);

@@ -80,6 +80,8 @@ interface Task {
 interface ModelEntry {
   modelPath: string;
   options: SessionRunnerOptions;
+  /** Opened in this worker slot only (a model's solo session). */
+  onlySlot?: number;
 }
 
 /**
@@ -128,6 +130,9 @@ export class WorkerPool {
   readonly #slots: Slot[] = [];
   #queue: Task[] = [];
   readonly #models = new Map<number, ModelEntry>();
+  /** Model key -> the key of its solo session in worker 0 (see `loadSolo`). */
+  readonly #soloOf = new Map<number, number>();
+  #soloJobs = 0;
   #nextKey = 1;
   #nextReq = 1;
   /** Loads and jobs not yet settled; workers are ref'ed only while this is above 0. */
@@ -158,6 +163,11 @@ export class WorkerPool {
   /** Workers replaced after a crash since the pool started. */
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Jobs run on a solo session (alone, with every core) so far. */
+  get soloJobs(): number {
+    return this.#soloJobs;
   }
 
   /** Jobs waiting for an idle worker. */
@@ -195,6 +205,11 @@ export class WorkerPool {
 
   /** Closes a model in every worker; queued jobs for it fail with `ERR_DISPOSED`. */
   async unload(key: number): Promise<void> {
+    const solo = this.#soloOf.get(key);
+    if (solo !== undefined) {
+      this.#soloOf.delete(key);
+      await this.unload(solo);
+    }
     if (!this.#models.delete(key)) return;
     const stranded = this.#queue.filter((t) => t.key === key);
     this.#queue = this.#queue.filter((t) => t.key !== key);
@@ -208,6 +223,38 @@ export class WorkerPool {
           return this.#request(s, { type: 'unload', req: 0, key }).catch(() => undefined);
         });
       await Promise.all(closing);
+    } finally {
+      this.#activity(-1);
+    }
+  }
+
+  /**
+   * Opens a second session of model `key` in worker 0 with `threads` intra-op threads, used for
+   * a job that would run alone (no other job running or waiting), so that a lone call gets every
+   * core while concurrent calls keep one single-threaded session per worker. It costs a second
+   * copy of the weights in worker 0; a failure to open it only leaves it out.
+   */
+  async loadSolo(key: number, threads: number): Promise<void> {
+    this.#assertOpen();
+    const model = this.#models.get(key);
+    const slot = this.#slots[0];
+    if (model === undefined || slot === undefined || !slot.alive || this.#soloOf.has(key)) return;
+    const solo = this.#nextKey++;
+    this.#models.set(solo, {
+      modelPath: model.modelPath,
+      options: {
+        ...model.options,
+        sessionOptions: { ...model.options.sessionOptions, intraOpNumThreads: threads },
+      },
+      onlySlot: 0,
+    });
+    this.#activity(1);
+    try {
+      await this.#loadOn(slot, solo);
+      if (this.#models.has(key)) this.#soloOf.set(key, solo);
+      else await this.unload(solo);
+    } catch {
+      this.#models.delete(solo);
     } finally {
       this.#activity(-1);
     }
@@ -327,7 +374,10 @@ export class WorkerPool {
     if (failures <= MAX_RESTARTS_IN_ROW) {
       const fresh = this.#spawn(slot.index, failures);
       this.#slots[slot.index] = fresh;
-      for (const key of this.#models.keys()) this.#loadOn(fresh, key).catch(() => undefined);
+      for (const [key, model] of this.#models) {
+        if (model.onlySlot === undefined || model.onlySlot === slot.index)
+          this.#loadOn(fresh, key).catch(() => undefined);
+      }
     }
     this.#dispatch();
   }
@@ -359,9 +409,19 @@ export class WorkerPool {
       const i = this.#queue.findIndex((t) => slot.loaded.has(t.key));
       if (i < 0) continue;
       const task = this.#queue.splice(i, 1)[0] as Task;
+      // A job that runs alone takes the model's solo session (every core) when it has one.
+      const solo = this.#soloOf.get(task.key);
+      const alone =
+        task.job.alone === true &&
+        solo !== undefined &&
+        slot.loaded.has(solo) &&
+        this.#queue.length === 0 &&
+        this.#slots.every((s) => s === slot || !s.busy);
       slot.busy = true;
       const { job, transfer } = ownedCopy(task.job);
-      this.#request(slot, { type: 'run', req: 0, key: task.key, job }, transfer).then(
+      const key = alone ? (solo as number) : task.key;
+      if (alone) this.#soloJobs++;
+      this.#request(slot, { type: 'run', req: 0, key, job }, transfer).then(
         (m) => {
           slot.failures = 0;
           slot.busy = false;

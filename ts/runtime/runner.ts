@@ -32,6 +32,12 @@ export interface RunOptions {
    * the signal's reason; a call already running finishes. Runners without a queue ignore it.
    */
   signal?: AbortSignal;
+  /**
+   * The call is one of several parts of one request run at the same time (the chunks of a
+   * large call): it never takes the engine's all-cores solo session, which is for a call that
+   * runs alone.
+   */
+  part?: boolean;
 }
 
 /** Something that runs a loaded network on named input tensors. */

@@ -79,7 +79,7 @@ export async function runRows(
   const runs: Promise<Record<string, TensorLike>>[] = [];
   for (let from = 0; from < n; from += per) {
     const to = Math.min(n, from + per);
-    runs.push(model.runner.run(textFeeds(model, rowsOf(enc, from, to)), { outputs }));
+    runs.push(model.runner.run(textFeeds(model, rowsOf(enc, from, to)), { outputs, part: true }));
   }
   return stack(await Promise.all(runs), outputs);
 }

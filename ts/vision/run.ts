@@ -125,15 +125,15 @@ export async function runImages(
   const first = images[0];
   const same = first !== undefined && images.every((p) => p.shape.every((d, i) => d === first.shape[i]));
   if (!same || images.length === 1 || model.runner.inputNames.includes('pixel_mask')) {
-    return Promise.all(images.map((px) => model.runner.run(imageFeeds(model, px), { outputs })));
+    const part = images.length > 1;
+    return Promise.all(images.map((px) => model.runner.run(imageFeeds(model, px), { outputs, part })));
   }
-  const mode = (model.runner as { mode?: unknown }).mode;
-  const workers = typeof mode === 'number' && mode > 1 ? mode : 1;
-  const chunks = Math.min(workers, images.length);
+  const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
+  const chunks = Math.min(lanes, images.length);
   const size = Math.ceil(images.length / chunks);
   const parts: Pixels[][] = [];
   for (let i = 0; i < images.length; i += size) parts.push(images.slice(i, i + size));
-  const results = await Promise.all(parts.map((part) => runStacked(model, part, outputs)));
+  const results = await Promise.all(parts.map((part) => runStacked(model, part, outputs, parts.length > 1)));
   return results.flat();
 }
 
@@ -142,6 +142,7 @@ async function runStacked(
   model: LoadedModel,
   images: Pixels[],
   outputs: string[],
+  part: boolean,
 ): Promise<Record<string, TensorLike>[]> {
   const [c, h, w] = (images[0] as Pixels).shape as [number, number, number];
   const plane = c * h * w;
@@ -151,7 +152,7 @@ async function runStacked(
   });
   const out = await model.runner.run(
     { pixel_values: { type: 'float32', data, dims: [images.length, c, h, w] } },
-    { outputs },
+    { outputs, part },
   );
   // Cut the stacked outputs back into per-image results.
   return images.map((_, i) => {
