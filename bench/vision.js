@@ -96,9 +96,8 @@ async function hfTasks() {
 
 async function ours(images) {
   const { pipeline } = await hfTasks();
-  const pipe = await pipeline('image-classification', MODEL, {
-    sessionOptions: { intraOpNumThreads: Math.max(1, Math.floor(THREADS / 2)), interOpNumThreads: 1 },
-  });
+  // The engine's defaults, as a user gets them.
+  const pipe = await pipeline('image-classification', MODEL);
   try {
     return await patterns(
       images,

@@ -154,9 +154,9 @@ export interface PipelineOptions {
   batching?: boolean | BatchingOptions;
   /**
    * On the CPU with several workers, worker 0 also opens the model with a thread per core and
-   * runs a call there when nothing else is running, so a lone call uses every core (a second
-   * copy of the weights in that worker). Default on unless `sessionOptions.intraOpNumThreads`
-   * is set; `false` saves the memory.
+   * runs a call there when nothing else runs or waits, so a lone call uses every core (a second
+   * copy of the weights in that worker). Default: on for graphs of 4 MiB and more unless
+   * `sessionOptions.intraOpNumThreads` is set; `true`: whatever the size; `false`: never.
    */
   soloSession?: boolean;
   /** Generation tasks: continuous-batching limits and the `max_new_tokens` cap. */

@@ -164,6 +164,7 @@ test('a lone call runs on the all-cores solo session of worker 0; parts of one c
   t.teardown(() => pool.dispose());
   const runner = await createEngineRunner(modelFile(model), {
     pool,
+    soloSession: true,
     padTokenId: modelFacts(model).padId,
   });
   t.teardown(() => runner.dispose());
@@ -189,9 +190,10 @@ test('a lone call runs on the all-cores solo session of worker 0; parts of one c
   t.is(pool.soloJobs, 2, 'only the first of two calls found the engine idle');
 });
 
-test('soloSession: false, or threads chosen by the caller, opens no solo session', async (t) => {
+test('soloSession: false, threads chosen by the caller, or a small graph: no solo session', async (t) => {
   const model = fixtureModels()[0] as string;
-  for (const options of [{ soloSession: false }, { sessionOptions: { intraOpNumThreads: 1 } }]) {
+  // (and a fixture graph under 4 MiB gets none by default)
+  for (const options of [{}, { soloSession: false }, { sessionOptions: { intraOpNumThreads: 1 } }]) {
     const pool = new WorkerPool({ workers: 2 });
     const runner = await createEngineRunner(modelFile(model), { pool, ...options });
     await runner.run(tokenFeeds(runner.inputNames, modelFacts(model), 1, 8, 3));

@@ -3,6 +3,7 @@
  * inline) plus a per-model dynamic batcher. `createEngineRunner` opens a model on it; tasks see
  * an ordinary `ModelRunner`.
  */
+import { statSync } from 'node:fs';
 import { HfTasksError, ModelError } from '../errors.js';
 import { type BatchLayout, batchLayout, type Job, runJob, type ValueInfo } from './batch.js';
 import {
@@ -39,9 +40,11 @@ export interface EngineOptions extends SessionRunnerOptions {
   /** Run on this pool instead of the shared one for the worker count. */
   pool?: WorkerPool;
   /**
-   * On the CPU with several workers, worker 0 also opens the model with every core's threads
-   * and runs a call there when nothing else is running (a second copy of the weights in that
-   * worker). Default on unless `sessionOptions.intraOpNumThreads` is set; `false` saves the memory.
+   * On the CPU with several workers, worker 0 also opens the model with a thread per core and
+   * runs a job there when nothing else runs or waits (a second copy of the weights in that
+   * worker); other jobs wait for it. Default: on for graphs of 4 MiB and more (smaller ones run
+   * faster on one thread) unless `sessionOptions.intraOpNumThreads` is set; `true`: whatever
+   * the size; `false`: never (saves the memory).
    */
   soloSession?: boolean;
 }
@@ -64,6 +67,25 @@ function checkWorkers(v: unknown): number | undefined {
     throw new HfTasksError('ERR_INVALID_ARGUMENT', `workers must be an integer >= 0 (got ${String(v)})`);
   }
   return v;
+}
+
+/**
+ * Smallest ONNX file (with its external data) given a solo session: smaller graphs run each
+ * operator in microseconds, where handing work to more threads costs more than it saves.
+ */
+const SOLO_MIN_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of an ONNX file and its external data beside it (0 when unreadable). */
+function graphBytes(file: string): number {
+  let total = 0;
+  for (const f of [file, `${file}_data`, `${file}.data`]) {
+    try {
+      total += statSync(f).size;
+    } catch {
+      // Absent.
+    }
+  }
+  return total;
 }
 
 /** Pools shared by every runner that asks for the same number of workers. */
@@ -212,7 +234,8 @@ export async function createEngineRunner(
     !onGpu &&
     !threadsChosen &&
     pool.size > 1 &&
-    cores > threadsPerWorker(pool.size)
+    cores > threadsPerWorker(pool.size) &&
+    (options.soloSession === true || graphBytes(modelPath) >= SOLO_MIN_BYTES)
   ) {
     await pool.loadSolo(key, cores);
   }

@@ -133,6 +133,8 @@ export class WorkerPool {
   /** Model key -> the key of its solo session in worker 0 (see `loadSolo`). */
   readonly #soloOf = new Map<number, number>();
   #soloJobs = 0;
+  /** A solo job is running: it holds every core, so other jobs wait for it. */
+  #soloBusy = false;
   #nextKey = 1;
   #nextReq = 1;
   /** Loads and jobs not yet settled; workers are ref'ed only while this is above 0. */
@@ -404,6 +406,9 @@ export class WorkerPool {
   }
 
   #dispatch(): void {
+    // A job running alone holds every core: the next ones wait for it (it ends sooner than it
+    // would on one core, and two sessions would fight over the cores).
+    if (this.#soloBusy) return;
     for (const slot of this.#slots) {
       if (!slot.alive || slot.busy || this.#queue.length === 0) continue;
       const i = this.#queue.findIndex((t) => slot.loaded.has(t.key));
@@ -420,17 +425,22 @@ export class WorkerPool {
       slot.busy = true;
       const { job, transfer } = ownedCopy(task.job);
       const key = alone ? (solo as number) : task.key;
-      if (alone) this.#soloJobs++;
+      if (alone) {
+        this.#soloJobs++;
+        this.#soloBusy = true;
+      }
       this.#request(slot, { type: 'run', req: 0, key, job }, transfer).then(
         (m) => {
           slot.failures = 0;
           slot.busy = false;
+          if (alone) this.#soloBusy = false;
           if (m.type === 'result') this.#settle(task, null, m.results);
           else this.#settle(task, new HfTasksError('ERR_INTERNAL', `unexpected worker reply ${m.type}`));
           this.#dispatch();
         },
         (err: unknown) => {
           slot.busy = false;
+          if (alone) this.#soloBusy = false;
           this.#settle(task, err);
           this.#dispatch();
         },
