@@ -16,11 +16,11 @@
  *   npm run models:fetch -- openai/whisper-tiny.en
  *   node --import=tsx bench/speech.js [--passes 3] [--threads 2]
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clearImpls, runImpl } from './child.js';
 import { machine } from './machine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -210,18 +210,14 @@ if (only !== null) {
   process.exit(0);
 }
 
-/** One implementation in a child process; its result is kept in a .tmp file until the run ends. */
+/** One implementation in a child process of its own (see bench/child.js). */
 function child(impl) {
-  const tmp = path.join(resultsDir, `speech-${impl}.tmp`);
-  if (existsSync(tmp)) return JSON.parse(readFileSync(tmp, 'utf8'));
-  const args = ['--import=tsx', fileURLToPath(import.meta.url), '--impl', impl];
-  args.push('--passes', String(PASSES), '--threads', String(THREADS));
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  if (line === undefined) throw new Error(`${impl}: no result`);
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(tmp, line.slice(7));
-  return JSON.parse(line.slice(7));
+  return runImpl(fileURLToPath(import.meta.url), 'speech', impl, [
+    '--passes',
+    String(PASSES),
+    '--threads',
+    String(THREADS),
+  ]);
 }
 
 const results = {
@@ -256,5 +252,5 @@ const md = [
   '',
 ].join('\n');
 writeFileSync(path.join(resultsDir, 'speech.md'), md);
-for (const impl of Object.keys(IMPLS)) rmSync(path.join(resultsDir, `speech-${impl}.tmp`), { force: true });
+clearImpls('speech', Object.keys(IMPLS));
 process.stdout.write(md);

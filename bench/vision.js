@@ -9,12 +9,12 @@
  *   .venv/bin/python scripts/bench/make_vit_bench_model.py
  *   node --import=tsx bench/vision.js [--model DIR] [--images 64] [--threads 2]
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { clearImpls, runImpl } from './child.js';
 import { machine } from './machine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -208,19 +208,17 @@ if (only !== null) {
   process.exit(0);
 }
 
-/** Each implementation's result is kept in bench/results/vision-<impl>.tmp until the run ends. */
+/** One implementation in a child process of its own (see bench/child.js). */
 function child(impl) {
-  const tmp = path.join(resultsDir, `vision-${impl}.tmp`);
-  if (existsSync(tmp)) return JSON.parse(readFileSync(tmp, 'utf8'));
-  const args = ['--import=tsx', fileURLToPath(import.meta.url), '--impl', impl];
-  for (const k of ['model', 'images', 'threads'])
-    args.push(`--${k}`, String(arg(k, '') || { model: MODEL, images: IMAGES, threads: THREADS }[k]));
-  const out = execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-  if (line === undefined) throw new Error(`${impl}: no result`);
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(tmp, line.slice(7));
-  return JSON.parse(line.slice(7));
+  return runImpl(
+    fileURLToPath(import.meta.url),
+    'vision',
+    impl,
+    ['model', 'images', 'threads'].flatMap((k) => [
+      `--${k}`,
+      String(arg(k, '') || { model: MODEL, images: IMAGES, threads: THREADS }[k]),
+    ]),
+  );
 }
 
 const results = {
@@ -252,5 +250,5 @@ const md = [
   '',
 ].join('\n');
 writeFileSync(path.join(resultsDir, 'vision.md'), md);
-for (const impl of Object.keys(IMPLS)) rmSync(path.join(resultsDir, `vision-${impl}.tmp`), { force: true });
+clearImpls('vision', Object.keys(IMPLS));
 process.stdout.write(md);
