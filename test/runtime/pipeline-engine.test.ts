@@ -90,7 +90,12 @@ test('pipeline options reach the engine: a full queue answers ERR_QUEUE_FULL', a
   const settled = await Promise.allSettled(TEXTS.map((x) => pipe(x)));
   const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   t.true(rejected.length > 0);
-  t.true(settled[0]?.status === 'fulfilled', 'the first call runs');
+  // Tokenization runs on the thread pool, so which call reaches the idle engine first (and
+  // runs) is not fixed; one of them does.
+  t.true(
+    settled.some((s) => s.status === 'fulfilled'),
+    'a call runs',
+  );
   for (const r of rejected) {
     t.true(r.reason instanceof QueueFullError);
     t.is((r.reason as QueueFullError).code, 'ERR_QUEUE_FULL');
