@@ -165,6 +165,8 @@ test('a lone call runs on the all-cores solo session of worker 0; parts of one c
   const runner = await createEngineRunner(modelFile(model), {
     pool,
     soloSession: true,
+    // No wait for company: a call submitted while another runs is sent at once (not alone).
+    batching: { maxWaitMs: 0 },
     padTokenId: modelFacts(model).padId,
   });
   t.teardown(() => runner.dispose());
