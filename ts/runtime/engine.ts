@@ -5,6 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { HfTasksError, ModelError } from '../errors.js';
+import { externalDataCandidates } from '../hub/files.js';
 import { type BatchLayout, batchLayout, type Job, runJob, type ValueInfo } from './batch.js';
 import {
   Batcher,
@@ -78,7 +79,7 @@ const SOLO_MIN_BYTES = 4 * 1024 * 1024;
 /** Bytes of an ONNX file and its external data beside it (0 when unreadable). */
 function graphBytes(file: string): number {
   let total = 0;
-  for (const f of [file, `${file}_data`, `${file}.data`]) {
+  for (const f of [file, ...externalDataCandidates(file)]) {
     try {
       total += statSync(f).size;
     } catch {

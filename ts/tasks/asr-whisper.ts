@@ -721,7 +721,7 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     let stalled = 0;
     while (seek < maxFrames) {
       const n = Math.min(maxFrames - seek, segmentFrames);
-      const input = seek === 0 && maxFrames <= segmentFrames ? window(0) : window(seek);
+      const input = window(seek);
       const res = await generator.generate(requestFor(r, prompt, input, timestamps), {});
       let seq = [...(res.sequences[0]?.ids ?? [])];
       if (seq.length > 0 && pad !== null && seq[seq.length - 1] === pad) {
