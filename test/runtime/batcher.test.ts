@@ -79,6 +79,56 @@ test('an idle model runs the first call at once, alone', async (t) => {
   t.is(tagOf(await p), 1);
 });
 
+test('an idle model waits for calls under way (tracked) and sends them as one job, not alone', async (t) => {
+  const gate = new Gate(2);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 10_000 });
+  const ends = [b.track(), b.track(), b.track()];
+  const p1 = b.submit(call(1, 4));
+  t.is(gate.jobs.length, 0, 'two more calls are on their way');
+  await new Promise((r) => setTimeout(r, 20));
+  const p2 = b.submit(call(2, 4));
+  t.is(gate.jobs.length, 0);
+  const p3 = b.submit(call(3, 4));
+  t.is(gate.jobs.length, 1, 'sent as soon as every call under way is queued, long before maxWaitMs');
+  t.deepEqual(jobTags(gate.jobs[0] as Job), [1, 2, 3]);
+  t.is(gate.jobs[0]?.alone, true, 'every call under way is in it: the job may take every core');
+  await gate.drain();
+  t.deepEqual([tagOf(await p1), tagOf(await p2), tagOf(await p3)], [1, 2, 3]);
+  for (const end of ends) end();
+});
+
+test('a tracked call that ends without running frees the call waiting for it', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 10_000 });
+  const endFirst = b.track();
+  const endSecond = b.track();
+  const p = b.submit(call(1, 4));
+  t.is(gate.jobs.length, 0, 'waits for the second call');
+  endSecond(); // it failed validation, say: it will never be queued
+  t.is(gate.jobs.length, 1, 'sent at once');
+  t.is(gate.jobs[0]?.alone, true, 'nothing else is under way: the job runs alone');
+  endSecond(); // ending twice changes nothing
+  await gate.drain();
+  t.is(tagOf(await p), 1);
+  endFirst();
+});
+
+test('a job is not alone while another tracked call is under way', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const ends = [b.track(), b.track()];
+  const p = b.submit(call(1, 4));
+  t.is(gate.jobs.length, 1, 'maxWaitMs 0: no wait for company');
+  t.not(gate.jobs[0]?.alone, true, 'the other call may arrive while this one runs');
+  await gate.drain();
+  t.is(tagOf(await p), 1);
+  for (const end of ends) end();
+  const q = b.submit(call(2, 4));
+  t.is(gate.jobs[1]?.alone, true, 'untracked and nothing else under way');
+  await gate.drain();
+  t.is(tagOf(await q), 2);
+});
+
 test('calls that arrive while the model is busy are stacked, sorted by length, and each gets its own result', async (t) => {
   const gate = new Gate(1);
   const b = new Batcher(gate, LAYOUT, {

@@ -192,6 +192,33 @@ test('a lone call runs on the all-cores solo session of worker 0; parts of one c
   t.is(pool.soloJobs, 2, 'only the first of two calls found the engine idle');
 });
 
+test('calls of a burst (tracked as under way) wait for each other and never take the solo session', async (t) => {
+  const { availableCores } = await import('../../ts/runtime/pool.js');
+  const model = fixtureModels()[0] as string;
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  const runner = await createEngineRunner(modelFile(model), {
+    pool,
+    soloSession: true,
+    batching: { maxWaitMs: 50 },
+    padTokenId: modelFacts(model).padId,
+  });
+  t.teardown(() => runner.dispose());
+  const facts = modelFacts(model);
+  const feeds = (i: number) => tokenFeeds(runner.inputNames, facts, 1, 10 + i, 5 + i);
+  const ends = [runner.track(), runner.track(), runner.track()];
+  // Two arrive; the third is still on its way when maxWaitMs runs out.
+  await Promise.all([runner.run(feeds(0)), runner.run(feeds(1))]);
+  t.is(runner.stats().jobs, 1, 'the first two waited for each other');
+  await runner.run(feeds(2));
+  t.is(pool.soloJobs, 0, 'no job ran alone while other calls were under way');
+  for (const end of ends) end();
+  const end = runner.track();
+  await runner.run(feeds(3));
+  end();
+  t.is(pool.soloJobs, availableCores() < 2 ? 0 : 1, 'a lone call still gets every core');
+});
+
 test('soloSession: false, threads chosen by the caller, or a small graph: no solo session', async (t) => {
   const model = fixtureModels()[0] as string;
   // (and a fixture graph under 4 MiB gets none by default)

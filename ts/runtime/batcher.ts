@@ -119,6 +119,8 @@ export class Batcher {
   readonly #opts: Required<BatchingOptions>;
   #queue: Pending[] = [];
   #inflight = 0;
+  /** Calls announced through `track` and not yet ended. */
+  #active = 0;
   #timer: NodeJS.Timeout | null = null;
   #closed: Error | null = null;
   readonly #stats: BatcherStats = {
@@ -155,6 +157,23 @@ export class Batcher {
 
   stats(): BatcherStats {
     return { ...this.#stats };
+  }
+
+  /**
+   * Counts a call under way (tokenizing, queued, running or post-processing) until the returned
+   * function is called. Calls that are under way but not queued yet are company on their way:
+   * an idle engine waits up to `maxWaitMs` for them, and a job is never "alone" while they come.
+   */
+  track(): () => void {
+    this.#active++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#active--;
+      // A call that was waiting for company may now be the only one left.
+      if (this.#queue.length > 0) this.#pump();
+    };
   }
 
   /** Queues one call; resolves with its own outputs. */
@@ -232,7 +251,9 @@ export class Batcher {
   /** Milliseconds the oldest call should still wait for company; 0 to send now. */
   #waitLeft(): number {
     const oldest = this.#queue[0] as Pending;
-    if (this.#inflight === 0 || oldest.key === null || this.#opts.maxWaitMs === 0) return 0;
+    if (oldest.key === null || this.#opts.maxWaitMs === 0) return 0;
+    // An idle engine waits only for calls already under way that have not reached the queue.
+    if (this.#inflight === 0 && this.#active <= this.#queue.length) return 0;
     const left = oldest.at + this.#opts.maxWaitMs - performance.now();
     if (left <= 0) return 0;
     // Send at once when the queue already fills a batch.
@@ -291,8 +312,12 @@ export class Batcher {
   }
 
   #dispatch(calls: Pending[]): void {
-    // Alone: nothing else running or waiting, and not one part of a larger call.
-    const alone = this.#inflight === 0 && this.#queue.length === 0 && !calls.some((c) => c.ofMany);
+    // Alone: nothing else running, waiting or on its way, and not one part of a larger call.
+    const alone =
+      this.#inflight === 0 &&
+      this.#queue.length === 0 &&
+      this.#active <= calls.length &&
+      !calls.some((c) => c.ofMany);
     this.#inflight++;
     const first = calls[0] as Pending;
     const stacked = calls.length > 1;

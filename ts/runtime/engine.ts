@@ -60,6 +60,13 @@ export interface EngineRunner extends ModelRunner {
   readonly batching: boolean;
   /** What the batcher did so far. */
   stats(): BatcherStats;
+  /**
+   * Announces a call that is under way and will run here (the pipeline calls it as a call
+   * starts, before tokenization); returns the function that ends it. While other calls are
+   * under way, a call that finds the engine idle waits up to `maxWaitMs` for them instead of
+   * running alone on every core.
+   */
+  track(): () => void;
 }
 
 function checkWorkers(v: unknown): number | undefined {
@@ -154,6 +161,10 @@ class Runner implements EngineRunner {
 
   stats(): BatcherStats {
     return this.#batcher.stats();
+  }
+
+  track(): () => void {
+    return this.#batcher.track();
   }
 
   run(feeds: Record<string, TensorLike>, opts?: RunOptions): Promise<Record<string, TensorLike>> {
