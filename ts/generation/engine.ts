@@ -2,7 +2,9 @@
  * The generation engine for one decoder model: a dedicated worker thread that owns the session
  * (intra-op threads = cores, weights held once), the tokenizer and the decode loop; or the same
  * loop inline in the calling thread. Requests go in as prompt ids and parameters, token events
- * and results come back; key/value caches never leave the thread that owns the session.
+ * and results come back; key/value caches never leave the thread that owns the session. On
+ * WebGPU they stay in GPU memory between steps (`deviceCache`): the loop and the session share
+ * a thread, so the device tensors never have to cross one.
  *
  * A `Generator` is also a `ModelRunner`, so the model loader can hand it to a task like any
  * runner; its `run` executes single forward passes on the same session.
@@ -12,6 +14,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { HfTasksError, ModelError, WorkerCrashedError } from '../errors.js';
 import { loadModelConfig } from '../runtime/config.js';
+import { gpuProviderOf } from '../runtime/device.js';
+import { liveDeviceTensors } from '../runtime/device-tensor.js';
+import { onnxOutputNames } from '../runtime/onnx-graph.js';
 import { availableCores } from '../runtime/pool.js';
 import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import { SessionRunner, type SessionRunnerOptions } from '../runtime/session.js';
@@ -24,6 +29,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type LoopOptions,
+  type LoopStats,
   type TokenEvent,
 } from './loop.js';
 import { encoderLayout, seq2seqLayout } from './seq2seq.js';
@@ -47,6 +53,20 @@ export interface GenerateCallOptions {
   onToken?: (event: TokenEvent) => void;
 }
 
+/** Where a generation engine keeps its caches, from the thread that runs it. */
+export interface DeviceCacheStats extends LoopStats {
+  /** The device the decoder session runs on. */
+  device: string;
+  /** Device tensors alive in the engine's thread (0 once no request runs). */
+  liveDeviceTensors: number;
+  /** Decoder runs fed at least one device tensor. */
+  deviceFedRuns: number;
+  /** Row gathers, cuts and joins run on the device (rows joining, leaving, beam reorders). */
+  deviceMoves: number;
+  /** Device tensors copied to host memory by the engine's helper graphs. */
+  downloads: number;
+}
+
 /** A loaded generation model. */
 export interface Generator extends ModelRunner {
   readonly layout: DecoderLayout;
@@ -54,6 +74,8 @@ export interface Generator extends ModelRunner {
   generate(request: GenerationRequest, options?: GenerateCallOptions): Promise<GenerationResult>;
   /** Requests waiting and rows being decoded (inline mode only; null from a worker). */
   stats(): { queued: number; activeRows: number; steps: number; maxRowsPerStep: number } | null;
+  /** Where the caches are kept and what is still alive there, asked of the engine's thread. */
+  deviceCacheStats?(): Promise<DeviceCacheStats>;
 }
 
 /** The folder with tokenizer.json / config.json for an ONNX file (its own, or the parent of onnx/). */
@@ -82,43 +104,90 @@ export interface OpenedGenerator {
   session: SessionRunner;
   loop: GenerationLoop;
   layout: DecoderLayout;
+  /** Stops the loop, waits for its step in flight, frees its caches and releases every session. */
   dispose(): Promise<void>;
+  /** Where the caches are kept and what is alive on the device, in this thread. */
+  deviceCacheStats(): DeviceCacheStats;
+}
+
+/**
+ * The outputs of an ONNX file that hold caches (present.*) or, for an encoder, its output:
+ * kept on the device when the session runs on WebGPU. None when the device cache is off or
+ * the session cannot run on WebGPU.
+ */
+function deviceOutputsOf(file: string, options: GeneratorOptions, encoder: boolean): string[] {
+  if (options.deviceCache === false) return [];
+  const providers = options.sessionOptions?.executionProviders;
+  const gpu = providers !== undefined ? gpuProviderOf(providers) : options.device;
+  if (gpu !== 'webgpu') return [];
+  let names: string[];
+  try {
+    names = onnxOutputNames(file);
+  } catch {
+    // A file this reader cannot follow runs with its caches in host memory.
+    return [];
+  }
+  if (encoder) {
+    const out = names.includes('last_hidden_state') ? 'last_hidden_state' : names[0];
+    return out === undefined ? [] : [out];
+  }
+  return names.filter((n) => n.startsWith('present'));
 }
 
 /** Opens the session(s), tokenizer and loop in this thread. */
 export async function openInline(onnxFile: string, options: GeneratorOptions): Promise<OpenedGenerator> {
   const dir = modelDirOf(onnxFile);
   const config = loadModelConfig(dir);
-  const { seq2seq, ...sessionOptions } = options;
+  const { seq2seq, inline: _inline, deviceCache: _deviceCache, ...rest } = options;
+  const sessionOptions: SessionRunnerOptions = {
+    ...(rest.device !== undefined && { device: rest.device }),
+    ...(rest.deviceFallback !== undefined && { deviceFallback: rest.deviceFallback }),
+    ...(rest.sessionOptions !== undefined && { sessionOptions: rest.sessionOptions }),
+  };
+  const open = (file: string, encoder = false) =>
+    SessionRunner.create(file, { ...sessionOptions, deviceOutputs: deviceOutputsOf(file, options, encoder) });
   const sessions: SessionRunner[] = [];
+  let loop: GenerationLoop | null = null;
   const release = async () => {
+    if (loop !== null) {
+      loop.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
+      await loop.idle();
+    }
     await Promise.all(sessions.map((s) => s.dispose()));
   };
+  const stats = (session: SessionRunner): DeviceCacheStats => ({
+    ...(loop as GenerationLoop).stats(),
+    device: session.device,
+    liveDeviceTensors: liveDeviceTensors(),
+    deviceFedRuns: sessions.reduce((n, s) => n + s.deviceFedRuns, 0),
+    deviceMoves: sessions.reduce((n, s) => n + (s.deviceOps?.stats.deviceRuns ?? 0), 0),
+    downloads: sessions.reduce((n, s) => n + (s.deviceOps?.stats.downloads ?? 0), 0),
+  });
   try {
-    const session = await SessionRunner.create(onnxFile, sessionOptions);
+    const session = await open(onnxFile);
     sessions.push(session);
     const tokenizer = Tokenizer.fromFile(dir);
     const decl = declarations(session);
     if (seq2seq === undefined) {
       const layout = decoderLayout(decl.inputs, decl.outputs, config);
-      const loop = new GenerationLoop(session, layout, tokenizer, options);
-      return { session, loop, layout, dispose: release };
+      loop = new GenerationLoop(session, layout, tokenizer, options);
+      return { session, loop, layout, dispose: release, deviceCacheStats: () => stats(session) };
     }
-    const encoder = await SessionRunner.create(seq2seq.encoderFile, sessionOptions);
+    const encoder = await open(seq2seq.encoderFile, true);
     sessions.push(encoder);
     let first = session;
     if (seq2seq.firstFile !== undefined) {
-      first = await SessionRunner.create(seq2seq.firstFile, sessionOptions);
+      first = await open(seq2seq.firstFile);
       sessions.push(first);
     }
     const enc = declarations(encoder);
     const layout = seq2seqLayout(decl.inputs, decl.outputs, config);
-    const loop = new GenerationLoop(session, layout, tokenizer, options, {
+    loop = new GenerationLoop(session, layout, tokenizer, options, {
       encoder,
       encoderLayout: encoderLayout(enc.inputs, enc.outputs),
       first,
     });
-    return { session, loop, layout, dispose: release };
+    return { session, loop, layout, dispose: release, deviceCacheStats: () => stats(session) };
   } catch (err) {
     await release();
     throw err;
@@ -133,11 +202,13 @@ class InlineGenerator implements Generator {
   readonly #session: SessionRunner;
   readonly #loop: GenerationLoop;
   readonly #release: () => Promise<void>;
+  readonly #stats: () => DeviceCacheStats;
 
-  constructor({ session, loop, layout, dispose }: OpenedGenerator) {
+  constructor({ session, loop, layout, dispose, deviceCacheStats }: OpenedGenerator) {
     this.#session = session;
     this.#loop = loop;
     this.#release = dispose;
+    this.#stats = deviceCacheStats;
     this.layout = layout;
     this.inputNames = session.inputNames;
     this.outputNames = session.outputNames;
@@ -160,8 +231,11 @@ class InlineGenerator implements Generator {
     };
   }
 
+  async deviceCacheStats(): Promise<DeviceCacheStats> {
+    return this.#stats();
+  }
+
   async dispose(): Promise<void> {
-    this.#loop.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
     await this.#release();
   }
 }
@@ -192,6 +266,7 @@ export type ToGenWorker =
   | { type: 'generate'; id: number; request: GenerationRequest }
   | { type: 'cancel'; id: number }
   | { type: 'run'; id: number; feeds: Record<string, TensorLike>; outputs?: string[] }
+  | { type: 'stats'; id: number }
   | { type: 'close' };
 
 export type FromGenWorker =
@@ -199,6 +274,7 @@ export type FromGenWorker =
   | { type: 'token'; id: number; event: TokenEvent }
   | { type: 'result'; id: number; result: GenerationResult }
   | { type: 'ran'; id: number; outputs: Record<string, TensorLike> }
+  | { type: 'stats'; id: number; stats: DeviceCacheStats }
   | { type: 'error'; id: number; error: WireError };
 
 function startWorker(): Worker {
@@ -276,6 +352,7 @@ class WorkerGenerator implements Generator {
     if (m.type === 'error') p.reject(fromWire(m.error));
     else if (m.type === 'result') p.resolve(m.result as never);
     else if (m.type === 'ran') p.resolve(m.outputs as never);
+    else if (m.type === 'stats') p.resolve(m.stats as never);
     else p.resolve(m as never);
   }
 
@@ -312,6 +389,11 @@ class WorkerGenerator implements Generator {
 
   stats() {
     return null;
+  }
+
+  deviceCacheStats(): Promise<DeviceCacheStats> {
+    const id = this.#nextId++;
+    return this.#call(id, { type: 'stats', id });
   }
 
   dispose(): Promise<void> {

@@ -5,10 +5,25 @@
  * position ids per row), a request joins after its prompt pass and leaves when it finishes or
  * is cancelled. Greedy and beam results do not depend on batch-mates: padding is masked and
  * every row keeps its own positions. Caches never leave this loop; callers get token events.
+ *
+ * On a runner that keeps outputs on the device (a WebGPU session opened with its present.*
+ * outputs as device outputs), the caches stay there: each step feeds the previous step's
+ * present.* tensors back as its past inputs, and rows that join, leave or are reordered by beam
+ * search are gathered, cut and joined by helper graphs on the same device. Every device tensor
+ * is freed when replaced, when its batch ends or fails, and when the loop closes.
  */
 import { HfTasksError, InvalidInputError, ModelError, QueueFullError } from '../errors.js';
-import type { ModelRunner, TensorLike } from '../runtime/runner.js';
+import { type DeviceOps, type DeviceTensor, isDeviceTensor } from '../runtime/device-tensor.js';
+import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import type { Tokenizer } from '../tokenizer.js';
+import {
+  type CacheDims,
+  type CacheTensor,
+  freeCaches,
+  joinCaches,
+  replaceCaches,
+  takeCaches,
+} from './caches.js';
 import type { CacheSlot, DecoderLayout } from './decoder.js';
 import { BeamSearch, type DecodingConfig, TokenSampler } from './kernels.js';
 import { type EncoderLayout, isSeq2Seq, type Seq2SeqLayout } from './seq2seq.js';
@@ -85,6 +100,44 @@ export interface LoopOptions {
   maxQueued?: number;
   /** Share forward passes between requests (graphs with position_ids and attention_mask). Default true. */
   batching?: boolean;
+  /**
+   * Keep the key/value caches (and an encoder-decoder's encoder output) in GPU memory between
+   * decoding steps instead of copying them through host memory at every step. Default: on where
+   * the model runs on WebGPU; `false` turns it off. No effect on the CPU, nor on CUDA, where
+   * onnxruntime-node 1.23 offers no device outputs (its device tensors are WebGPU buffers).
+   */
+  deviceCache?: boolean;
+}
+
+/** A runner that can keep outputs on its device (an inline WebGPU session). */
+export interface DeviceRunner extends ModelRunner {
+  readonly deviceOutputs: readonly string[];
+  readonly deviceOps: DeviceOps | null;
+  runOnDevice(
+    feeds: Record<string, TensorLike | DeviceTensor>,
+    opts?: RunOptions,
+  ): Promise<Record<string, TensorLike | DeviceTensor>>;
+}
+
+/** Whether `runner` keeps every output of `names` on its device. */
+function keepsOnDevice(runner: ModelRunner, names: readonly string[]): runner is DeviceRunner {
+  const r = runner as Partial<DeviceRunner>;
+  return (
+    typeof r.runOnDevice === 'function' &&
+    r.deviceOps !== null &&
+    r.deviceOps !== undefined &&
+    names.every((n) => r.deviceOutputs?.includes(n) === true)
+  );
+}
+
+/** What the loop reports about its caches (for tests and diagnostics). */
+export interface LoopStats {
+  /** Forward passes run so far (prompt passes and decode steps). */
+  steps: number;
+  /** Decode steps whose past caches were fed from device tensors. */
+  deviceSteps: number;
+  /** Whether the caches are kept on the device. */
+  deviceCache: boolean;
 }
 
 interface Row {
@@ -124,16 +177,24 @@ interface Batch {
   rows: Row[];
   /** Columns in the cache (padding included). */
   width: number;
-  cache: Float32Array[];
+  cache: CacheTensor[];
   /**
    * Encoder-decoder models: per cross-attention slot a [rows, heads, encWidth, headDim] tensor,
    * the encoder output [rows, encWidth, hidden] and each row's encoder length (columns past it
    * are zero padding, masked by encoder_attention_mask).
    */
-  cross: Float32Array[];
-  hidden: Float32Array | null;
+  cross: CacheTensor[];
+  hidden: CacheTensor | null;
   encLens: number[];
   encWidth: number;
+}
+
+/** Frees a batch's device tensors and empties it. */
+function freeBatch(b: Batch): void {
+  freeCaches([...b.cache, ...b.cross, b.hidden]);
+  b.cache = [];
+  b.cross = [];
+  b.hidden = null;
 }
 
 /** The encoder and the first-step decoder of an encoder-decoder model. */
@@ -163,11 +224,19 @@ export class GenerationLoop {
   readonly #parts: Seq2SeqParts | null;
   readonly #queue: Active[] = [];
   #batches: Batch[] = [];
+  /** Finished requests whose results wait for their rows to leave (see `#flush`). */
+  readonly #done: Array<[Active, GenerationResult]> = [];
   #activeCost = 0;
-  #running = false;
+  #running: Promise<void> | null = null;
   #closed = false;
+  /** Helper graphs on the device holding the caches; null when the caches are host arrays. */
+  readonly #ops: DeviceOps | null;
+  /** Whether the encoder's output stays on the device too. */
+  readonly #encoderOnDevice: boolean;
   /** Forward passes run so far (prompt passes and decode steps). */
   steps = 0;
+  /** Decode steps whose past caches were fed from device tensors. */
+  deviceSteps = 0;
   /** Largest number of rows one decode step carried. */
   maxRowsPerStep = 0;
 
@@ -198,12 +267,37 @@ export class GenerationLoop {
         throw new HfTasksError('ERR_INVALID_ARGUMENT', `${name} must be an integer >= 1 (got ${String(v)})`);
       }
     }
+    if (options.deviceCache !== undefined && typeof options.deviceCache !== 'boolean') {
+      throw new HfTasksError(
+        'ERR_INVALID_ARGUMENT',
+        `deviceCache must be true or false (got ${String(options.deviceCache)})`,
+      );
+    }
     // Left-padded rows need explicit positions: without position_ids some graphs count positions
     // from the past length, so each request then runs in a batch of its own. Encoder-decoder
     // decoders take no decoder mask: rows of equal length share a batch (no padding at all).
     this.#batching =
       (options.batching ?? true) &&
       (parts !== null || (layout.positionIds !== null && layout.attentionMask !== null));
+    // Device caches: every graph that makes a cache keeps it on the device.
+    const self = layout.cache.map((c) => c.present);
+    const cross = isSeq2Seq(layout) ? layout.seq2seq.cross.map((c) => c.present) : [];
+    const onDevice =
+      options.deviceCache !== false &&
+      keepsOnDevice(runner, self) &&
+      (parts === null || keepsOnDevice(parts.first, [...self, ...cross]));
+    this.#ops = onDevice ? (runner as DeviceRunner).deviceOps : null;
+    this.#encoderOnDevice =
+      onDevice && parts !== null && keepsOnDevice(parts.encoder, [parts.encoderLayout.output]);
+  }
+
+  /** Whether the caches are kept on the device. */
+  get deviceCache(): boolean {
+    return this.#ops !== null;
+  }
+
+  stats(): LoopStats {
+    return { steps: this.steps, deviceSteps: this.deviceSteps, deviceCache: this.deviceCache };
   }
 
   /** Requests waiting for room. */
@@ -257,44 +351,83 @@ export class GenerationLoop {
     };
   }
 
-  /** Fails queued and running requests; the loop stops. */
+  /**
+   * Fails queued and running requests; the loop stops. The caches are freed now, or when the
+   * step in flight ends (`idle()` waits for that).
+   */
   close(reason: Error): void {
     this.#closed = true;
     for (const a of this.#queue.splice(0)) a.reject(reason);
     for (const b of this.#batches) for (const r of b.rows) this.#fail(r.seq, reason);
+    if (this.#running === null) this.#freeAll();
+    this.#flush();
+  }
+
+  /** Resolves when no step runs (after `close`, every cache is freed by then). */
+  async idle(): Promise<void> {
+    while (this.#running !== null) await this.#running;
+  }
+
+  #freeAll(): void {
+    for (const b of this.#batches) freeBatch(b);
     this.#batches = [];
   }
 
   #kick(): void {
-    if (this.#running) return;
-    this.#running = true;
+    if (this.#running !== null || this.#closed) return;
     // The loop runs as a detached task; errors end the requests they belong to.
-    setImmediate(() => {
-      void this.#run().finally(() => {
-        this.#running = false;
-        if (this.#queue.length > 0 || this.#batches.length > 0) this.#kick();
+    this.#running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#run())
+      .catch((err: unknown) => {
+        // Not an error of one request (those end their requests): every request ends with it.
+        for (const a of this.#queue.splice(0)) a.reject(err);
+        for (const b of this.#batches) {
+          for (const r of b.rows) this.#fail(r.seq, err);
+          freeBatch(b);
+        }
+        this.#batches = [];
+        this.#flush();
+      })
+      .finally(() => {
+        this.#running = null;
+        if (this.#closed) this.#freeAll();
+        else if (this.#queue.length > 0 || this.#batches.length > 0) this.#kick();
       });
-    });
   }
 
   async #run(): Promise<void> {
     while (!this.#closed && (this.#queue.length > 0 || this.#batches.length > 0)) {
-      this.#retire();
+      await this.#retire();
       await this.#admit();
-      this.#retire();
+      await this.#retire();
       for (const batch of [...this.#batches]) {
-        if (batch.rows.length === 0) continue;
+        if (batch.rows.length === 0 || this.#closed) continue;
         try {
           await this.#step(batch);
         } catch (err) {
           for (const r of batch.rows) this.#fail(r.seq, err);
           batch.rows = [];
+          freeBatch(batch);
         }
       }
-      this.#retire();
+      await this.#retire();
       // Let other callbacks (new requests, cancels) in between steps.
       await new Promise<void>((r) => setImmediate(r));
     }
+  }
+
+  /**
+   * Ends a request with its result. The result is delivered by `#flush`, once the request's
+   * rows have left their batch (its cache is freed before the caller sees the result).
+   */
+  #finish(a: Active, result: GenerationResult): void {
+    a.finished = true;
+    this.#activeCost -= a.cost;
+    this.#done.push([a, result]);
+  }
+
+  #flush(): void {
+    for (const [a, result] of this.#done.splice(0)) a.resolve(result);
   }
 
   #fail(a: Active, err: unknown): void {
@@ -317,16 +450,24 @@ export class GenerationLoop {
       if (busy && this.#activeCost + a.cost > this.#maxBatchTokens) return;
       this.#queue.shift();
       this.#activeCost += a.cost;
+      let batch: Batch | null = null;
       try {
-        const batch = await this.#prefill(a);
-        if (a.finished) continue;
+        batch = await this.#prefill(a);
+        if (a.finished || this.#closed) {
+          freeBatch(batch);
+          this.#flush();
+          if (this.#closed) return;
+          continue;
+        }
         // Encoder-decoder rows join only a batch at the same decoder length (no decoder mask).
+        const width = batch.width;
         const main = this.#batches.find(
-          (b) => b.rows.length > 0 && (this.#parts === null || b.width === batch.width),
+          (b) => b.rows.length > 0 && (this.#parts === null || b.width === width),
         );
-        if (this.#batching && main !== undefined) this.#merge(main, batch);
+        if (this.#batching && main !== undefined) await this.#merge(main, batch);
         else this.#batches.push(batch);
       } catch (err) {
+        if (batch !== null && !this.#batches.includes(batch)) freeBatch(batch);
         this.#fail(a, err);
       }
     }
@@ -339,11 +480,11 @@ export class GenerationLoop {
     positions: BigInt64Array,
     mask: BigInt64Array,
     pastWidth: number,
-    cache: Float32Array[] | null,
+    cache: CacheTensor[] | null,
     first: boolean,
-  ): Record<string, TensorLike> {
+  ): Feeds {
     const L = this.#layout;
-    const feeds: Record<string, TensorLike> = {
+    const feeds: Feeds = {
       [L.inputIds]: { type: 'int64', data: ids, dims: [rows, seq] },
     };
     if (L.attentionMask !== null)
@@ -354,17 +495,28 @@ export class GenerationLoop {
     if (L.logitsToKeep !== null)
       feeds[L.logitsToKeep] = { type: 'int64', data: BigInt64Array.of(1n), dims: [] };
     L.cache.forEach((slot, i) => {
-      feeds[slot.past] = {
-        type: 'float32',
-        data: cache === null ? new Float32Array(0) : (cache[i] as Float32Array),
-        dims: [rows, slot.heads, pastWidth, slot.headDim],
-      };
+      feeds[slot.past] = cacheFeed(cache === null ? new Float32Array(0) : (cache[i] as CacheTensor), [
+        rows,
+        slot.heads,
+        pastWidth,
+        slot.headDim,
+      ]);
     });
     return feeds;
   }
 
+  /** Runs `runner`, keeping the caches on the device when the loop does. */
+  #run1(
+    runner: ModelRunner,
+    feeds: Feeds,
+    outputs: string[],
+  ): Promise<Record<string, TensorLike | DeviceTensor>> {
+    if (this.#ops !== null) return (runner as DeviceRunner).runOnDevice(feeds, { outputs });
+    return runner.run(feeds as Record<string, TensorLike>, { outputs });
+  }
+
   async #forward(
-    feeds: Record<string, TensorLike>,
+    feeds: Feeds,
     rows: number,
     runner: ModelRunner = this.#runner,
     crossSlots: readonly CacheSlot[] = [],
@@ -374,30 +526,41 @@ export class GenerationLoop {
     // Feed only what the graph declares (a first-step decoder takes no caches).
     const names = new Set(runner.inputNames);
     const given = Object.fromEntries(Object.entries(feeds).filter(([k]) => names.has(k)));
-    const out = await runner.run(given, { outputs: wanted });
-    this.steps++;
-    this.maxRowsPerStep = Math.max(this.maxRowsPerStep, rows);
-    const logits = out[L.logits];
-    if (logits === undefined || logits.type !== 'float32' || logits.dims.length < 2) {
-      throw new ModelError('ERR_MODEL_RUN', 'the model returned no float logits');
+    const out = await this.#run1(runner, given, wanted);
+    try {
+      this.steps++;
+      this.maxRowsPerStep = Math.max(this.maxRowsPerStep, rows);
+      const logits = out[L.logits];
+      if (
+        logits === undefined ||
+        isDeviceTensor(logits) ||
+        logits.type !== 'float32' ||
+        logits.dims.length < 2
+      ) {
+        throw new ModelError('ERR_MODEL_RUN', 'the model returned no float logits');
+      }
+      const vocab = logits.dims[logits.dims.length - 1] as number;
+      const perRow = (logits.data.length / rows) | 0;
+      // Keep only each row's last position.
+      const last = new Float32Array(rows * vocab);
+      for (let r = 0; r < rows; r++) {
+        last.set(
+          (logits.data as Float32Array).subarray(r * perRow + perRow - vocab, r * perRow + perRow),
+          r * vocab,
+        );
+      }
+      const tensor = (c: CacheSlot): CacheTensor => {
+        const t = out[c.present];
+        if (isDeviceTensor(t)) return t;
+        if (t === undefined || t.type !== 'float32')
+          throw new ModelError('ERR_MODEL_RUN', `the model returned no ${c.present}`);
+        return t.data as Float32Array;
+      };
+      return { logits: last, vocab, cache: L.cache.map(tensor), cross: crossSlots.map(tensor) };
+    } catch (err) {
+      freeCaches(Object.values(out).filter(isDeviceTensor));
+      throw err;
     }
-    const vocab = logits.dims[logits.dims.length - 1] as number;
-    const perRow = (logits.data.length / rows) | 0;
-    // Keep only each row's last position.
-    const last = new Float32Array(rows * vocab);
-    for (let r = 0; r < rows; r++) {
-      last.set(
-        (logits.data as Float32Array).subarray(r * perRow + perRow - vocab, r * perRow + perRow),
-        r * vocab,
-      );
-    }
-    const tensor = (c: CacheSlot) => {
-      const t = out[c.present];
-      if (t === undefined || t.type !== 'float32')
-        throw new ModelError('ERR_MODEL_RUN', `the model returned no ${c.present}`);
-      return t.data as Float32Array;
-    };
-    return { logits: last, vocab, cache: L.cache.map(tensor), cross: crossSlots.map(tensor) };
   }
 
   /** Encoder-decoder: the feeds every decoder step shares (encoder mask, output, cross caches). */
@@ -405,11 +568,11 @@ export class GenerationLoop {
     rows: number,
     encWidth: number,
     encLens: readonly number[],
-    hidden: Float32Array | null,
-    cross: Float32Array[] | null,
-  ): Record<string, TensorLike> {
+    hidden: CacheTensor | null,
+    cross: CacheTensor[] | null,
+  ): Feeds {
     const X = (this.#layout as Seq2SeqLayout).seq2seq;
-    const feeds: Record<string, TensorLike> = {};
+    const feeds: Feeds = {};
     if (X.encoderAttentionMask !== null) {
       const mask = new BigInt64Array(rows * encWidth);
       encLens.forEach((n, i) => {
@@ -418,14 +581,15 @@ export class GenerationLoop {
       feeds[X.encoderAttentionMask] = { type: 'int64', data: mask, dims: [rows, encWidth] };
     }
     if (hidden !== null) {
-      feeds[X.encoderHiddenStates] = { type: 'float32', data: hidden, dims: [rows, encWidth, X.hiddenSize] };
+      feeds[X.encoderHiddenStates] = cacheFeed(hidden, [rows, encWidth, X.hiddenSize]);
     }
     X.cross.forEach((slot, i) => {
-      feeds[slot.past] = {
-        type: 'float32',
-        data: cross === null ? new Float32Array(0) : (cross[i] as Float32Array),
-        dims: [rows, slot.heads, cross === null ? 0 : encWidth, slot.headDim],
-      };
+      feeds[slot.past] = cacheFeed(cross === null ? new Float32Array(0) : (cross[i] as CacheTensor), [
+        rows,
+        slot.heads,
+        cross === null ? 0 : encWidth,
+        slot.headDim,
+      ]);
     });
     return feeds;
   }
@@ -437,7 +601,7 @@ export class GenerationLoop {
   async #encode(
     parts: Seq2SeqParts,
     req: GenerationRequest,
-  ): Promise<{ hidden: Float32Array; length: number }> {
+  ): Promise<{ hidden: CacheTensor; length: number }> {
     const E = parts.encoderLayout;
     const feeds: Record<string, TensorLike> = {};
     if (req.encoderFeatures !== undefined) {
@@ -450,22 +614,27 @@ export class GenerationLoop {
       if (E.attentionMask !== null)
         feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
     }
-    const out = await parts.encoder.run(feeds, { outputs: [E.output] });
+    const out = this.#encoderOnDevice
+      ? await (parts.encoder as DeviceRunner).runOnDevice(feeds, { outputs: [E.output] })
+      : await parts.encoder.run(feeds, { outputs: [E.output] });
     const t = out[E.output];
     const hiddenSize = (this.#layout as Seq2SeqLayout).seq2seq.hiddenSize;
     const length = t === undefined ? 0 : (t.dims[1] ?? 0);
-    if (
-      t === undefined ||
-      t.type !== 'float32' ||
-      t.dims.length !== 3 ||
-      t.data.length !== length * hiddenSize
-    ) {
+    const ok =
+      t !== undefined &&
+      t.type === 'float32' &&
+      t.dims.length === 3 &&
+      t.dims[0] === 1 &&
+      t.dims[2] === hiddenSize &&
+      (isDeviceTensor(t) || t.data.length === length * hiddenSize);
+    if (!ok) {
+      freeCaches(Object.values(out).filter(isDeviceTensor));
       throw new ModelError(
         'ERR_MODEL_RUN',
         `the encoder returned no [1, length, ${hiddenSize}] float output`,
       );
     }
-    return { hidden: t.data as Float32Array, length };
+    return { hidden: isDeviceTensor(t) ? t : ((t as TensorLike).data as Float32Array), length };
   }
 
   /** The prompt pass of one request: a batch of its rows (beams or samples) sharing the prompt cache. */
@@ -477,75 +646,94 @@ export class GenerationLoop {
     const mask = new BigInt64Array(n).fill(1n);
     const feeds = this.#feeds(ids, 1, n, positions, mask, 0, null, true);
     const parts = this.#parts;
-    let hidden: Float32Array | null = null;
-    let encLen = 0;
-    let out: Forwarded;
-    if (parts !== null) {
-      const X = (this.#layout as Seq2SeqLayout).seq2seq;
-      const encoded = await this.#encode(parts, req);
-      encLen = encoded.length;
-      hidden = encoded.hidden;
-      Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], hidden, null));
-      out = await this.#forward(feeds, 1, parts.first, X.cross);
-    } else {
-      out = await this.#forward(feeds, 1);
-    }
     const width = req.beam?.numBeams ?? req.rows;
-    const sources = new Array<number>(width).fill(0);
-    const cache = out.cache.map((c, i) => gatherRows(c, sources, this.#layout.cache[i] as CacheDims, n));
-    const batch: Batch = { rows: [], width: n, cache, cross: [], hidden: null, encLens: [], encWidth: 0 };
-    if (parts !== null) {
-      const X = (this.#layout as Seq2SeqLayout).seq2seq;
-      batch.cross = out.cross.map((c, i) => gatherRows(c, sources, X.cross[i] as CacheDims, encLen));
-      if (X.hiddenEveryStep)
-        batch.hidden = gatherRows(
-          hidden as Float32Array,
-          sources,
-          { heads: 1, headDim: X.hiddenSize },
-          encLen,
-        );
-      batch.encLens = new Array<number>(width).fill(encLen);
-      batch.encWidth = encLen;
-    }
-    const make = (slot: number): Row => ({ seq: a, slot, len: n, next: 0 });
-    for (let s = 0; s < width; s++) batch.rows.push(make(s));
-    if (req.beam !== undefined) {
-      a.beam = new BeamSearch(
-        {
-          ...req.decoding,
-          numBeams: req.beam.numBeams,
-          lengthPenalty: req.beam.lengthPenalty,
-          earlyStopping: req.beam.earlyStopping,
-          numReturnSequences: req.beam.numReturnSequences,
-          padTokenId: req.padTokenId,
-          maxLength: n + req.maxNewTokens,
-        },
-        Int32Array.from(req.promptIds),
-        req.seed,
-      );
-      const logits = new Float32Array(width * out.vocab);
-      for (let s = 0; s < width; s++) logits.set(out.logits, s * out.vocab);
-      this.#beamStep(a, batch, logits);
-    } else {
-      for (let s = 0; s < width; s++) {
-        // The text stream is primed with the prompt, so that pieces continue it (spaces, bytes).
-        let stream: SeqRow['stream'] = null;
-        if (req.stream) {
-          stream = this.#tokenizer.decodeStream({ skip_special_tokens: true });
-          for (const id of req.promptIds) stream.step(id);
+    const batch: Batch = { rows: [], width: n, cache: [], cross: [], hidden: null, encLens: [], encWidth: 0 };
+    // Whatever this pass made is freed if it fails before the batch holds it.
+    const made: CacheTensor[] = [];
+    try {
+      const sources = new Array<number>(width).fill(0);
+      let out: Forwarded;
+      if (parts !== null) {
+        const X = (this.#layout as Seq2SeqLayout).seq2seq;
+        const encoded = await this.#encode(parts, req);
+        made.push(encoded.hidden);
+        const encLen = encoded.length;
+        Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], encoded.hidden, null));
+        out = await this.#forward(feeds, 1, parts.first, X.cross);
+        made.push(...out.cache, ...out.cross);
+        batch.cross = await takeCaches(out.cross, X.cross, 1, sources, encLen, 0, encLen, this.#ops);
+        made.push(...batch.cross);
+        if (X.hiddenEveryStep) {
+          const hidden = await takeCaches(
+            [encoded.hidden],
+            [{ heads: 1, headDim: X.hiddenSize }],
+            1,
+            sources,
+            encLen,
+            0,
+            encLen,
+            this.#ops,
+          );
+          batch.hidden = hidden[0] as CacheTensor;
+          made.push(batch.hidden);
         }
-        a.rows.push({
-          ids: [...req.promptIds],
-          logprobs: [],
-          sampler: new TokenSampler(req.decoding, req.seed === undefined ? undefined : req.seed + s),
-          stream,
-          done: null,
-        });
+        batch.encLens = new Array<number>(width).fill(encLen);
+        batch.encWidth = encLen;
+      } else {
+        out = await this.#forward(feeds, 1);
+        made.push(...out.cache);
       }
-      a.generated = 0;
-      for (const row of batch.rows) this.#choose(a, row, out.logits, 0, out.vocab);
-      a.generated = 1;
-      this.#checkDone(a);
+      batch.cache = await takeCaches(out.cache, this.#layout.cache, 1, sources, n, 0, n, this.#ops);
+      made.push(...batch.cache);
+      // The batch keeps what it holds; the rest (the prompt's own rows, once copied) is freed.
+      replaceCaches(made, [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])]);
+      made.length = 0;
+      const make = (slot: number): Row => ({ seq: a, slot, len: n, next: 0 });
+      for (let s = 0; s < width; s++) batch.rows.push(make(s));
+      if (req.beam !== undefined) {
+        a.beam = new BeamSearch(
+          {
+            ...req.decoding,
+            numBeams: req.beam.numBeams,
+            lengthPenalty: req.beam.lengthPenalty,
+            earlyStopping: req.beam.earlyStopping,
+            numReturnSequences: req.beam.numReturnSequences,
+            padTokenId: req.padTokenId,
+            maxLength: n + req.maxNewTokens,
+          },
+          Int32Array.from(req.promptIds),
+          req.seed,
+        );
+        const logits = new Float32Array(width * out.vocab);
+        for (let s = 0; s < width; s++) logits.set(out.logits, s * out.vocab);
+        const order = batch.rows.map((_, i) => i);
+        this.#beamStep(a, batch, logits, order);
+        await this.#reorder(batch, order);
+      } else {
+        for (let s = 0; s < width; s++) {
+          // The text stream is primed with the prompt, so that pieces continue it (spaces, bytes).
+          let stream: SeqRow['stream'] = null;
+          if (req.stream) {
+            stream = this.#tokenizer.decodeStream({ skip_special_tokens: true });
+            for (const id of req.promptIds) stream.step(id);
+          }
+          a.rows.push({
+            ids: [...req.promptIds],
+            logprobs: [],
+            sampler: new TokenSampler(req.decoding, req.seed === undefined ? undefined : req.seed + s),
+            stream,
+            done: null,
+          });
+        }
+        a.generated = 0;
+        for (const row of batch.rows) this.#choose(a, row, out.logits, 0, out.vocab);
+        a.generated = 1;
+        this.#checkDone(a);
+      }
+    } catch (err) {
+      freeCaches(made);
+      freeBatch(batch);
+      throw err;
     }
     return batch;
   }
@@ -602,10 +790,8 @@ export class GenerationLoop {
     const timeUp = a.req.maxTime !== undefined && (now() - a.started) / 1000 > a.req.maxTime;
     if (timeUp) for (const s of a.rows) s.done ??= 'length';
     if (a.rows.every((s) => s.done !== null)) {
-      a.finished = true;
-      this.#activeCost -= a.cost;
       const n = a.req.promptIds.length;
-      a.resolve({
+      this.#finish(a, {
         sequences: a.rows.map((s) => ({
           ids: s.ids.slice(n),
           logprobs: s.logprobs,
@@ -615,7 +801,7 @@ export class GenerationLoop {
     }
   }
 
-  #beamStep(a: Active, batch: Batch, logits: Float32Array): void {
+  #beamStep(a: Active, batch: Batch, logits: Float32Array, order: number[]): void {
     const beam = a.beam as BeamSearch;
     const stopStrings = a.req.stopStrings;
     // max_time and stop strings are stopping criteria of every candidate, as transformers runs them.
@@ -629,11 +815,9 @@ export class GenerationLoop {
     a.generated++;
     if (done || a.generated >= a.req.maxNewTokens) {
       const { sequences, scores, lengths } = beam.finalize();
-      a.finished = true;
-      this.#activeCost -= a.cost;
       const stops = new Set(a.req.stopTokenIds ?? []);
       const eos = new Set([...a.req.eosTokenIds, ...stops]);
-      a.resolve({
+      this.#finish(a, {
         sequences: sequences.map((ids, i) => {
           const kept = [...ids.subarray(0, lengths[i] ?? ids.length)];
           const last = kept[kept.length - 1];
@@ -652,21 +836,33 @@ export class GenerationLoop {
       });
       return;
     }
-    // Reorder this request's rows by the chosen beams and feed the new tokens.
+    // Reorder this request's rows by the chosen beams and feed the new tokens: `order` gets the
+    // source row of each of its rows (the caller gathers the cache once for all requests).
     const rowsOf = batch.rows.map((r, i) => [r, i] as const).filter(([r]) => r.seq === a);
-    const sources = batch.rows.map((_, i) => i);
+    const lens = rowsOf.map(([r]) => r.len);
     rowsOf.forEach(([row, at], k) => {
       const from = rowsOf[beamIndices[k] as number];
       if (from === undefined) throw new ModelError('ERR_INTERNAL', 'beam search returned a bad beam index');
-      sources[at] = from[1];
+      order[at] = from[1];
       row.next = tokens[k] as number;
-      row.len = from[0].len;
+      row.len = lens[beamIndices[k] as number] as number;
     });
-    if (sources.some((s, i) => s !== i)) {
-      batch.cache = batch.cache.map((c, i) =>
-        gatherRows(c, sources, this.#layout.cache[i] as CacheDims, batch.width),
-      );
-    }
+  }
+
+  /** Gathers the batch's self-attention caches into row order `order` (a no-op for the identity). */
+  async #reorder(batch: Batch, order: number[]): Promise<void> {
+    const next = await takeCaches(
+      batch.cache,
+      this.#layout.cache,
+      batch.rows.length,
+      order,
+      batch.width,
+      0,
+      batch.width,
+      this.#ops,
+    );
+    replaceCaches(batch.cache, next);
+    batch.cache = next;
   }
 
   /** One decode step over a batch. */
@@ -687,7 +883,11 @@ export class GenerationLoop {
         throw new ModelError('ERR_INTERNAL', 'encoder-decoder rows of one batch differ in length');
       Object.assign(feeds, this.#crossFeeds(rows, batch.encWidth, batch.encLens, batch.hidden, batch.cross));
     }
+    const fromDevice = batch.cache.length > 0 && batch.cache.every(isDeviceTensor);
     const out = await this.#forward(feeds, rows);
+    if (fromDevice) this.deviceSteps++;
+    // The step's present.* outputs replace its past inputs.
+    replaceCaches(batch.cache, out.cache);
     batch.cache = out.cache;
     batch.width = T + 1;
     for (const r of batch.rows) r.len++;
@@ -697,6 +897,7 @@ export class GenerationLoop {
       if (r.seq.beam === null) this.#choose(r.seq, r, out.logits, i, out.vocab);
       seen.add(r.seq);
     });
+    const order = batch.rows.map((_, i) => i);
     for (const a of seen) {
       if (a.beam !== null) {
         const idx = batch.rows.map((r, i) => (r.seq === a ? i : -1)).filter((i) => i >= 0);
@@ -705,7 +906,7 @@ export class GenerationLoop {
           logits.set(out.logits.subarray(at * out.vocab, (at + 1) * out.vocab), k * out.vocab);
         });
         try {
-          this.#beamStep(a, batch, logits);
+          this.#beamStep(a, batch, logits, order);
         } catch (err) {
           this.#fail(a, err);
         }
@@ -714,161 +915,183 @@ export class GenerationLoop {
         this.#checkDone(a);
       }
     }
+    await this.#reorder(batch, order);
   }
 
   /** Drops finished and cancelled requests' rows (freeing their cache) and trims shared padding. */
-  #retire(): void {
+  async #retire(): Promise<void> {
     for (const batch of this.#batches) {
       for (const r of batch.rows) {
         if (r.seq.cancelled && !r.seq.finished)
           this.#fail(r.seq, new HfTasksError('ERR_ABORTED', 'the generation was cancelled'));
       }
       const keep = batch.rows.map((r, i) => [r, i] as const).filter(([r]) => !r.seq.finished);
-      if (keep.length === batch.rows.length) continue;
-      batch.rows = keep.map(([r]) => r);
-      if (batch.rows.length === 0) {
-        batch.cache = [];
-        batch.cross = [];
-        batch.hidden = null;
+      if (keep.length === batch.rows.length && keep.length > 0) continue;
+      if (keep.length === 0) {
+        batch.rows = [];
+        freeBatch(batch);
         continue;
       }
-      if (this.#parts !== null)
-        this.#keepCross(
+      try {
+        await this.#keep(
           batch,
           keep.map(([, i]) => i),
         );
-      const maxLen = Math.max(...batch.rows.map((r) => r.len));
-      const sources = keep.map(([, i]) => i);
-      batch.cache = batch.cache.map((c, i) => {
-        const dims = this.#layout.cache[i] as CacheDims;
-        return cutLeft(
-          gatherRows(c, sources, dims, batch.width),
-          batch.rows.length,
-          dims,
-          batch.width,
-          batch.width - maxLen,
-        );
-      });
-      batch.width = maxLen;
+        batch.rows = keep.map(([r]) => r);
+      } catch (err) {
+        for (const r of batch.rows) this.#fail(r.seq, err);
+        batch.rows = [];
+        freeBatch(batch);
+      }
     }
     this.#batches = this.#batches.filter((b) => b.rows.length > 0);
+    this.#flush();
   }
 
-  /** Encoder-decoder: keeps rows `sources` of the cross caches, narrowed to the longest encoder input left. */
-  #keepCross(batch: Batch, sources: number[]): void {
-    const X = (this.#layout as Seq2SeqLayout).seq2seq;
-    const lens = sources.map((s) => batch.encLens[s] as number);
-    const to = Math.max(...lens);
-    const cut = (c: Float32Array, d: CacheDims) =>
-      cutRight(gatherRows(c, sources, d, batch.encWidth), sources.length, d, batch.encWidth, to);
-    batch.cross = batch.cross.map((c, i) => cut(c, X.cross[i] as CacheDims));
-    if (batch.hidden !== null) batch.hidden = cut(batch.hidden, { heads: 1, headDim: X.hiddenSize });
-    batch.encLens = lens;
-    batch.encWidth = to;
+  /**
+   * Keeps rows `sources` of a batch: the self-attention caches cut to the longest row left, an
+   * encoder-decoder's cross caches and encoder output to the longest encoder input left.
+   */
+  async #keep(batch: Batch, sources: number[]): Promise<void> {
+    const count = batch.rows.length;
+    const maxLen = Math.max(...sources.map((s) => (batch.rows[s] as Row).len));
+    const made: CacheTensor[] = [];
+    try {
+      const cache = await takeCaches(
+        batch.cache,
+        this.#layout.cache,
+        count,
+        sources,
+        batch.width,
+        batch.width - maxLen,
+        batch.width,
+        this.#ops,
+      );
+      made.push(...cache);
+      let cross = batch.cross;
+      let hidden = batch.hidden;
+      const lens = sources.map((s) => batch.encLens[s] as number);
+      const to = this.#parts === null ? 0 : Math.max(...lens);
+      if (this.#parts !== null) {
+        const X = (this.#layout as Seq2SeqLayout).seq2seq;
+        cross = await takeCaches(batch.cross, X.cross, count, sources, batch.encWidth, 0, to, this.#ops);
+        made.push(...cross);
+        if (batch.hidden !== null) {
+          const dims = [{ heads: 1, headDim: X.hiddenSize }];
+          hidden = (
+            await takeCaches([batch.hidden], dims, count, sources, batch.encWidth, 0, to, this.#ops)
+          )[0] as CacheTensor;
+          made.push(hidden);
+        }
+      }
+      const old = [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])];
+      replaceCaches(old, made);
+      batch.cache = cache;
+      batch.cross = cross;
+      batch.hidden = hidden;
+      batch.width = maxLen;
+      if (this.#parts !== null) {
+        batch.encLens = lens;
+        batch.encWidth = to;
+      }
+    } catch (err) {
+      replaceCaches(made, [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])]);
+      throw err;
+    }
   }
 
   /** Moves `add`'s rows into `into`, left-padding whichever cache is shorter. */
-  #merge(into: Batch, add: Batch): void {
-    if (this.#parts !== null) {
-      // Cross caches and encoder outputs: right-padded to the longer encoder input (masked).
-      const X = (this.#layout as Seq2SeqLayout).seq2seq;
-      const to = Math.max(into.encWidth, add.encWidth);
-      const join = (a: Float32Array, b: Float32Array, d: CacheDims) => {
-        const left = padRight(a, into.rows.length, d, into.encWidth, to);
-        const right = padRight(b, add.rows.length, d, add.encWidth, to);
-        const out = new Float32Array(left.length + right.length);
-        out.set(left, 0);
-        out.set(right, left.length);
-        return out;
-      };
-      into.cross = into.cross.map((c, i) => join(c, add.cross[i] as Float32Array, X.cross[i] as CacheDims));
-      if (into.hidden !== null && add.hidden !== null)
-        into.hidden = join(into.hidden, add.hidden, { heads: 1, headDim: X.hiddenSize });
-      into.encLens = [...into.encLens, ...add.encLens];
-      into.encWidth = to;
+  async #merge(into: Batch, add: Batch): Promise<void> {
+    const made: CacheTensor[] = [];
+    try {
+      let cross = into.cross;
+      let hidden = into.hidden;
+      let encWidth = into.encWidth;
+      if (this.#parts !== null) {
+        // Cross caches and encoder outputs: right-padded to the longer encoder input (masked).
+        const X = (this.#layout as Seq2SeqLayout).seq2seq;
+        encWidth = Math.max(into.encWidth, add.encWidth);
+        const join = (a: CacheTensor[], b: CacheTensor[], dims: CacheDims[]) =>
+          joinCaches(
+            a,
+            b,
+            dims,
+            into.rows.length,
+            add.rows.length,
+            into.encWidth,
+            add.encWidth,
+            encWidth,
+            'right',
+            this.#ops,
+          );
+        cross = await join(into.cross, add.cross, X.cross);
+        made.push(...cross);
+        if (into.hidden !== null && add.hidden !== null) {
+          hidden = (
+            await join([into.hidden], [add.hidden], [{ heads: 1, headDim: X.hiddenSize }])
+          )[0] as CacheTensor;
+          made.push(hidden);
+        }
+      }
+      const width = Math.max(into.width, add.width);
+      const cache = await joinCaches(
+        into.cache,
+        add.cache,
+        this.#layout.cache,
+        into.rows.length,
+        add.rows.length,
+        into.width,
+        add.width,
+        width,
+        'left',
+        this.#ops,
+      );
+      made.push(...cache);
+      const old = [into, add].flatMap((b) => [
+        ...b.cache,
+        ...b.cross,
+        ...(b.hidden === null ? [] : [b.hidden]),
+      ]);
+      replaceCaches(old, made);
+      into.cache = cache;
+      into.cross = cross;
+      into.hidden = hidden;
+      into.width = width;
+      if (this.#parts !== null) {
+        into.encLens = [...into.encLens, ...add.encLens];
+        into.encWidth = encWidth;
+      }
+      into.rows.push(...add.rows);
+      add.rows = [];
+      add.cache = [];
+      add.cross = [];
+      add.hidden = null;
+    } catch (err) {
+      const held = [into, add].flatMap((b) => [
+        ...b.cache,
+        ...b.cross,
+        ...(b.hidden === null ? [] : [b.hidden]),
+      ]);
+      replaceCaches(made, held);
+      throw err;
     }
-    const width = Math.max(into.width, add.width);
-    into.cache = into.cache.map((c, i) => {
-      const dims = this.#layout.cache[i] as CacheDims;
-      const a = padLeft(c, into.rows.length, dims, into.width, width);
-      const b = padLeft(add.cache[i] as Float32Array, add.rows.length, dims, add.width, width);
-      const out = new Float32Array(a.length + b.length);
-      out.set(a, 0);
-      out.set(b, a.length);
-      return out;
-    });
-    into.width = width;
-    into.rows.push(...add.rows);
-    add.rows = [];
   }
+}
+
+/** Feeds of one forward pass: host tensors, and caches that may be device tensors. */
+type Feeds = Record<string, TensorLike | DeviceTensor>;
+
+/** A cache as a feed of `dims`. */
+function cacheFeed(c: CacheTensor, dims: number[]): TensorLike | DeviceTensor {
+  return isDeviceTensor(c) ? c : { type: 'float32', data: c, dims };
 }
 
 /** One forward pass's last-position logits and caches. */
 interface Forwarded {
   logits: Float32Array;
   vocab: number;
-  cache: Float32Array[];
-  cross: Float32Array[];
-}
-
-interface CacheDims {
-  heads: number;
-  headDim: number;
-}
-
-/** Rows `sources` (in that order) of a [rows, heads, width, headDim] cache. */
-function gatherRows(c: Float32Array, sources: number[], d: CacheDims, width: number): Float32Array {
-  const rowSize = d.heads * width * d.headDim;
-  const out = new Float32Array(sources.length * rowSize);
-  sources.forEach((s, i) => {
-    out.set(c.subarray(s * rowSize, (s + 1) * rowSize), i * rowSize);
-  });
-  return out;
-}
-
-/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the left. */
-function padLeft(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
-  if (to === width) return c;
-  const out = new Float32Array(rows * d.heads * to * d.headDim);
-  const block = width * d.headDim;
-  const wide = to * d.headDim;
-  for (let b = 0; b < rows * d.heads; b++) {
-    out.set(c.subarray(b * block, (b + 1) * block), b * wide + (to - width) * d.headDim);
-  }
-  return out;
-}
-
-/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the right. */
-function padRight(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
-  if (to === width) return c;
-  const out = new Float32Array(rows * d.heads * to * d.headDim);
-  const block = width * d.headDim;
-  const wide = to * d.headDim;
-  for (let b = 0; b < rows * d.heads; b++) out.set(c.subarray(b * block, (b + 1) * block), b * wide);
-  return out;
-}
-
-/** Keeps the `to` leftmost columns of every row. */
-function cutRight(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
-  if (to === width) return c;
-  const out = new Float32Array(rows * d.heads * to * d.headDim);
-  const block = width * d.headDim;
-  const narrow = to * d.headDim;
-  for (let b = 0; b < rows * d.heads; b++) out.set(c.subarray(b * block, b * block + narrow), b * narrow);
-  return out;
-}
-
-/** Drops the `cut` leftmost columns of every row. */
-function cutLeft(c: Float32Array, rows: number, d: CacheDims, width: number, cut: number): Float32Array {
-  if (cut <= 0) return c;
-  const to = width - cut;
-  const out = new Float32Array(rows * d.heads * to * d.headDim);
-  const block = width * d.headDim;
-  const narrow = to * d.headDim;
-  for (let b = 0; b < rows * d.heads; b++) {
-    out.set(c.subarray(b * block + cut * d.headDim, (b + 1) * block), b * narrow);
-  }
-  return out;
+  cache: CacheTensor[];
+  cross: CacheTensor[];
 }
 
 /** Whether a stop string ends inside the last `pieceLength` characters of `text`. */

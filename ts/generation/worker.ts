@@ -1,20 +1,20 @@
 /**
  * The generation worker: owns one decoder model's session, tokenizer and decode loop. Requests
  * arrive as prompt ids and parameters; token events and results go back. The key/value caches
- * stay in this thread.
+ * stay in this thread (on WebGPU, in GPU memory: device tensors never cross threads).
  */
 import { parentPort } from 'node:worker_threads';
 import { ModelError } from '../errors.js';
 import type { SessionRunner } from '../runtime/session.js';
 import { toWire, transferList } from '../runtime/wire.js';
-import { type FromGenWorker, openInline, type ToGenWorker } from './engine.js';
+import { type FromGenWorker, type OpenedGenerator, openInline, type ToGenWorker } from './engine.js';
 import type { GenerationLoop } from './loop.js';
 
 const port = parentPort;
 if (port === null) throw new Error('hf-tasks: generation/worker is a worker thread entry point');
 
 let session: SessionRunner | null = null;
-let release: (() => Promise<void>) | null = null;
+let opened: OpenedGenerator | null = null;
 let loop: GenerationLoop | null = null;
 const cancels = new Map<number, () => void>();
 
@@ -26,13 +26,13 @@ port.on('message', (msg: ToGenWorker) => {
   switch (msg.type) {
     case 'open':
       openInline(msg.onnxFile, msg.options).then(
-        (opened) => {
-          session = opened.session;
-          release = opened.dispose;
-          loop = opened.loop;
+        (o) => {
+          opened = o;
+          session = o.session;
+          loop = o.loop;
           post({
             type: 'opened',
-            layout: opened.layout,
+            layout: o.layout,
             inputNames: session.inputNames,
             outputNames: session.outputNames,
           });
@@ -83,9 +83,20 @@ port.on('message', (msg: ToGenWorker) => {
       );
       return;
     }
+    case 'stats':
+      if (opened === null) {
+        post({
+          type: 'error',
+          id: msg.id,
+          error: toWire(new ModelError('ERR_DISPOSED', 'the model is not open')),
+        });
+        return;
+      }
+      post({ type: 'stats', id: msg.id, stats: opened.deviceCacheStats() });
+      return;
     case 'close':
-      loop?.close(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
-      void (release?.() ?? Promise.resolve()).finally(() => port?.close());
+      // The loop stops, its step in flight ends and its caches are freed before the sessions go.
+      void (opened?.dispose() ?? Promise.resolve()).finally(() => port?.close());
       return;
   }
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DeviceUnavailableError, HfTasksError, ModelError } from '../errors.js';
 import { DEVICES, type Device, gpuProviderOf, webgpuRequirements } from './device.js';
+import { DeviceOps, DeviceTensor, disposeLiveDeviceTensors, isDeviceTensor } from './device-tensor.js';
 import type { ModelRunner, RunOptions, TensorLike } from './runner.js';
 
 export { DEVICES, type Device, gpuProviderOf, isGpuDevice, webgpuRequirements } from './device.js';
@@ -32,6 +33,12 @@ export interface SessionRunnerOptions {
   /** With a GPU device, fall back to the CPU instead of failing when the GPU is unusable. */
   deviceFallback?: boolean;
   sessionOptions?: SessionOptions;
+  /**
+   * Outputs that stay on the device between runs when the session runs on WebGPU (onnxruntime's
+   * `preferredOutputLocation: 'gpu-buffer'`): `runOnDevice` returns them as `DeviceTensor`s,
+   * `run` copies them to host memory. Ignored on other devices (a CPU fallback included).
+   */
+  deviceOutputs?: string[];
 }
 
 export const CUDA_INSTALL_HINT =
@@ -152,7 +159,16 @@ function halfToFloat(src: Uint16Array | Float32Array): Float32Array {
 }
 
 /** Converts a feed to what the graph declares (int64 ids into an int32 graph, and back). */
-function toOrt(name: string, t: TensorLike, expected: string | undefined): ort.Tensor {
+function toOrt(name: string, t: TensorLike | DeviceTensor, expected: string | undefined): ort.Tensor {
+  if (isDeviceTensor(t)) {
+    if (expected !== undefined && expected !== 'float32') {
+      throw new ModelError(
+        'ERR_MODEL_RUN',
+        `input ${name} is a float32 device tensor but the model expects ${expected}`,
+      );
+    }
+    return t.tensor;
+  }
   if (expected === 'int32' && t.type === 'int64') {
     return new ort.Tensor('int32', Int32Array.from(t.data as BigInt64Array, Number), t.dims);
   }
@@ -163,6 +179,15 @@ function toOrt(name: string, t: TensorLike, expected: string | undefined): ort.T
     throw new ModelError('ERR_MODEL_RUN', `input ${name} is ${t.type} but the model expects ${expected}`);
   }
   return new ort.Tensor(t.type, t.data, t.dims);
+}
+
+/** Frees an onnxruntime device tensor that no `DeviceTensor` holds. */
+function disposeOrt(t: ort.Tensor): void {
+  try {
+    t.dispose();
+  } catch {
+    // Already freed.
+  }
 }
 
 /**
@@ -181,8 +206,16 @@ function trackSession(session: ort.InferenceSession): void {
   }
 }
 
-/** Releases every session still open in this thread (runners on them fail afterwards). */
+function untrackSession(session: ort.InferenceSession): void {
+  openSessions.delete(session);
+}
+
+/**
+ * Releases every session still open in this thread (runners on them fail afterwards), after
+ * freeing the device tensors still alive.
+ */
 export function releaseOpenSessions(): void {
+  disposeLiveDeviceTensors();
   const sessions = [...openSessions];
   openSessions.clear();
   for (const s of sessions) {
@@ -209,13 +242,25 @@ export class SessionRunner implements ModelRunner {
   /** The graph's input and output declarations (element type, shape with symbolic dims). */
   readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  /** The outputs this session keeps on the device (`deviceOutputs` on WebGPU; else none). */
+  readonly deviceOutputs: readonly string[];
+  /** Runs fed at least one device tensor. */
+  deviceFedRuns = 0;
   readonly #session: ort.InferenceSession;
   readonly #inputTypes: Map<string, string>;
+  readonly #ops: DeviceOps | null;
   #disposed = false;
 
-  private constructor(session: ort.InferenceSession, device: Device) {
+  private constructor(
+    session: ort.InferenceSession,
+    device: Device,
+    deviceOutputs: readonly string[] = [],
+    providers: InferenceSessionProviders = [],
+  ) {
     this.#session = session;
     this.device = device;
+    this.deviceOutputs = [...deviceOutputs];
+    this.#ops = deviceOutputs.length > 0 ? new DeviceOps(providers, trackSession, untrackSession) : null;
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
     this.inputMetadata = [...session.inputMetadata];
@@ -264,8 +309,15 @@ export class SessionRunner implements ModelRunner {
       }
     }
     if (gpu === 'webgpu') {
+      const deviceOutputs = [...new Set(options.deviceOutputs ?? [])];
+      const ortOptions = toOrtOptions(sessionOptions, providers);
+      if (deviceOutputs.length > 0) {
+        ortOptions.preferredOutputLocation = Object.fromEntries(
+          deviceOutputs.map((name) => [name, 'gpu-buffer' as const]),
+        );
+      }
       try {
-        return await SessionRunner.#open(modelPath, toOrtOptions(sessionOptions, providers), 'webgpu');
+        return await SessionRunner.#open(modelPath, ortOptions, 'webgpu', deviceOutputs, providers);
       } catch (cause) {
         // A missing or broken model file is the model's fault, whatever the device.
         if (!(cause instanceof ModelError) || !isWebgpuFailure(cause.message)) throw cause;
@@ -284,6 +336,8 @@ export class SessionRunner implements ModelRunner {
     modelPath: string,
     options: ort.InferenceSession.SessionOptions,
     device: Device,
+    deviceOutputs: readonly string[] = [],
+    providers: InferenceSessionProviders = [],
   ): Promise<SessionRunner> {
     if (!existsSync(modelPath)) {
       throw new ModelError('ERR_MODEL_LOAD', `ONNX file not found: ${modelPath}`);
@@ -297,12 +351,73 @@ export class SessionRunner implements ModelRunner {
       });
     }
     trackSession(session);
-    return new SessionRunner(session, device);
+    return new SessionRunner(session, device, deviceOutputs, providers);
   }
 
+  /**
+   * Helper graphs on this session's device that gather, cut, join and download its device
+   * tensors; null when the session keeps no output on the device.
+   */
+  get deviceOps(): DeviceOps | null {
+    return this.#ops;
+  }
+
+  /** Runs the network; outputs kept on the device are copied to host memory and freed. */
   async run(feeds: Record<string, TensorLike>, opts: RunOptions = {}): Promise<Record<string, TensorLike>> {
+    const results = await this.#exec(feeds, opts);
+    const onDevice = Object.entries(results).filter(([, t]) => t.location === 'gpu-buffer');
+    try {
+      const out: Record<string, TensorLike> = {};
+      if (onDevice.length > 0) {
+        const tensors = onDevice.map(([, t]) => new DeviceTensor(t));
+        try {
+          const data = await (this.#ops as DeviceOps).download(tensors);
+          onDevice.forEach(([name, t], i) => {
+            out[name] = { type: 'float32', data: data[i] as Float32Array, dims: [...t.dims] };
+          });
+        } finally {
+          for (const t of tensors) t.dispose();
+        }
+      }
+      for (const [name, t] of Object.entries(results)) {
+        if (!onDevice.some(([n]) => n === name)) out[name] = fromOrt(name, t);
+      }
+      return out;
+    } finally {
+      for (const [, t] of onDevice) if (t.location === 'gpu-buffer') disposeOrt(t);
+    }
+  }
+
+  /**
+   * Runs the network on host and device tensors; the outputs named in `deviceOutputs` come back
+   * as `DeviceTensor`s, which the caller frees.
+   */
+  async runOnDevice(
+    feeds: Record<string, TensorLike | DeviceTensor>,
+    opts: RunOptions = {},
+  ): Promise<Record<string, TensorLike | DeviceTensor>> {
+    const results = await this.#exec(feeds, opts);
+    const out: Record<string, TensorLike | DeviceTensor> = {};
+    try {
+      for (const [name, t] of Object.entries(results)) {
+        out[name] = t.location === 'gpu-buffer' ? new DeviceTensor(t) : fromOrt(name, t);
+      }
+      return out;
+    } catch (err) {
+      for (const t of Object.values(out)) if (isDeviceTensor(t)) t.dispose();
+      for (const t of Object.values(results)) if (t.location === 'gpu-buffer') disposeOrt(t);
+      throw err;
+    }
+  }
+
+  /** One run: the raw outputs asked for (device outputs not asked for are freed here). */
+  async #exec(
+    feeds: Record<string, TensorLike | DeviceTensor>,
+    opts: RunOptions,
+  ): Promise<Record<string, ort.Tensor>> {
     if (this.#disposed) throw new ModelError('ERR_DISPOSED', 'this model runner has been disposed');
     const ortFeeds: Record<string, ort.Tensor> = {};
+    let fromDevice = false;
     for (const name of this.inputNames) {
       const t = feeds[name];
       if (t === undefined) {
@@ -311,6 +426,7 @@ export class SessionRunner implements ModelRunner {
           `the model needs input ${name}; got ${Object.keys(feeds).join(', ') || 'none'}`,
         );
       }
+      if (isDeviceTensor(t)) fromDevice = true;
       ortFeeds[name] = toOrt(name, t, this.#inputTypes.get(name));
     }
     const wanted = opts.outputs ?? this.outputNames;
@@ -325,7 +441,8 @@ export class SessionRunner implements ModelRunner {
     let results: ort.InferenceSession.ReturnType;
     try {
       // onnxruntime-node 1.23 can label a fetched subset wrongly (seen on graphs with an If node:
-      // asking for [logits, present.1.*] returned present.0.* under the first name): fetch a
+      // asking for [logits, present.1.*] returned present.0.* under the first name; with output
+      // locations it reads the location of the n-th graph output for the n-th fetch): fetch a
       // prefix of the outputs as asked, anything else as all outputs.
       const prefix = wanted.every((name, i) => this.outputNames[i] === name);
       results = await this.#session.run(ortFeeds, prefix ? wanted : this.outputNames);
@@ -334,11 +451,16 @@ export class SessionRunner implements ModelRunner {
         cause,
       });
     }
-    const out: Record<string, TensorLike> = {};
-    for (const name of wanted) {
-      const t = results[name];
-      if (t === undefined) throw new ModelError('ERR_MODEL_RUN', `the model returned no ${name}`);
-      out[name] = fromOrt(name, t as ort.Tensor);
+    if (fromDevice) this.deviceFedRuns++;
+    const out: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(results)) {
+      if (wanted.includes(name)) out[name] = t as ort.Tensor;
+      else if ((t as ort.Tensor).location === 'gpu-buffer') disposeOrt(t as ort.Tensor);
+    }
+    const missing = wanted.find((name) => out[name] === undefined);
+    if (missing !== undefined) {
+      for (const t of Object.values(out)) if (t.location === 'gpu-buffer') disposeOrt(t);
+      throw new ModelError('ERR_MODEL_RUN', `the model returned no ${missing}`);
     }
     return out;
   }
@@ -346,6 +468,7 @@ export class SessionRunner implements ModelRunner {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    await this.#ops?.release();
     openSessions.delete(this.#session);
     await this.#session.release();
   }
