@@ -130,11 +130,23 @@ test('session options pass through to the workers', async (t) => {
       intraOpNumThreads: 1,
       enableCpuMemArena: false,
       enableMemPattern: false,
+      configEntries: { 'session.intra_op.allow_spinning': '0' },
     },
   });
   t.teardown(() => runner.dispose());
   const { worst } = await compare('bert-regression', runner, 17);
   t.true(worst <= 1e-5);
+  for (const configEntries of [[], { 'session.intra_op.allow_spinning': 0 }]) {
+    const err = await t.throwsAsync(
+      createEngineRunner(modelFile('bert-regression'), {
+        workers: 1,
+        sessionOptions: { configEntries } as never,
+      }),
+      { instanceOf: HfTasksError },
+    );
+    t.is(err?.code, 'ERR_INVALID_ARGUMENT', JSON.stringify(configEntries));
+    t.regex(err?.message ?? '', /configEntries/);
+  }
   const bad = await t.throwsAsync(
     createEngineRunner(modelFile('bert-regression'), {
       workers: 1,

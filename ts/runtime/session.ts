@@ -24,6 +24,13 @@ export interface SessionOptions {
   /** Explicit execution providers; when given they replace the ones `device` picks. */
   executionProviders?: Array<'cpu' | 'cuda' | 'webgpu' | { name: string; [key: string]: unknown }>;
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * onnxruntime session configuration entries, by their full key (e.g.
+   * `'session.intra_op.allow_spinning': '0'`). The engine's all-cores solo session sets
+   * `session.force_spinning_stop` to `'1'` unless given here: its extra threads stop spinning
+   * when a run ends instead of taking CPU from the other workers.
+   */
+  configEntries?: Record<string, string>;
 }
 
 /** How to open a session. */
@@ -71,6 +78,18 @@ function validateSessionOptions(o: SessionOptions): void {
       throw new HfTasksError('ERR_INVALID_ARGUMENT', `sessionOptions.${key} must be a non-negative integer`);
     }
   }
+  const entries = o.configEntries;
+  if (entries !== undefined) {
+    if (entries === null || typeof entries !== 'object' || Array.isArray(entries))
+      throw new HfTasksError('ERR_INVALID_ARGUMENT', 'sessionOptions.configEntries must be an object of strings');
+    for (const [key, value] of Object.entries(entries)) {
+      if (typeof value !== 'string' || key === '')
+        throw new HfTasksError(
+          'ERR_INVALID_ARGUMENT',
+          `sessionOptions.configEntries[${JSON.stringify(key)}] must be a string (got ${typeof value})`,
+        );
+    }
+  }
   const level = o.graphOptimizationLevel;
   if (level !== undefined && !['disabled', 'basic', 'extended', 'all'].includes(level)) {
     throw new HfTasksError(
@@ -92,6 +111,8 @@ function toOrtOptions(
   if (o.enableMemPattern !== undefined) out.enableMemPattern = o.enableMemPattern;
   if (o.executionMode !== undefined) out.executionMode = o.executionMode;
   out.logSeverityLevel = o.logSeverityLevel ?? 3;
+  if (o.configEntries !== undefined && Object.keys(o.configEntries).length > 0)
+    out.extra = { ...o.configEntries };
   return out;
 }
 
@@ -441,10 +462,12 @@ export class SessionRunner implements ModelRunner {
     let results: ort.InferenceSession.ReturnType;
     try {
       // onnxruntime-node 1.23 can label a fetched subset wrongly (seen on graphs with an If node:
-      // asking for [logits, present.1.*] returned present.0.* under the first name; with output
-      // locations it reads the location of the n-th graph output for the n-th fetch): fetch a
-      // prefix of the outputs as asked, anything else as all outputs.
-      const prefix = wanted.every((name, i) => this.outputNames[i] === name);
+      // asking for [logits, present.1.*] returned present.0.* under the first name): fetch a
+      // prefix of the outputs as asked, anything else as all outputs. With device outputs the
+      // binding keeps one IO binding for the session, whose outputs stay bound from run to run
+      // (an output fetched before and not now would be handed the earlier run's tensor to fill,
+      // and fail on a new shape): every run fetches every output.
+      const prefix = this.#ops === null && wanted.every((name, i) => this.outputNames[i] === name);
       results = await this.#session.run(ortFeeds, prefix ? wanted : this.outputNames);
     } catch (cause) {
       throw new ModelError('ERR_MODEL_RUN', `the model failed to run: ${(cause as Error).message}`, {
