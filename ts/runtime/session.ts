@@ -81,7 +81,10 @@ function validateSessionOptions(o: SessionOptions): void {
   const entries = o.configEntries;
   if (entries !== undefined) {
     if (entries === null || typeof entries !== 'object' || Array.isArray(entries))
-      throw new HfTasksError('ERR_INVALID_ARGUMENT', 'sessionOptions.configEntries must be an object of strings');
+      throw new HfTasksError(
+        'ERR_INVALID_ARGUMENT',
+        'sessionOptions.configEntries must be an object of strings',
+      );
     for (const [key, value] of Object.entries(entries)) {
       if (typeof value !== 'string' || key === '')
         throw new HfTasksError(
