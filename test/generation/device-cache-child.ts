@@ -40,8 +40,10 @@ interface ModelCase {
   pad: number;
   /** Decoder prompts (decoder-only) or encoder inputs (encoder-decoder). */
   inputs: number[][];
-  /** Encoder-decoder: the decoder start id. */
-  start?: number;
+  /** Encoder-decoder: the decoder prompt. */
+  start?: number[];
+  /** A speech encoder: log-mel features [1, 80, 3000] made from `inputs[i][0]` instead of ids. */
+  features?: boolean;
   /** Decoding settings of the model's generation config that matter here. */
   decoding?: { forcedBosTokenId?: number };
 }
@@ -66,7 +68,7 @@ const T5: ModelCase = {
   seq2seq: { encoderFile: path.join(models, 't5-tiny', 'encoder_model.onnx') },
   eos: [1],
   pad: 0,
-  start: 0,
+  start: [0],
   inputs: [
     [
       187, 27, 27, 7, 83, 53, 4, 115, 44, 14, 257, 3, 21, 38, 7, 68, 22, 3, 16, 92, 211, 13, 230, 111, 23, 5,
@@ -88,7 +90,7 @@ const BART: ModelCase = {
   },
   eos: [2],
   pad: 1,
-  start: 2,
+  start: [2],
   decoding: { forcedBosTokenId: 0 },
   inputs: [
     [0, 583, 326, 309, 72, 304, 293, 269, 424, 281, 340, 572, 272, 354, 265, 71, 265, 17, 2],
@@ -98,6 +100,26 @@ const BART: ModelCase = {
     [0, 283, 336, 513, 73, 291, 362, 433, 264, 272, 496, 304, 2],
   ],
 };
+
+/** Whisper (one decoder layer: the decoder's cache outputs are a prefix of its outputs). */
+const WHISPER: ModelCase = {
+  name: 'whisper-tiny-random',
+  file: path.join(models, 'whisper-tiny-random', 'decoder_model_merged.onnx'),
+  seq2seq: { encoderFile: path.join(models, 'whisper-tiny-random', 'encoder_model.onnx') },
+  eos: [699],
+  pad: 699,
+  // <|startoftranscript|> <|en|> <|transcribe|>
+  start: [700, 701, 705],
+  features: true,
+  inputs: [[1], [2], [3], [4], [5]],
+};
+
+/** Deterministic stand-in log-mel features, different for each seed. */
+function features(seed: number): { data: Float32Array; dims: number[] } {
+  const data = new Float32Array(80 * 3000);
+  for (let i = 0; i < data.length; i++) data[i] = 0.5 * Math.sin(i * 0.001 * seed + seed) - 0.2;
+  return { data, dims: [1, 80, 3000] };
+}
 
 /** One request of the scenario: input `input`, `maxNewTokens`, greedy (streamed) or beams. */
 interface Plan {
@@ -127,8 +149,9 @@ function request(m: ModelCase, p: Plan): GenerationRequest {
   const input = m.inputs[p.input] as number[];
   const seq2seq = m.start !== undefined;
   return {
-    promptIds: seq2seq ? [m.start as number] : input,
-    ...(seq2seq && { encoderIds: input }),
+    promptIds: seq2seq ? (m.start as number[]) : input,
+    ...(seq2seq && !m.features && { encoderIds: input }),
+    ...(m.features && { encoderFeatures: features(input[0] as number) }),
     // EOS only in the second half, so that sequences run long enough to move their caches.
     decoding: { eosTokenIds: m.eos, minNewTokens: Math.ceil(p.maxNewTokens / 2), ...m.decoding },
     rows: 1,
@@ -184,7 +207,7 @@ async function engine(m: ModelCase, options: Record<string, unknown>): Promise<G
 
 async function equal(): Promise<void> {
   const out: Record<string, unknown> = {};
-  for (const m of [GPT2, T5, BART]) {
+  for (const m of [GPT2, T5, BART, WHISPER]) {
     const cpu = await engine(m, { device: 'cpu', inline: true });
     const reference = await Promise.all([...WAVE1, ...WAVE2].map((p) => cpu.generate(request(m, p))));
     const cpuStats = await cpu.deviceCacheStats?.();

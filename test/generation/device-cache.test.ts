@@ -158,6 +158,7 @@ for (const [model, kind] of [
   ['gpt2-tiny', 'decoder-only'],
   ['t5-tiny', 'encoder-decoder, merged decoder'],
   ['bart-tiny', 'encoder-decoder, split decoder'],
+  ['whisper-tiny-random', 'speech encoder-decoder, cache outputs a prefix of the outputs'],
 ] as const) {
   gpuTest(
     `${model} (${kind}): greedy and beam results on webgpu with the device cache equal the CPU's token for token`,
