@@ -121,11 +121,12 @@ function features(seed: number): { data: Float32Array; dims: number[] } {
   return { data, dims: [1, 80, 3000] };
 }
 
-/** One request of the scenario: input `input`, `maxNewTokens`, greedy (streamed) or beams. */
+/** One request of the scenario: input `input`, `maxNewTokens`, greedy (streamed), beams or seeded samples. */
 interface Plan {
   input: number;
   maxNewTokens: number;
   beams?: number;
+  samples?: number;
 }
 
 /**
@@ -143,6 +144,7 @@ const WAVE2: Plan[] = [
   { input: 4, maxNewTokens: 7 },
   { input: 1, maxNewTokens: 5, beams: 2 },
   { input: 3, maxNewTokens: 11, beams: 4 },
+  { input: 2, maxNewTokens: 6, samples: 2 },
 ];
 
 function request(m: ModelCase, p: Plan): GenerationRequest {
@@ -153,12 +155,18 @@ function request(m: ModelCase, p: Plan): GenerationRequest {
     ...(seq2seq && !m.features && { encoderIds: input }),
     ...(m.features && { encoderFeatures: features(input[0] as number) }),
     // EOS only in the second half, so that sequences run long enough to move their caches.
-    decoding: { eosTokenIds: m.eos, minNewTokens: Math.ceil(p.maxNewTokens / 2), ...m.decoding },
-    rows: 1,
+    decoding: {
+      eosTokenIds: m.eos,
+      minNewTokens: Math.ceil(p.maxNewTokens / 2),
+      ...m.decoding,
+      ...(p.samples !== undefined && { doSample: true, topK: 20 }),
+    },
+    rows: p.samples ?? 1,
+    ...(p.samples !== undefined && { seed: 7 }),
     maxNewTokens: p.maxNewTokens,
     eosTokenIds: m.eos,
     padTokenId: m.pad,
-    stream: p.beams === undefined,
+    stream: p.beams === undefined && p.samples === undefined,
     ...(p.beams !== undefined && {
       beam: { numBeams: p.beams, lengthPenalty: 1, earlyStopping: false, numReturnSequences: 2 },
     }),

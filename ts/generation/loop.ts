@@ -229,6 +229,7 @@ export class GenerationLoop {
   #activeCost = 0;
   #running: Promise<void> | null = null;
   #closed = false;
+  #closeReason: Error | null = null;
   /** Helper graphs on the device holding the caches; null when the caches are host arrays. */
   readonly #ops: DeviceOps | null;
   /** Whether the encoder's output stays on the device too. */
@@ -357,6 +358,7 @@ export class GenerationLoop {
    */
   close(reason: Error): void {
     this.#closed = true;
+    this.#closeReason = reason;
     for (const a of this.#queue.splice(0)) a.reject(reason);
     for (const b of this.#batches) for (const r of b.rows) this.#fail(r.seq, reason);
     if (this.#running === null) this.#freeAll();
@@ -455,6 +457,8 @@ export class GenerationLoop {
         batch = await this.#prefill(a);
         if (a.finished || this.#closed) {
           freeBatch(batch);
+          // Closed during the prompt pass: the request was in no batch when the loop failed them.
+          if (this.#closed) this.#fail(a, this.#closeReason);
           this.#flush();
           if (this.#closed) return;
           continue;
