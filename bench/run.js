@@ -3,9 +3,12 @@
  * process each (bench/suite.js); results to bench/results/ as JSON and markdown, and with
  * `--readme` the summary table into the README's Benchmarks section.
  *
- *   node bench/run.js [--seconds=2] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
  *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
  *
+ * `--repeat=N`: runs every (target, implementation) process N times, the implementations in
+ * alternating order, and reports each figure's median over the N runs (a shared machine's speed
+ * drifts between processes; the ratios then compare like with like).
  * `--threads`: intra-op threads of the floor's and transformers.js's sessions (default: all
  * cores, their own default); hf-tasks uses its engine defaults.
  *
@@ -30,10 +33,19 @@ const SCENARIO_TITLES = {
 };
 
 function parseArgs(argv) {
-  const args = { seconds: 2, targets: null, impls: IMPLS, readme: false, threads: null, report: false };
+  const args = {
+    seconds: 2,
+    repeat: 1,
+    targets: null,
+    impls: IMPLS,
+    readme: false,
+    threads: null,
+    report: false,
+  };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
     if (k === 'seconds') args.seconds = Number(v);
+    else if (k === 'repeat') args.repeat = Math.max(1, Math.floor(Number(v)) || 1);
     else if (k === 'targets') args.targets = v.split(',');
     else if (k === 'impls') args.impls = v.split(',');
     else if (k === 'readme') args.readme = true;
@@ -72,6 +84,28 @@ function runSuite(target, impl, seconds, threads) {
       }
     });
   });
+}
+
+/** The median of numbers (the mean of the middle two for an even count). */
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One result from the runs of one (target, implementation): every number its median. */
+function medianOf(runs) {
+  const ok = runs.filter((r) => !r.error);
+  if (ok.length === 0) return runs[0];
+  const merge = (values) => {
+    const first = values[0];
+    if (typeof first === 'number') return median(values.filter((v) => typeof v === 'number'));
+    if (first === null || typeof first !== 'object' || Array.isArray(first)) return first;
+    const out = {};
+    for (const key of Object.keys(first)) out[key] = merge(values.map((v) => v?.[key]));
+    return out;
+  };
+  return { ...merge(ok), runs: ok.length };
 }
 
 const fmt = (x, digits = 1) => (x === null || x === undefined ? '–' : Number(x).toFixed(digits));
@@ -130,7 +164,7 @@ function markdown(host, loadAfter, all, args, date) {
   const parts = [
     '# Benchmark results',
     '',
-    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${args.threads ? ` --threads=${args.threads}` : ''}\`: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
+    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order)` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
     '',
     machineLines(host, loadAfter),
     '',
@@ -214,13 +248,19 @@ async function main() {
   }
   const all = {};
   for (const t of available) {
-    all[t.id] = [];
-    for (const impl of args.impls) {
-      process.stderr.write(`${t.id} / ${impl} ... `);
-      const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores);
-      process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
-      all[t.id].push(r);
+    const runs = new Map(args.impls.map((impl) => [impl, []]));
+    for (let rep = 0; rep < args.repeat; rep++) {
+      const order = rep % 2 === 0 ? args.impls : [...args.impls].reverse();
+      for (const impl of order) {
+        process.stderr.write(
+          `${t.id} / ${impl}${args.repeat > 1 ? ` (${rep + 1}/${args.repeat})` : ''} ... `,
+        );
+        const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores);
+        process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
+        runs.get(impl).push(r);
+      }
     }
+    all[t.id] = args.impls.map((impl) => medianOf(runs.get(impl)));
   }
   const loadAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');

@@ -246,15 +246,7 @@ export class WorkerPool {
       modelPath: model.modelPath,
       options: {
         ...model.options,
-        sessionOptions: {
-          ...model.options.sessionOptions,
-          intraOpNumThreads: threads,
-          // Its extra threads would otherwise spin after each run, taking CPU the workers need.
-          configEntries: {
-            'session.force_spinning_stop': '1',
-            ...model.options.sessionOptions?.configEntries,
-          },
-        },
+        sessionOptions: { ...model.options.sessionOptions, intraOpNumThreads: threads },
       },
       onlySlot: 0,
     });

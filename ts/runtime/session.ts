@@ -26,9 +26,10 @@ export interface SessionOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /**
    * onnxruntime session configuration entries, by their full key (e.g.
-   * `'session.intra_op.allow_spinning': '0'`). The engine's all-cores solo session sets
-   * `session.force_spinning_stop` to `'1'` unless given here: its extra threads stop spinning
-   * when a run ends instead of taking CPU from the other workers.
+   * `'session.intra_op.allow_spinning': '0'`, or `'session.force_spinning_stop': '1'` so that a
+   * multi-threaded session's threads stop spinning when a run ends: less CPU taken from other
+   * work between runs, at the cost of waking them at the next run; measured here at about
+   * 0.6 ms more per lone call on the all-cores solo session, so the engine leaves it off).
    */
   configEntries?: Record<string, string>;
 }
