@@ -80,7 +80,7 @@ test('an idle model runs the first call at once, alone', async (t) => {
 });
 
 test('an idle model waits for calls under way (tracked) and sends them as one job, not alone', async (t) => {
-  const gate = new Gate(2);
+  const gate = new Gate(1);
   const b = new Batcher(gate, LAYOUT, { maxWaitMs: 10_000 });
   const ends = [b.track(), b.track(), b.track()];
   const p1 = b.submit(call(1, 4));
@@ -95,6 +95,17 @@ test('an idle model waits for calls under way (tracked) and sends them as one jo
   await gate.drain();
   t.deepEqual([tagOf(await p1), tagOf(await p2), tagOf(await p3)], [1, 2, 3]);
   for (const end of ends) end();
+});
+
+test('the parts of one tracked call do not wait for company: nothing else is coming', async (t) => {
+  const gate = new Gate(2);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 10_000 });
+  const end = b.track();
+  const parts = [b.submit(call(1, 4, 2), { part: true }), b.submit(call(2, 4, 2), { part: true })];
+  t.is(gate.jobs.length, 2, 'both parts sent at once, one per worker');
+  await gate.drain();
+  t.deepEqual((await Promise.all(parts)).map(tagOf), [1, 2]);
+  end();
 });
 
 test('a tracked call that ends without running frees the call waiting for it', async (t) => {
@@ -127,6 +138,24 @@ test('a job is not alone while another tracked call is under way', async (t) => 
   t.is(gate.jobs[1]?.alone, true, 'untracked and nothing else under way');
   await gate.drain();
   t.is(tagOf(await q), 2);
+});
+
+test('with several workers a job takes at most its share of the queue, so the rest goes to the next free worker', async (t) => {
+  const gate = new Gate(2);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const all = [1, 2, 3, 4, 5, 6].map((tag) => b.submit(call(tag, 8)));
+  t.deepEqual(gate.jobs.map(jobTags), [[1], [2]], 'both workers busy, four calls queued');
+  gate.releaseOne();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(jobTags(gate.jobs[2] as Job), [3, 4], 'half of the queue, not all of it');
+  gate.releaseOne();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(jobTags(gate.jobs[3] as Job), [5], 'one worker still busy: half of what is left');
+  gate.releaseOne();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(jobTags(gate.jobs[4] as Job), [6]);
+  await gate.drain();
+  t.deepEqual((await Promise.all(all)).map(tagOf), [1, 2, 3, 4, 5, 6]);
 });
 
 test('calls that arrive while the model is busy are stacked, sorted by length, and each gets its own result', async (t) => {

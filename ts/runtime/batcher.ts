@@ -119,6 +119,8 @@ export class Batcher {
   readonly #opts: Required<BatchingOptions>;
   #queue: Pending[] = [];
   #inflight = 0;
+  /** Calls in the running jobs. */
+  #inflightCalls = 0;
   /** Calls announced through `track` and not yet ended. */
   #active = 0;
   #timer: NodeJS.Timeout | null = null;
@@ -254,6 +256,9 @@ export class Batcher {
     if (oldest.key === null || this.#opts.maxWaitMs === 0) return 0;
     // An idle engine waits only for calls already under way that have not reached the queue.
     if (this.#inflight === 0 && this.#active <= this.#queue.length) return 0;
+    // With calls tracked, waiting is pointless once every call under way is queued or running
+    // (the parts of one large call, say): no company is coming.
+    if (this.#active > 0 && this.#active <= this.#queue.length + this.#inflightCalls) return 0;
     const left = oldest.at + this.#opts.maxWaitMs - performance.now();
     if (left <= 0) return 0;
     // Send at once when the queue already fills a batch.
@@ -268,7 +273,12 @@ export class Batcher {
     return left;
   }
 
-  /** Takes the oldest call plus the queued calls of the nearest lengths that fit the budget. */
+  /**
+   * Takes the oldest call plus the queued calls of the nearest lengths that fit the budget and
+   * this job's share of the queue: with several workers a job takes at most its worker's share of
+   * the queued tokens, so that what is queued is spread over the workers instead of one long job
+   * running while the others idle (the tail of a burst).
+   */
   #take(): Pending[] {
     const anchor = this.#queue[0] as Pending;
     if (anchor.key === null) {
@@ -284,8 +294,12 @@ export class Batcher {
     let real = anchor.part.rows * anchor.part.len;
     let lo = at - 1;
     let hi = at + 1;
+    let queued = 0;
+    for (const p of sorted) queued += p.part.rows * p.part.len;
+    const share = Math.ceil(queued / Math.max(1, this.#executor.concurrency));
     const fits = (p: Pending | undefined): p is Pending => {
       if (p === undefined || rows + p.part.rows > maxBatchSize) return false;
+      if (real + p.part.rows * p.part.len > share) return false;
       const padded = (rows + p.part.rows) * Math.max(maxLen, p.part.len);
       return padded <= tokenBudget && padded - (real + p.part.rows * p.part.len) <= maxPadding * padded;
     };
@@ -319,6 +333,7 @@ export class Batcher {
       this.#active <= calls.length &&
       !calls.some((c) => c.ofMany);
     this.#inflight++;
+    this.#inflightCalls += calls.length;
     const first = calls[0] as Pending;
     const stacked = calls.length > 1;
     const job: Job = { parts: calls.map((c) => c.part) };
@@ -349,6 +364,7 @@ export class Batcher {
       .finally(() => {
         this.#stats.calls += calls.length;
         this.#inflight--;
+        this.#inflightCalls -= calls.length;
         this.#pump();
       });
   }
