@@ -3,7 +3,8 @@
  * process each (bench/suite.js); results to bench/results/ as JSON and markdown, and with
  * `--readme` the summary table into the README's Benchmarks section.
  *
- *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...] [--readme]
+ *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...]
+ *                     [--scenarios=latency,batch32,concurrent64,long] [--readme]
  *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
  *
  * `--repeat=N`: runs every (target, implementation) process N times, the implementations in
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     seconds: 2,
     repeat: 1,
     targets: null,
+    scenarios: null,
     impls: IMPLS,
     readme: false,
     threads: null,
@@ -47,6 +49,7 @@ function parseArgs(argv) {
     if (k === 'seconds') args.seconds = Number(v);
     else if (k === 'repeat') args.repeat = Math.max(1, Math.floor(Number(v)) || 1);
     else if (k === 'targets') args.targets = v.split(',');
+    else if (k === 'scenarios') args.scenarios = v.split(',');
     else if (k === 'impls') args.impls = v.split(',');
     else if (k === 'readme') args.readme = true;
     else if (k === 'report') args.report = true;
@@ -56,10 +59,10 @@ function parseArgs(argv) {
   return args;
 }
 
-function runSuite(target, impl, seconds, threads) {
+function runSuite(target, impl, seconds, threads, scenarios) {
   const out = path.join(os.tmpdir(), `hf-tasks-bench-${process.pid}-${target}-${impl}.json`);
   rmSync(out, { force: true });
-  const arg = JSON.stringify({ target, impl, seconds, threads, out });
+  const arg = JSON.stringify({ target, impl, seconds, threads, scenarios, out });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(HERE, 'suite.js'), arg], {
       stdio: ['ignore', 'inherit', 'pipe'],
@@ -255,7 +258,7 @@ async function main() {
         process.stderr.write(
           `${t.id} / ${impl}${args.repeat > 1 ? ` (${rep + 1}/${args.repeat})` : ''} ... `,
         );
-        const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores);
+        const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores, args.scenarios);
         process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
         runs.get(impl).push(r);
       }

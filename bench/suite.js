@@ -199,7 +199,11 @@ async function main() {
   const loadMs = Math.round(performance.now() - tLoad);
   const rssLoaded = process.memoryUsage().rss;
   const scenarios = {};
-  const wanted = target.scenarios.filter((s) => args.impl !== 'hf-tasks-inline' || INLINE_SCENARIOS.has(s));
+  const wanted = target.scenarios.filter(
+    (s) =>
+      (args.impl !== 'hf-tasks-inline' || INLINE_SCENARIOS.has(s)) &&
+      (!Array.isArray(args.scenarios) || args.scenarios.includes(s)),
+  );
   for (const scenario of wanted) {
     if (scenario === 'latency' || scenario === 'long') {
       const list = scenario === 'long' ? inputs.long : inputs.short;
