@@ -57,3 +57,30 @@ test('chunked rows stack to the outputs of one run, and each run stays within th
     await model.dispose();
   }
 });
+
+test("without explicit limits, chunks follow the runner's batch limits (the engine's batching options)", async (t) => {
+  const { engineRunnerFactory } = await import('../../ts/runtime/engine.js');
+  const factory = engineRunnerFactory({ workers: 0, batching: { maxBatchSize: 3, tokenBudget: 100_000 } });
+  const model = await loadModel(modelDir('bert-qa'), { createRunner: factory });
+  try {
+    t.deepEqual(model.runner.batchLimits, { rows: 3, tokens: 100_000 });
+    const texts = Array.from({ length: 7 }, (_, i) => `Sentence number ${i}`);
+    const enc = await model.tokenizer.encodeBatch(texts, { padding: 'longest' });
+    const seen: number[] = [];
+    const inner = model.runner;
+    const spy: ModelRunner = {
+      inputNames: inner.inputNames,
+      outputNames: inner.outputNames,
+      ...(inner.batchLimits !== undefined && { batchLimits: inner.batchLimits }),
+      run: (feeds: Record<string, TensorLike>, opts?: RunOptions) => {
+        seen.push((feeds.input_ids as TensorLike).dims[0] as number);
+        return inner.run(feeds, opts);
+      },
+      dispose: () => inner.dispose(),
+    };
+    await runRows({ ...model, runner: spy }, enc, ['start_logits']);
+    t.deepEqual(seen, [3, 3, 1]);
+  } finally {
+    await model.dispose();
+  }
+});

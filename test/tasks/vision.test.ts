@@ -142,6 +142,59 @@ test('segmentation masks are 0/255 grayscale PNGs, ids disjoint, semantic scores
 });
 
 test('a list of images on a 2-worker engine is split across the workers and equals the goldens', async (t) => {
+  const { files, cases } = listCases();
+  const pipe = (await pipeline('image-classification', path.join(MODELS, 'vit-tiny'), {
+    workers: 2,
+  })) as unknown as AnyPipe;
+  try {
+    const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
+    t.is(got.length, files.length);
+    for (const [i, kase] of cases.entries()) {
+      const r = await compare(kase, got[i]);
+      t.deepEqual(r.problems, [], files[i]);
+    }
+  } finally {
+    await pipe.dispose();
+  }
+});
+
+test("no run holds more images than the engine's batch size, and the results equal the goldens", async (t) => {
+  const { files, cases } = listCases();
+  const { engineRunnerFactory } = await import('../../ts/index.js');
+  const factory = engineRunnerFactory({ workers: 0, batching: { maxBatchSize: 2 } });
+  const rows: number[] = [];
+  const pipe = (await pipeline('image-classification', path.join(MODELS, 'vit-tiny'), {
+    createRunner: async (file, options) => {
+      const runner = await factory(file, options);
+      const run = runner.run.bind(runner);
+      runner.run = (feeds, opts) => {
+        rows.push((feeds.pixel_values?.dims[0] ?? 0) as number);
+        return run(feeds, opts);
+      };
+      return runner;
+    },
+  })) as unknown as AnyPipe;
+  try {
+    const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
+    t.true(
+      rows.every((n) => n >= 1 && n <= 2),
+      JSON.stringify(rows),
+    );
+    t.is(
+      rows.reduce((a, b) => a + b, 0),
+      files.length,
+    );
+    for (const [i, kase] of cases.entries()) {
+      const r = await compare(kase, got[i]);
+      t.deepEqual(r.problems, [], files[i]);
+    }
+  } finally {
+    await pipe.dispose();
+  }
+});
+
+/** Images of the vit-tiny goldens without parameters, with their cases. */
+function listCases(): { files: string[]; cases: VisionCase[] } {
   const files = [
     'rgb_64x48.png',
     'rgb_300x200.png',
@@ -160,17 +213,5 @@ test('a list of images on a 2-worker engine is split across the workers and equa
     if (found === undefined) throw new Error(`no golden for ${file}`);
     return found;
   });
-  const pipe = (await pipeline('image-classification', path.join(MODELS, 'vit-tiny'), {
-    workers: 2,
-  })) as unknown as AnyPipe;
-  try {
-    const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
-    t.is(got.length, files.length);
-    for (const [i, kase] of cases.entries()) {
-      const r = await compare(kase, got[i]);
-      t.deepEqual(r.problems, [], files[i]);
-    }
-  } finally {
-    await pipe.dispose();
-  }
-});
+  return { files, cases };
+}

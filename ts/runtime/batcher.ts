@@ -147,6 +147,11 @@ export class Batcher {
     return this.#layout !== null;
   }
 
+  /** The most rows and padded tokens one job holds (`maxBatchSize`, `tokenBudget`). */
+  get limits(): { rows: number; tokens: number } {
+    return { rows: this.#opts.maxBatchSize, tokens: this.#opts.tokenBudget };
+  }
+
   /** Calls waiting for a slot. */
   get queued(): number {
     return this.#queue.length;

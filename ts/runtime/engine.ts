@@ -159,6 +159,10 @@ class Runner implements EngineRunner {
     return this.#batcher.batching;
   }
 
+  get batchLimits(): { rows: number; tokens: number } {
+    return this.#batcher.limits;
+  }
+
   stats(): BatcherStats {
     return this.#batcher.stats();
   }

@@ -52,6 +52,12 @@ export interface ModelRunner {
    */
   readonly parallelism?: number;
   /**
+   * The most rows, and padded tokens (rows x length), one run should hold (the engine's
+   * `batching.maxBatchSize` and `batching.tokenBudget`). Callers with more rows run them in
+   * chunks of at most this size; absent: 32 rows and 8192 tokens.
+   */
+  readonly batchLimits?: { rows: number; tokens: number };
+  /**
    * Runs the network once on a batch. A result must not depend on how the engine batches
    * calls: the same rows give the same outputs whatever else runs with them.
    */

@@ -60,14 +60,15 @@ function stack(parts: Record<string, TensorLike>[], names: string[]): Record<str
 /**
  * Runs every row of `enc` through the model and returns `outputs` stacked as one run would.
  * Rows are split into at least as many chunks as the runner runs at once (so a large call uses
- * every worker) and at most `limits` per chunk. Chunks run concurrently; an error in any chunk
+ * every worker) and at most `limits` per chunk (by default the runner's `batchLimits`: the
+ * engine's batch size and token budget). Chunks run concurrently; an error in any chunk
  * fails the call.
  */
 export async function runRows(
   model: LoadedModel,
   enc: BatchEncoding,
   outputs: string[],
-  limits: ChunkLimits = DEFAULT_CHUNK_LIMITS,
+  limits: ChunkLimits = model.runner.batchLimits ?? DEFAULT_CHUNK_LIMITS,
 ): Promise<Record<string, TensorLike>> {
   const [n, len] = enc.dims;
   const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));

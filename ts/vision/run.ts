@@ -115,7 +115,7 @@ export function imageFeeds(model: LoadedModel, px: Pixels): Record<string, Tenso
  * Runs the network on images of one size as stacked batches (`[n, 3, h, w]`), or one by one
  * when their sizes differ (aspect-preserving processors). On an engine with several workers a
  * list is cut into one contiguous batch per worker, run at the same time, so that a lone large
- * call uses every worker.
+ * call uses every worker; no batch holds more images than the runner's batch size.
  */
 export async function runImages(
   model: LoadedModel,
@@ -130,7 +130,8 @@ export async function runImages(
   }
   const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
   const chunks = Math.min(lanes, images.length);
-  const size = Math.ceil(images.length / chunks);
+  // At most the runner's batch size per run (32 images unless the engine is told otherwise).
+  const size = Math.min(Math.ceil(images.length / chunks), model.runner.batchLimits?.rows ?? 32);
   const parts: Pixels[][] = [];
   for (let i = 0; i < images.length; i += size) parts.push(images.slice(i, i + size));
   const results = await Promise.all(parts.map((part) => runStacked(model, part, outputs, parts.length > 1)));
