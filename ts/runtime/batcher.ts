@@ -148,8 +148,13 @@ export class Batcher {
   }
 
   /** The most rows and padded tokens one job holds (`maxBatchSize`, `tokenBudget`). */
-  get limits(): { rows: number; tokens: number } {
-    return { rows: this.#opts.maxBatchSize, tokens: this.#opts.tokenBudget };
+  get limits(): { rows: number; tokens: number; padding: number } {
+    return { rows: this.#opts.maxBatchSize, tokens: this.#opts.tokenBudget, padding: this.#opts.maxPadding };
+  }
+
+  /** Each output's sequence axes when calls are stacked, else null. */
+  get seqAxes(): Readonly<Record<string, readonly number[]>> | null {
+    return this.#layout === null ? null : this.#layout.seqAxes;
   }
 
   /** Calls waiting for a slot. */
@@ -358,20 +363,20 @@ export class Batcher {
       this.#stats.batchedCalls += calls.length;
       this.#stats.paddedTokens += rows * len;
     }
-    this.#run(job, calls)
-      .then((outcomes) => {
-        calls.forEach((c, i) => {
-          const o = outcomes[i] as Outcome;
-          if (o.ok) c.resolve(o.value);
-          else c.reject(o.error);
-        });
-      })
-      .finally(() => {
-        this.#stats.calls += calls.length;
-        this.#inflight--;
-        this.#inflightCalls -= calls.length;
-        this.#pump();
+    // The job leaves the books before its callers resume, so that a caller's next call sees an
+    // idle engine as idle.
+    const settle = (outcomes: Outcome[]) => {
+      this.#stats.calls += calls.length;
+      this.#inflight--;
+      this.#inflightCalls -= calls.length;
+      calls.forEach((c, i) => {
+        const o = outcomes[i] as Outcome;
+        if (o.ok) c.resolve(o.value);
+        else c.reject(o.error);
       });
+      this.#pump();
+    };
+    this.#run(job, calls).then(settle, (error: unknown) => settle(calls.map(() => ({ ok: false, error }))));
   }
 
   /**

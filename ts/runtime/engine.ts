@@ -159,8 +159,12 @@ class Runner implements EngineRunner {
     return this.#batcher.batching;
   }
 
-  get batchLimits(): { rows: number; tokens: number } {
+  get batchLimits(): { rows: number; tokens: number; padding: number } {
     return this.#batcher.limits;
+  }
+
+  get outputSeqAxes(): Readonly<Record<string, readonly number[]>> | null {
+    return this.#batcher.seqAxes;
   }
 
   stats(): BatcherStats {

@@ -56,7 +56,12 @@ export interface ModelRunner {
    * `batching.maxBatchSize` and `batching.tokenBudget`). Callers with more rows run them in
    * chunks of at most this size; absent: 32 rows and 8192 tokens.
    */
-  readonly batchLimits?: { rows: number; tokens: number };
+  readonly batchLimits?: { rows: number; tokens: number; padding?: number };
+  /**
+   * Runners that stack calls of different lengths (the engine's batcher): each output's
+   * sequence axes (none for `[batch, ...]` outputs). Absent or null: calls are not stacked.
+   */
+  readonly outputSeqAxes?: Readonly<Record<string, readonly number[]>> | null;
   /**
    * Runs the network once on a batch. A result must not depend on how the engine batches
    * calls: the same rows give the same outputs whatever else runs with them.

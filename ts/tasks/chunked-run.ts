@@ -14,6 +14,8 @@ import { textFeeds } from './encode.js';
 export interface ChunkLimits {
   rows: number;
   tokens: number;
+  /** Largest share of a run's tokens that may be padding when rows are grouped by length. */
+  padding?: number;
 }
 
 export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { rows: 32, tokens: 8192 };
@@ -57,9 +59,139 @@ function stack(parts: Record<string, TensorLike>[], names: string[]): Record<str
   return out;
 }
 
+/** A group of rows (indexes into the call) of close real lengths, run at its longest length. */
+interface LengthGroup {
+  rows: number[];
+  len: number;
+}
+
+/**
+ * Real length of each row when every row is right-padded (`1...1 0...0` attention mask), else
+ * null (left padding moves the real tokens' positions: such rows are never cut).
+ */
+function rightPaddedLengths(enc: BatchEncoding): number[] | null {
+  const [n, len] = enc.dims;
+  const mask = enc.attentionMask;
+  if (mask.length !== n * len) return null;
+  const lengths: number[] = [];
+  for (let r = 0; r < n; r++) {
+    let real = 0;
+    while (real < len && mask[r * len + real] === 1n) real++;
+    for (let k = real; k < len; k++) if (mask[r * len + k] !== 0n) return null;
+    if (real === 0) return null;
+    lengths.push(real);
+  }
+  return lengths;
+}
+
+/**
+ * Rows sorted by real length and cut into groups within the limits (rows, tokens, padding), each
+ * run at its own longest length, so that the padding a call's own rows carry (texts of different
+ * lengths padded to the longest) is not computed, and the engine can stack each group with other
+ * callers' rows of similar lengths. Null when that does not apply: a runner that does not stack
+ * calls, outputs whose sequence axis is not dim 1, left-padded rows, or rows all of one length.
+ */
+function lengthGroups(
+  model: LoadedModel,
+  enc: BatchEncoding,
+  outputs: string[],
+  limits: ChunkLimits,
+  lanes: number,
+): LengthGroup[] | null {
+  const seqAxes = model.runner.outputSeqAxes;
+  if (seqAxes === undefined || seqAxes === null) return null;
+  for (const name of outputs) {
+    const axes = seqAxes[name];
+    if (axes === undefined || axes.some((a) => a !== 1)) return null;
+  }
+  const lengths = rightPaddedLengths(enc);
+  if (lengths === null || lengths.every((l) => l === lengths[0])) return null;
+  const n = lengths.length;
+  const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number));
+  const maxRows = Math.max(1, Math.min(limits.rows, Math.ceil(n / lanes)));
+  const padding = limits.padding ?? 0.1;
+  const groups: LengthGroup[] = [];
+  let cur: number[] = [];
+  let real = 0;
+  for (const row of order) {
+    const l = lengths[row] as number;
+    const padded = (cur.length + 1) * l;
+    if (
+      cur.length > 0 &&
+      (cur.length + 1 > maxRows || padded > limits.tokens || padded - (real + l) > padding * padded)
+    ) {
+      groups.push({ rows: cur, len: lengths[cur[cur.length - 1] as number] as number });
+      cur = [];
+      real = 0;
+    }
+    cur.push(row);
+    real += l;
+  }
+  if (cur.length > 0) groups.push({ rows: cur, len: lengths[cur[cur.length - 1] as number] as number });
+  return groups;
+}
+
+/** The rows of a group, each cut to the group's length (only what `textFeeds` reads). */
+function groupOf(enc: BatchEncoding, group: LengthGroup): BatchEncoding {
+  const len = enc.dims[1];
+  const g = group.len;
+  const cut = (a: BigInt64Array): BigInt64Array => {
+    const out = new BigInt64Array(group.rows.length * g);
+    group.rows.forEach((row, i) => {
+      out.set(a.subarray(row * len, row * len + g), i * g);
+    });
+    return out;
+  };
+  return {
+    ...enc,
+    inputIds: cut(enc.inputIds),
+    attentionMask: cut(enc.attentionMask),
+    tokenTypeIds: enc.tokenTypeIds.length === enc.inputIds.length ? cut(enc.tokenTypeIds) : enc.tokenTypeIds,
+    dims: [group.rows.length, g],
+  };
+}
+
+/**
+ * Puts the groups' outputs back in the call's row order and shape: `[n, ...]`, or `[n, len, ...]`
+ * for outputs with a sequence axis, whose positions past a row's group length (padding the
+ * call's own run would have computed and nothing reads) are zero.
+ */
+function ungroup(
+  enc: BatchEncoding,
+  groups: LengthGroup[],
+  results: Record<string, TensorLike>[],
+  outputs: string[],
+  seqAxes: Readonly<Record<string, readonly number[]>>,
+): Record<string, TensorLike> {
+  const [n, len] = enc.dims;
+  const out: Record<string, TensorLike> = {};
+  for (const name of outputs) {
+    const tensors = results.map((r) => r[name]);
+    const first = tensors[0];
+    if (first === undefined || tensors.some((t) => t === undefined)) continue;
+    const withSeq = (seqAxes[name] ?? []).length > 0;
+    const inner = first.dims.slice(withSeq ? 2 : 1);
+    let innerSize = 1;
+    for (const d of inner) innerSize *= d;
+    const rowSize = (withSeq ? len : 1) * innerSize;
+    const Ctor = first.data.constructor as new (n: number) => TensorLike['data'];
+    const data = new Ctor(n * rowSize);
+    groups.forEach((group, gi) => {
+      const t = tensors[gi] as TensorLike;
+      const per = t.data.length / group.rows.length;
+      group.rows.forEach((row, i) => {
+        data.set(t.data.subarray(i * per, (i + 1) * per) as never, row * rowSize);
+      });
+    });
+    out[name] = { type: first.type, data, dims: withSeq ? [n, len, ...inner] : [n, ...inner] };
+  }
+  return out;
+}
+
 /**
  * Runs every row of `enc` through the model and returns `outputs` stacked as one run would.
- * Rows are split into at least as many chunks as the runner runs at once (so a large call uses
+ * On an engine that stacks calls, rows of different real lengths run in length groups (see
+ * `lengthGroups`); otherwise rows are split into at least as many chunks as the runner runs at once (so a large call uses
  * every worker) and at most `limits` per chunk (by default the runner's `batchLimits`: the
  * engine's batch size and token budget). Chunks run concurrently; an error in any chunk
  * fails the call.
@@ -72,6 +204,14 @@ export async function runRows(
 ): Promise<Record<string, TensorLike>> {
   const [n, len] = enc.dims;
   const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
+  const groups = n > 1 ? lengthGroups(model, enc, outputs, limits, lanes) : null;
+  if (groups !== null) {
+    const part = groups.length > 1;
+    const results = await Promise.all(
+      groups.map((g) => model.runner.run(textFeeds(model, groupOf(enc, g)), { outputs, part })),
+    );
+    return ungroup(enc, groups, results, outputs, model.runner.outputSeqAxes ?? {});
+  }
   const per = Math.max(
     1,
     Math.min(limits.rows, Math.floor(limits.tokens / Math.max(len, 1)), Math.ceil(n / lanes)),
