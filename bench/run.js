@@ -216,7 +216,7 @@ function updateReadme(summary, host, loadAfter, args, date) {
   }
   const block = [
     begin,
-    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s). Full tables in [bench/results/results.md](bench/results/results.md).`,
+    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs` : ''}. Full tables in [bench/results/results.md](bench/results/results.md).`,
     '',
     summary,
     end,
