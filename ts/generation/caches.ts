@@ -88,11 +88,10 @@ export async function joinCaches(
     const pad = (w: number): [number, number] => (side === 'left' ? [to - w, 0] : [0, to - w]);
     return (ops as DeviceOps).join(da, db, pad(widthA), pad(widthB));
   }
-  const widen = side === 'left' ? padLeft : padRight;
   return as.map((a, i) => {
     const d = dims[i] as CacheDims;
-    const left = widen(a as Float32Array, rowsA, d, widthA, to);
-    const right = widen(bs[i] as Float32Array, rowsB, d, widthB, to);
+    const left = widen(a as Float32Array, rowsA, d, widthA, to, side);
+    const right = widen(bs[i] as Float32Array, rowsB, d, widthB, to, side);
     const out = new Float32Array(left.length + right.length);
     out.set(left, 0);
     out.set(right, left.length);
@@ -124,24 +123,22 @@ function takeHost(
   return out;
 }
 
-/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the left. */
-function padLeft(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
+/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on `side`. */
+function widen(
+  c: Float32Array,
+  rows: number,
+  d: CacheDims,
+  width: number,
+  to: number,
+  side: 'left' | 'right',
+): Float32Array {
   if (to === width) return c;
   const out = new Float32Array(rows * d.heads * to * d.headDim);
   const block = width * d.headDim;
   const wide = to * d.headDim;
+  const shift = side === 'left' ? (to - width) * d.headDim : 0;
   for (let b = 0; b < rows * d.heads; b++) {
-    out.set(c.subarray(b * block, (b + 1) * block), b * wide + (to - width) * d.headDim);
+    out.set(c.subarray(b * block, (b + 1) * block), b * wide + shift);
   }
-  return out;
-}
-
-/** Widens every row's [width, headDim] blocks to `to` columns with zero columns on the right. */
-function padRight(c: Float32Array, rows: number, d: CacheDims, width: number, to: number): Float32Array {
-  if (to === width) return c;
-  const out = new Float32Array(rows * d.heads * to * d.headDim);
-  const block = width * d.headDim;
-  const wide = to * d.headDim;
-  for (let b = 0; b < rows * d.heads; b++) out.set(c.subarray(b * block, (b + 1) * block), b * wide);
   return out;
 }

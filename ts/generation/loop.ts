@@ -189,9 +189,14 @@ interface Batch {
   encWidth: number;
 }
 
+/** Every cache tensor a batch holds (self-attention, cross-attention, encoder output). */
+function heldCaches(b: Batch): CacheTensor[] {
+  return [...b.cache, ...b.cross, ...(b.hidden === null ? [] : [b.hidden])];
+}
+
 /** Frees a batch's device tensors and empties it. */
 function freeBatch(b: Batch): void {
-  freeCaches([...b.cache, ...b.cross, b.hidden]);
+  freeCaches(heldCaches(b));
   b.cache = [];
   b.cross = [];
   b.hidden = null;
@@ -690,7 +695,7 @@ export class GenerationLoop {
       batch.cache = await takeCaches(out.cache, this.#layout.cache, 1, sources, n, 0, n, this.#ops);
       made.push(...batch.cache);
       // The batch keeps what it holds; the rest (the prompt's own rows, once copied) is freed.
-      replaceCaches(made, [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])]);
+      replaceCaches(made, heldCaches(batch));
       made.length = 0;
       const make = (slot: number): Row => ({ seq: a, slot, len: n, next: 0 });
       for (let s = 0; s < width; s++) batch.rows.push(make(s));
@@ -988,7 +993,7 @@ export class GenerationLoop {
           made.push(hidden);
         }
       }
-      const old = [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])];
+      const old = heldCaches(batch);
       replaceCaches(old, made);
       batch.cache = cache;
       batch.cross = cross;
@@ -999,7 +1004,7 @@ export class GenerationLoop {
         batch.encWidth = to;
       }
     } catch (err) {
-      replaceCaches(made, [...batch.cache, ...batch.cross, ...(batch.hidden === null ? [] : [batch.hidden])]);
+      replaceCaches(made, heldCaches(batch));
       throw err;
     }
   }
@@ -1051,11 +1056,7 @@ export class GenerationLoop {
         this.#ops,
       );
       made.push(...cache);
-      const old = [into, add].flatMap((b) => [
-        ...b.cache,
-        ...b.cross,
-        ...(b.hidden === null ? [] : [b.hidden]),
-      ]);
+      const old = [into, add].flatMap(heldCaches);
       replaceCaches(old, made);
       into.cache = cache;
       into.cross = cross;
@@ -1071,11 +1072,7 @@ export class GenerationLoop {
       add.cross = [];
       add.hidden = null;
     } catch (err) {
-      const held = [into, add].flatMap((b) => [
-        ...b.cache,
-        ...b.cross,
-        ...(b.hidden === null ? [] : [b.hidden]),
-      ]);
+      const held = [into, add].flatMap(heldCaches);
       replaceCaches(made, held);
       throw err;
     }

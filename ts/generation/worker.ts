@@ -18,6 +18,11 @@ let opened: OpenedGenerator | null = null;
 let loop: GenerationLoop | null = null;
 const cancels = new Map<number, () => void>();
 
+/** Answers a request that needs the model before it is open (or after it closed). */
+function notOpen(id: number): void {
+  post({ type: 'error', id, error: toWire(new ModelError('ERR_DISPOSED', 'the model is not open')) });
+}
+
 function post(msg: FromGenWorker): void {
   port?.postMessage(msg);
 }
@@ -42,11 +47,7 @@ port.on('message', (msg: ToGenWorker) => {
       return;
     case 'generate': {
       if (loop === null) {
-        post({
-          type: 'error',
-          id: msg.id,
-          error: toWire(new ModelError('ERR_DISPOSED', 'the model is not open')),
-        });
+        notOpen(msg.id);
         return;
       }
       const id = msg.id;
@@ -66,11 +67,7 @@ port.on('message', (msg: ToGenWorker) => {
     case 'run': {
       const s = session;
       if (s === null) {
-        post({
-          type: 'error',
-          id: msg.id,
-          error: toWire(new ModelError('ERR_DISPOSED', 'the model is not open')),
-        });
+        notOpen(msg.id);
         return;
       }
       s.run(msg.feeds, msg.outputs === undefined ? {} : { outputs: msg.outputs }).then(
@@ -85,11 +82,7 @@ port.on('message', (msg: ToGenWorker) => {
     }
     case 'stats':
       if (opened === null) {
-        post({
-          type: 'error',
-          id: msg.id,
-          error: toWire(new ModelError('ERR_DISPOSED', 'the model is not open')),
-        });
+        notOpen(msg.id);
         return;
       }
       post({ type: 'stats', id: msg.id, stats: opened.deviceCacheStats() });

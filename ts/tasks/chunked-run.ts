@@ -110,24 +110,26 @@ function lengthGroups(
   const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number));
   const maxRows = Math.max(1, Math.min(limits.rows, Math.ceil(n / lanes)));
   const padding = limits.padding ?? 0.1;
+  // Rows come in length order, so a group's length is that of its last row.
   const groups: LengthGroup[] = [];
-  let cur: number[] = [];
+  let cur: LengthGroup = { rows: [], len: 0 };
   let real = 0;
   for (const row of order) {
     const l = lengths[row] as number;
-    const padded = (cur.length + 1) * l;
+    const padded = (cur.rows.length + 1) * l;
     if (
-      cur.length > 0 &&
-      (cur.length + 1 > maxRows || padded > limits.tokens || padded - (real + l) > padding * padded)
+      cur.rows.length > 0 &&
+      (cur.rows.length + 1 > maxRows || padded > limits.tokens || padded - (real + l) > padding * padded)
     ) {
-      groups.push({ rows: cur, len: lengths[cur[cur.length - 1] as number] as number });
-      cur = [];
+      groups.push(cur);
+      cur = { rows: [], len: 0 };
       real = 0;
     }
-    cur.push(row);
+    cur.rows.push(row);
+    cur.len = l;
     real += l;
   }
-  if (cur.length > 0) groups.push({ rows: cur, len: lengths[cur[cur.length - 1] as number] as number });
+  if (cur.rows.length > 0) groups.push(cur);
   return groups;
 }
 
