@@ -173,8 +173,8 @@ function markdown(host, loadAfter, all, args, date) {
     '',
     'Every implementation runs the same ONNX file on the same inputs, in its own process. floor: ' +
       'raw `session.run` on inputs tokenized beforehand (concurrent callers served as an ideal ' +
-      'batcher knowing all inputs would: length-sorted batches of at most 32 rows and 10% ' +
-      'padding); hf-tasks: `pipeline()` end to end on the default engine (worker pool + dynamic ' +
+      'batcher knowing all inputs would: length-sorted batches of at most 32 rows cut at the least ' +
+      'cost, padded tokens plus a fixed cost per run, as the engine cuts its queue); hf-tasks: `pipeline()` end to end on the default engine (worker pool + dynamic ' +
       'batching); hf-tasks-inline: `workers: 0`; transformers.js: its `pipeline()` on the same ' +
       'folder. Token classification runs without aggregation everywhere (transformers.js does not ' +
       'aggregate). sentences/s counts every sentence embedded (a similarity call embeds 4). ' +

@@ -3,9 +3,11 @@
  * the same batch shapes as the other implementations, in the calling thread. Nothing else runs:
  * no tokenization, no post-processing, no scheduling. Concurrent callers are served the way an
  * ideal batcher would, knowing every input in advance: sorted by length and cut into batches of
- * at most 32 rows with at most 10% padding (the engine's default limits).
+ * at most 32 rows at the least total cost (padded tokens plus a fixed cost per run), the way the
+ * engine cuts its queue but with every input known at once.
  */
 import * as ort from 'onnxruntime-node';
+import { DEFAULT_FIXED_TOKENS, partitionByLength } from '../../dist/runtime/job-cost.js';
 import { Tokenizer } from '../../dist/tokenizer.js';
 
 export const name = 'floor';
@@ -46,31 +48,19 @@ export async function open(target, { threads }) {
     const enc = tokenizer.encodeBatchSync(texts, { truncation: true, maxLength: target.maxLength });
     return Math.max(...enc.lengths);
   };
-  /** Length-sorted batches of at most 32 rows and 10% padding. */
+  /**
+   * Length-sorted batches of at most 32 rows and 8192 tokens, cut at the least total cost (each
+   * batch's padded tokens plus the fixed cost of a run), as the engine cuts its queue.
+   */
   const chunks = (list) => {
     const sorted = list.map((x) => ({ x, len: lengthOf(x), rows: rowsOf([x]).length }));
     sorted.sort((a, b) => a.len - b.len);
-    const out = [];
-    let cur = [];
-    let rows = 0;
-    let real = 0;
-    for (const item of sorted) {
-      const padded = (rows + item.rows) * item.len;
-      if (
-        cur.length > 0 &&
-        (rows + item.rows > 32 || padded - (real + item.rows * item.len) > 0.1 * padded)
-      ) {
-        out.push(cur.map((c) => c.x));
-        cur = [];
-        rows = 0;
-        real = 0;
-      }
-      cur.push(item);
-      rows += item.rows;
-      real += item.rows * item.len;
-    }
-    if (cur.length > 0) out.push(cur.map((c) => c.x));
-    return out;
+    const cuts = partitionByLength(
+      sorted.map((s) => s.len),
+      sorted.map((s) => s.rows),
+      { rows: 32, tokens: 8192, padding: 0.5, fixedTokens: DEFAULT_FIXED_TOKENS },
+    );
+    return cuts.map(([from, to]) => sorted.slice(from, to).map((s) => s.x));
   };
   const plans = new Map();
   const planOf = (inputs) => {

@@ -143,7 +143,8 @@ test('a job is not alone while another tracked call is under way', async (t) => 
 test('with several workers a job takes at most its share of the queue, so the rest goes to the next free worker', async (t) => {
   const gate = new Gate(2);
   const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
-  const all = [1, 2, 3, 4, 5, 6].map((tag) => b.submit(call(tag, 8)));
+  // Calls of 40 tokens: a share (half the queue) is worth more than a job's fixed cost.
+  const all = [1, 2, 3, 4, 5, 6].map((tag) => b.submit(call(tag, 40)));
   t.deepEqual(gate.jobs.map(jobTags), [[1], [2]], 'both workers busy, four calls queued');
   gate.releaseOne();
   await new Promise((r) => setImmediate(r));
@@ -158,6 +159,33 @@ test('with several workers a job takes at most its share of the queue, so the re
   t.deepEqual((await Promise.all(all)).map(tagOf), [1, 2, 3, 4, 5, 6]);
 });
 
+test('a small queue is not split over the workers: one more job would cost more than it saves', async (t) => {
+  const gate = new Gate(2);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0 });
+  const all = [1, 2, 3, 4, 5, 6].map((tag) => b.submit(call(tag, 8)));
+  t.deepEqual(gate.jobs.map(jobTags), [[1], [2]]);
+  gate.releaseOne();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(jobTags(gate.jobs[2] as Job), [3, 4, 5, 6], 'four short calls are one job');
+  await gate.drain();
+  t.deepEqual((await Promise.all(all)).map(tagOf), [1, 2, 3, 4, 5, 6]);
+});
+
+test('within the padding limit, calls are cut into the jobs of least cost (a fixed part per job plus padded tokens)', async (t) => {
+  const gate = new Gate(1);
+  const b = new Batcher(gate, LAYOUT, { maxWaitMs: 0, maxPadding: 1 });
+  const blocker = b.submit(call(0, 1));
+  // One job would be 6 x 40 tokens, mostly padding; two jobs cost one more fixed part.
+  const lens = [4, 40, 5, 38, 4, 39];
+  const pending = lens.map((len, i) => b.submit(call(i + 1, len)));
+  await gate.drain();
+  await Promise.all([blocker, ...pending]);
+  t.deepEqual(gate.jobs.slice(1).map(jobTags), [
+    [1, 5, 3],
+    [4, 6, 2],
+  ]);
+});
+
 test('calls that arrive while the model is busy are stacked, sorted by length, and each gets its own result', async (t) => {
   const gate = new Gate(1);
   const b = new Batcher(gate, LAYOUT, {
@@ -167,7 +195,7 @@ test('calls that arrive while the model is busy are stacked, sorted by length, a
     maxPadding: 1,
   });
   const first = b.submit(call(100, 5));
-  const lens = [9, 3, 7, 3, 12, 5];
+  const lens = [9, 6, 7, 6, 10, 8];
   const rest = lens.map((len, i) => b.submit(call(i + 1, len)));
   t.is(gate.jobs.length, 1);
   t.is(b.queued, lens.length);
@@ -191,7 +219,7 @@ test('calls that arrive while the model is busy are stacked, sorted by length, a
     stats.tokens,
     lens.reduce((x, y) => x + y, 0),
   );
-  t.is(stats.paddedTokens, 6 * 12);
+  t.is(stats.paddedTokens, 6 * 10);
 });
 
 test('jobs respect the token budget and the batch size, and the oldest call always goes next', async (t) => {

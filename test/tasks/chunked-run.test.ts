@@ -63,7 +63,7 @@ test("without explicit limits, chunks follow the runner's batch limits (the engi
   const factory = engineRunnerFactory({ workers: 0, batching: { maxBatchSize: 3, tokenBudget: 100_000 } });
   const model = await loadModel(modelDir('bert-qa'), { createRunner: factory });
   try {
-    t.deepEqual(model.runner.batchLimits, { rows: 3, tokens: 100_000, padding: 0.1 });
+    t.deepEqual(model.runner.batchLimits, { rows: 3, tokens: 100_000, padding: 0.5, fixedTokens: 16 });
     const texts = Array.from({ length: 7 }, (_, i) => `Sentence number ${i}`);
     const enc = await model.tokenizer.encodeBatch(texts, { padding: 'longest' });
     const seen: number[] = [];

@@ -7,6 +7,7 @@
  */
 import { HfTasksError, QueueFullError, WorkerCrashedError } from '../errors.js';
 import { type BatchLayout, type BatchPart, callShape, type Job } from './batch.js';
+import { JobCostModel, partitionByLength } from './job-cost.js';
 import type { RunOptions, TensorLike } from './runner.js';
 
 /** Knobs of the dynamic batcher. */
@@ -20,8 +21,10 @@ export interface BatchingOptions {
   /** Most calls waiting for this model; more are rejected with `ERR_QUEUE_FULL`. Default 1024. */
   maxQueue?: number;
   /**
-   * Largest share of a batch's tokens that may be padding (0 to 1). Padding is computed for
-   * nothing, so calls of very different lengths are not stacked. Default 0.1.
+   * Largest share of a batch's tokens that may be padding (0 to 1). Within it, calls are stacked
+   * or kept apart by what this model's jobs are measured to cost: padding is computed for
+   * nothing, but every job also pays a fixed part (the weights read from memory, each kernel
+   * launched), worth about a short sentence of tokens on BERT-size models. Default 0.5.
    */
   maxPadding?: number;
 }
@@ -31,7 +34,7 @@ export const DEFAULT_BATCHING: Required<BatchingOptions> = {
   tokenBudget: 8192,
   maxWaitMs: 2,
   maxQueue: 1024,
-  maxPadding: 0.1,
+  maxPadding: 0.5,
 };
 
 /** Where jobs run: a worker pool or the calling thread. */
@@ -125,6 +128,8 @@ export class Batcher {
   #active = 0;
   #timer: NodeJS.Timeout | null = null;
   #closed: Error | null = null;
+  /** What a job of this model costs, learned from the jobs it ran. */
+  readonly #cost = new JobCostModel();
   readonly #stats: BatcherStats = {
     calls: 0,
     jobs: 0,
@@ -147,9 +152,17 @@ export class Batcher {
     return this.#layout !== null;
   }
 
-  /** The most rows and padded tokens one job holds (`maxBatchSize`, `tokenBudget`). */
-  get limits(): { rows: number; tokens: number; padding: number } {
-    return { rows: this.#opts.maxBatchSize, tokens: this.#opts.tokenBudget, padding: this.#opts.maxPadding };
+  /**
+   * The most rows and padded tokens one job holds (`maxBatchSize`, `tokenBudget`), its largest
+   * padding share, and the fixed cost of a job in tokens as measured so far.
+   */
+  get limits(): { rows: number; tokens: number; padding: number; fixedTokens: number } {
+    return {
+      rows: this.#opts.maxBatchSize,
+      tokens: this.#opts.tokenBudget,
+      padding: this.#opts.maxPadding,
+      fixedTokens: this.#cost.fixedTokens,
+    };
   }
 
   /** Each output's sequence axes when calls are stacked, else null. */
@@ -284,10 +297,11 @@ export class Batcher {
   }
 
   /**
-   * Takes the oldest call plus the queued calls of the nearest lengths that fit the budget and
-   * this job's share of the queue: with several workers a job takes at most its worker's share of
-   * the queued tokens, so that what is queued is spread over the workers instead of one long job
-   * running while the others idle (the tail of a burst).
+   * Takes the oldest call with the queued calls it is best run with: the queue, sorted by length,
+   * is cut into jobs of the least total cost (`partitionByLength`: each job's fixed cost, learned
+   * from this model's jobs, plus its padded tokens), and the job holding the oldest call goes.
+   * With several workers a job takes at most its worker's share of the queued tokens, so that a
+   * burst's tail is spread over the workers instead of one long job running while others idle.
    */
   #take(): Pending[] {
     const anchor = this.#queue[0] as Pending;
@@ -297,42 +311,30 @@ export class Batcher {
     }
     const { maxBatchSize, tokenBudget, maxPadding } = this.#opts;
     const sorted = this.#queue.filter((p) => p.key === anchor.key).sort((a, b) => a.part.len - b.part.len);
-    const at = sorted.indexOf(anchor);
-    const chosen = new Set<Pending>([anchor]);
-    let rows = anchor.part.rows;
-    let maxLen = anchor.part.len;
-    let real = anchor.part.rows * anchor.part.len;
-    let lo = at - 1;
-    let hi = at + 1;
     let queued = 0;
     for (const p of sorted) queued += p.part.rows * p.part.len;
     const share = Math.ceil(queued / Math.max(1, this.#executor.concurrency));
-    const fits = (p: Pending | undefined): p is Pending => {
-      if (p === undefined || rows + p.part.rows > maxBatchSize) return false;
-      if (real + p.part.rows * p.part.len > share) return false;
-      const padded = (rows + p.part.rows) * Math.max(maxLen, p.part.len);
-      return padded <= tokenBudget && padded - (real + p.part.rows * p.part.len) <= maxPadding * padded;
-    };
-    for (;;) {
-      const below = sorted[lo];
-      const above = sorted[hi];
-      const canLo = lo >= 0 && fits(below);
-      const canHi = hi < sorted.length && fits(above);
-      if (!canLo && !canHi) break;
-      // Padding each choice adds: a shorter call pads itself, a longer one pads everything taken.
-      const wasteLo = canLo ? (maxLen - below.part.len) * below.part.rows : Number.POSITIVE_INFINITY;
-      const wasteHi = canHi ? (above.part.len - maxLen) * rows : Number.POSITIVE_INFINITY;
-      const next = wasteLo <= wasteHi ? (below as Pending) : (above as Pending);
-      if (next === below) lo--;
-      else hi++;
-      chosen.add(next);
-      rows += next.part.rows;
-      real += next.part.rows * next.part.len;
-      if (next.part.len > maxLen) maxLen = next.part.len;
-    }
+    // A job takes at most its worker's share of what is queued, so that the work is spread over
+    // the workers, but never so little that the fixed cost of one more job outweighs the gain.
+    const fixedTokens = this.#cost.fixedTokens;
+    const groups = partitionByLength(
+      sorted.map((p) => p.part.len),
+      sorted.map((p) => p.part.rows),
+      {
+        rows: maxBatchSize,
+        tokens: tokenBudget,
+        padding: maxPadding,
+        fixedTokens,
+        realTokens: Math.max(share, 4 * fixedTokens),
+      },
+    );
+    const at = sorted.indexOf(anchor);
+    const [from, to] = groups.find(([a, b]) => a <= at && at < b) ?? [at, at + 1];
+    // In length order: the job's rows are then as sorted as the queue allowed.
+    const taken = sorted.slice(from, to);
+    const chosen = new Set<Pending>(taken);
     this.#queue = this.#queue.filter((p) => !chosen.has(p));
-    // Stack in length order: the job's rows are then as sorted as the queue allowed.
-    return sorted.filter((p) => chosen.has(p));
+    return taken;
   }
 
   #dispatch(calls: Pending[]): void {
@@ -376,7 +378,23 @@ export class Batcher {
       });
       this.#pump();
     };
-    this.#run(job, calls).then(settle, (error: unknown) => settle(calls.map(() => ({ ok: false, error }))));
+    const started = performance.now();
+    this.#run(job, calls).then(
+      (outcomes) => {
+        // Stacked jobs teach the cost model (a lone job may run on other sessions: every core).
+        if (first.key !== null && !alone && outcomes.every((o) => o.ok)) {
+          let rows = 0;
+          let len = 0;
+          for (const c of calls) {
+            rows += c.part.rows;
+            len = Math.max(len, c.part.len);
+          }
+          this.#cost.observe(rows * len, performance.now() - started);
+        }
+        settle(outcomes);
+      },
+      (error: unknown) => settle(calls.map(() => ({ ok: false, error }))),
+    );
   }
 
   /**

@@ -159,7 +159,7 @@ class Runner implements EngineRunner {
     return this.#batcher.batching;
   }
 
-  get batchLimits(): { rows: number; tokens: number; padding: number } {
+  get batchLimits(): { rows: number; tokens: number; padding: number; fixedTokens: number } {
     return this.#batcher.limits;
   }
 

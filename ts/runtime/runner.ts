@@ -54,9 +54,10 @@ export interface ModelRunner {
   /**
    * The most rows, and padded tokens (rows x length), one run should hold (the engine's
    * `batching.maxBatchSize` and `batching.tokenBudget`). Callers with more rows run them in
-   * chunks of at most this size; absent: 32 rows and 8192 tokens.
+   * chunks of at most this size; absent: 32 rows and 8192 tokens. `padding` is the largest
+   * padding share of a run and `fixedTokens` what one more run costs, in tokens.
    */
-  readonly batchLimits?: { rows: number; tokens: number; padding?: number };
+  readonly batchLimits?: { rows: number; tokens: number; padding?: number; fixedTokens?: number };
   /**
    * Runners that stack calls of different lengths (the engine's batcher): each output's
    * sequence axes (none for `[batch, ...]` outputs). Absent or null: calls are not stacked.

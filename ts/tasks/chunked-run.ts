@@ -5,6 +5,8 @@
  * budget and can run concurrently on the engine's workers. Rows are independent, so the
  * stacked outputs are those of a single run.
  */
+
+import { DEFAULT_FIXED_TOKENS, partitionByLength } from '../runtime/job-cost.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
 import type { BatchEncoding } from '../tokenizer.js';
@@ -16,6 +18,8 @@ export interface ChunkLimits {
   tokens: number;
   /** Largest share of a run's tokens that may be padding when rows are grouped by length. */
   padding?: number;
+  /** What one more run costs, in tokens of padding (see `runtime/job-cost.ts`). */
+  fixedTokens?: number;
 }
 
 export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { rows: 32, tokens: 8192 };
@@ -85,9 +89,10 @@ function rightPaddedLengths(enc: BatchEncoding): number[] | null {
 }
 
 /**
- * Rows sorted by real length and cut into groups within the limits (rows, tokens, padding), each
- * run at its own longest length, so that the padding a call's own rows carry (texts of different
- * lengths padded to the longest) is not computed, and the engine can stack each group with other
+ * Rows sorted by real length and cut into groups within the limits (rows, tokens, padding) at the
+ * least cost (a run's fixed cost plus its padded tokens), each run at its own longest length, so
+ * that the padding a call's own rows carry (texts of different lengths padded to the longest) is
+ * not computed where it costs more than a run, and the engine can stack each group with other
  * callers' rows of similar lengths. Null when that does not apply: a runner that does not stack
  * calls, outputs whose sequence axis is not dim 1, left-padded rows, or rows all of one length.
  */
@@ -108,29 +113,19 @@ function lengthGroups(
   if (lengths === null || lengths.every((l) => l === lengths[0])) return null;
   const n = lengths.length;
   const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number));
-  const maxRows = Math.max(1, Math.min(limits.rows, Math.ceil(n / lanes)));
-  const padding = limits.padding ?? 0.1;
+  const sortedLens = order.map((row) => lengths[row] as number);
+  const cuts = partitionByLength(
+    sortedLens,
+    sortedLens.map(() => 1),
+    {
+      rows: Math.max(1, Math.min(limits.rows, Math.ceil(n / lanes))),
+      tokens: limits.tokens,
+      padding: limits.padding ?? 0.1,
+      fixedTokens: limits.fixedTokens ?? DEFAULT_FIXED_TOKENS,
+    },
+  );
   // Rows come in length order, so a group's length is that of its last row.
-  const groups: LengthGroup[] = [];
-  let cur: LengthGroup = { rows: [], len: 0 };
-  let real = 0;
-  for (const row of order) {
-    const l = lengths[row] as number;
-    const padded = (cur.rows.length + 1) * l;
-    if (
-      cur.rows.length > 0 &&
-      (cur.rows.length + 1 > maxRows || padded > limits.tokens || padded - (real + l) > padding * padded)
-    ) {
-      groups.push(cur);
-      cur = { rows: [], len: 0 };
-      real = 0;
-    }
-    cur.rows.push(row);
-    cur.len = l;
-    real += l;
-  }
-  if (cur.rows.length > 0) groups.push(cur);
-  return groups;
+  return cuts.map(([from, to]) => ({ rows: order.slice(from, to), len: sortedLens[to - 1] as number }));
 }
 
 /** The rows of a group, each cut to the group's length (only what `textFeeds` reads). */
