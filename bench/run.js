@@ -4,12 +4,15 @@
  * `--readme` the summary table into the README's Benchmarks section.
  *
  *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...]
- *                     [--scenarios=latency,batch32,concurrent64,long] [--readme]
+ *                     [--scenarios=latency,batch32,concurrent64,long] [--interleave] [--readme]
  *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
  *
  * `--repeat=N`: runs every (target, implementation) process N times, the implementations in
  * alternating order, and reports each figure's median over the N runs (a shared machine's speed
  * drifts between processes; the ratios then compare like with like).
+ * `--interleave`: one process per (target, scenario, implementation, repeat), the
+ * implementations of each scenario run back to back, so that the figures a ratio compares were
+ * taken seconds apart rather than minutes (more processes, each loading its model again).
  * `--threads`: intra-op threads of the floor's and transformers.js's sessions (default: all
  * cores, their own default); hf-tasks uses its engine defaults.
  *
@@ -26,6 +29,8 @@ import { targets } from './targets.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
 const IMPLS = ['floor', 'hf-tasks', 'hf-tasks-inline', 'transformers.js'];
+/** The scenarios bench/suite.js runs for hf-tasks-inline. */
+const INLINE_SCENARIOS = new Set(['latency', 'concurrent64']);
 const SCENARIO_TITLES = {
   latency: 'batch-1 latency (sequential single-text calls)',
   batch32: 'batch-32 throughput (one call with 32 texts)',
@@ -43,6 +48,7 @@ function parseArgs(argv) {
     readme: false,
     threads: null,
     report: false,
+    interleave: false,
   };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
@@ -53,6 +59,7 @@ function parseArgs(argv) {
     else if (k === 'impls') args.impls = v.split(',');
     else if (k === 'readme') args.readme = true;
     else if (k === 'report') args.report = true;
+    else if (k === 'interleave') args.interleave = true;
     else if (k === 'threads') args.threads = Number(v);
     else throw new Error(`unknown option ${a}`);
   }
@@ -167,7 +174,7 @@ function markdown(host, loadAfter, all, args, date) {
   const parts = [
     '# Benchmark results',
     '',
-    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order)` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
+    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.interleave ? ' --interleave' : ''}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order${args.interleave ? '; one process per scenario, the implementations of a scenario back to back' : ''})` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
     '',
     machineLines(host, loadAfter),
     '',
@@ -216,7 +223,7 @@ function updateReadme(summary, host, loadAfter, args, date) {
   }
   const block = [
     begin,
-    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs` : ''}. Full tables in [bench/results/results.md](bench/results/results.md).`,
+    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs${args.interleave ? ', each scenario in its own processes, the implementations back to back' : ''}` : ''}. Full tables in [bench/results/results.md](bench/results/results.md).`,
     '',
     summary,
     end,
@@ -250,20 +257,49 @@ async function main() {
       console.error(`skipping ${t.id}: ${t.model} is not on this machine (npm run models:fetch)`);
   }
   const all = {};
+  const threads = args.threads ?? host.cores;
+  const run = async (t, impl, rep, scenarios) => {
+    const label = scenarios === null || !args.interleave ? '' : ` ${scenarios[0]}`;
+    process.stderr.write(
+      `${t.id}${label} / ${impl}${args.repeat > 1 ? ` (${rep + 1}/${args.repeat})` : ''} ... `,
+    );
+    const r = await runSuite(t.id, impl, args.seconds, threads, scenarios);
+    process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
+    return r;
+  };
   for (const t of available) {
     const runs = new Map(args.impls.map((impl) => [impl, []]));
-    for (let rep = 0; rep < args.repeat; rep++) {
-      const order = rep % 2 === 0 ? args.impls : [...args.impls].reverse();
-      for (const impl of order) {
-        process.stderr.write(
-          `${t.id} / ${impl}${args.repeat > 1 ? ` (${rep + 1}/${args.repeat})` : ''} ... `,
+    if (args.interleave) {
+      // Each repeat of each implementation is the union of its one-scenario processes.
+      const scenarios = t.scenarios.filter((s) => args.scenarios === null || args.scenarios.includes(s));
+      for (const impl of args.impls) for (let rep = 0; rep < args.repeat; rep++) runs.get(impl).push(null);
+      for (const scenario of scenarios) {
+        for (let rep = 0; rep < args.repeat; rep++) {
+          const order = rep % 2 === 0 ? args.impls : [...args.impls].reverse();
+          for (const impl of order) {
+            if (impl === 'hf-tasks-inline' && !INLINE_SCENARIOS.has(scenario)) continue;
+            const r = await run(t, impl, rep, [scenario]);
+            const list = runs.get(impl);
+            const prev = list[rep];
+            if (prev === null || prev.error) list[rep] = r;
+            else if (!r.error) prev.scenarios = { ...prev.scenarios, ...r.scenarios };
+          }
+        }
+      }
+      for (const impl of args.impls)
+        runs.set(
+          impl,
+          runs.get(impl).filter((r) => r !== null),
         );
-        const r = await runSuite(t.id, impl, args.seconds, args.threads ?? host.cores, args.scenarios);
-        process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
-        runs.get(impl).push(r);
+    } else {
+      for (let rep = 0; rep < args.repeat; rep++) {
+        const order = rep % 2 === 0 ? args.impls : [...args.impls].reverse();
+        for (const impl of order) runs.get(impl).push(await run(t, impl, rep, args.scenarios));
       }
     }
-    all[t.id] = args.impls.map((impl) => medianOf(runs.get(impl)));
+    all[t.id] = args.impls
+      .filter((impl) => runs.get(impl).length > 0)
+      .map((impl) => medianOf(runs.get(impl)));
   }
   const loadAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
