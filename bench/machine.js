@@ -2,6 +2,7 @@
  * The machine a benchmark ran on: CPU model, cores, clock, SIMD width and the fp32 peak it
  * implies, load, and the runtime versions.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,29 @@ function versionOf(pkg, parent) {
   }
 }
 
+/** The NVIDIA GPUs `nvidia-smi` reports (name and memory), or null without one. */
+function nvidiaGpus() {
+  try {
+    const out = execFileSync(
+      'nvidia-smi',
+      ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 10_000,
+      },
+    ).trim();
+    return out === ''
+      ? null
+      : out
+          .split('\n')
+          .map((l) => l.trim())
+          .join('; ');
+  } catch {
+    return null;
+  }
+}
+
 export function machine() {
   const info = cpuinfo();
   const flags = (field(info, 'flags') ?? '').split(/\s+/);
@@ -61,6 +85,7 @@ export function machine() {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    gpu: nvidiaGpus(),
     versions: {
       'onnxruntime-node': versionOf('onnxruntime-node'),
       '@huggingface/transformers': versionOf('@huggingface/transformers'),

@@ -4,7 +4,7 @@
  * `--readme` the summary table into the README's Benchmarks section.
  *
  *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...]
- *                     [--scenarios=latency,batch32,concurrent64,long] [--interleave] [--readme]
+ *                     [--scenarios=latency,batch32,concurrent64,long] [--interleave] [--device=webgpu] [--readme]
  *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
  *
  * `--repeat=N`: runs every (target, implementation) process N times, the implementations in
@@ -13,6 +13,9 @@
  * `--interleave`: one process per (target, scenario, implementation, repeat), the
  * implementations of each scenario run back to back, so that the figures a ratio compares were
  * taken seconds apart rather than minutes (more processes, each loading its model again).
+ * `--device=webgpu`: every implementation on onnxruntime's WebGPU execution provider (the floor's
+ * session, hf-tasks' `device`, transformers.js' `device`); results to results-webgpu.{json,md}
+ * and the README's bench-webgpu block.
  * `--threads`: intra-op threads of the floor's and transformers.js's sessions (default: all
  * cores, their own default); hf-tasks uses its engine defaults.
  *
@@ -49,6 +52,7 @@ function parseArgs(argv) {
     threads: null,
     report: false,
     interleave: false,
+    device: 'cpu',
   };
   for (const a of argv) {
     const [k, v] = a.replace(/^--/, '').split('=');
@@ -60,16 +64,19 @@ function parseArgs(argv) {
     else if (k === 'readme') args.readme = true;
     else if (k === 'report') args.report = true;
     else if (k === 'interleave') args.interleave = true;
-    else if (k === 'threads') args.threads = Number(v);
+    else if (k === 'device') {
+      if (v !== 'cpu' && v !== 'webgpu') throw new Error(`--device must be cpu or webgpu (got ${v})`);
+      args.device = v;
+    } else if (k === 'threads') args.threads = Number(v);
     else throw new Error(`unknown option ${a}`);
   }
   return args;
 }
 
-function runSuite(target, impl, seconds, threads, scenarios) {
+function runSuite(target, impl, seconds, threads, scenarios, device) {
   const out = path.join(os.tmpdir(), `hf-tasks-bench-${process.pid}-${target}-${impl}.json`);
   rmSync(out, { force: true });
-  const arg = JSON.stringify({ target, impl, seconds, threads, scenarios, out });
+  const arg = JSON.stringify({ target, impl, seconds, threads, scenarios, device, out });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(HERE, 'suite.js'), arg], {
       stdio: ['ignore', 'inherit', 'pipe'],
@@ -161,8 +168,15 @@ function summaryTable(all) {
   return rows.join('\n');
 }
 
-function machineLines(host, loadAfter) {
+/** Where the networks ran, for a run on a device other than the CPU ('' on the CPU). */
+function deviceLine(host, args) {
+  if ((args.device ?? 'cpu') === 'cpu') return '';
+  return `onnxruntime's ${args.device} execution provider on ${host.gpu ?? 'no NVIDIA GPU (a Vulkan CPU driver such as lavapipe, if any)'}; `;
+}
+
+function machineLines(host, loadAfter, args = {}) {
   return [
+    ...(deviceLine(host, args) === '' ? [] : [`- device: ${deviceLine(host, args).replace(/; $/, '')}`]),
     `- CPU: ${host.cpu}, ${host.cores} cores at ${host.mhz} MHz, ${host.simd.simd} (fp32 peak ${fmt(host.peakGflops, 0)} GFLOP/s = cores × clock × ${host.simd.perCycle} FLOP/cycle, assuming ${host.simd.fmaUnits} FMA units per core)`,
     `- memory ${host.memoryGiB} GiB; ${host.os}; Node ${host.node}`,
     `- onnxruntime-node ${host.versions['onnxruntime-node']} (floor, hf-tasks); transformers.js ${host.versions['@huggingface/transformers']} with its own onnxruntime-node ${host.versions['onnxruntime-node (transformers.js)']}; benchmark.js ${host.versions.benchmark}`,
@@ -176,7 +190,7 @@ function markdown(host, loadAfter, all, args, date) {
     '',
     `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.interleave ? ' --interleave' : ''}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order${args.interleave ? '; one process per scenario, the implementations of a scenario back to back' : ''})` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
     '',
-    machineLines(host, loadAfter),
+    machineLines(host, loadAfter, args),
     '',
     'Every implementation runs the same ONNX file on the same inputs, in its own process. floor: ' +
       'raw `session.run` on inputs tokenized beforehand (concurrent callers served as an ideal ' +
@@ -210,20 +224,24 @@ function markdown(host, loadAfter, all, args, date) {
   return `${parts.join('\n')}\n`;
 }
 
+/** The results file stem of a run: `results`, or `results-webgpu` on the WebGPU provider. */
+const stemOf = (args) => ((args.device ?? 'cpu') === 'cpu' ? 'results' : `results-${args.device}`);
+
 function updateReadme(summary, host, loadAfter, args, date) {
   const file = path.join(ROOT, 'README.md');
   const text = readFileSync(file, 'utf8');
-  const begin = '<!-- bench:begin -->';
-  const end = '<!-- bench:end -->';
+  const tag = (args.device ?? 'cpu') === 'cpu' ? 'bench' : `bench-${args.device}`;
+  const begin = `<!-- ${tag}:begin -->`;
+  const end = `<!-- ${tag}:end -->`;
   const i = text.indexOf(begin);
   const j = text.indexOf(end);
   if (i < 0 || j < i) {
-    console.error('README.md has no <!-- bench:begin --> ... <!-- bench:end --> block; not updated');
+    console.error(`README.md has no ${begin} ... ${end} block; not updated`);
     return;
   }
   const block = [
     begin,
-    `${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs${args.interleave ? ', each scenario in its own processes, the implementations back to back' : ''}` : ''}. Full tables in [bench/results/results.md](bench/results/results.md).`,
+    `${deviceLine(host, args)}${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs${args.interleave ? ', each scenario in its own processes, the implementations back to back' : ''}` : ''}. Full tables in [bench/results/${stemOf(args)}.md](bench/results/${stemOf(args)}.md).`,
     '',
     summary,
     end,
@@ -234,9 +252,9 @@ function updateReadme(summary, host, loadAfter, args, date) {
 /** `--report`: render results.md (and the README block with `--readme`) from the last results.json. */
 function report(args) {
   const dir = path.join(HERE, 'results');
-  const saved = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
+  const saved = JSON.parse(readFileSync(path.join(dir, `${stemOf(args)}.json`), 'utf8'));
   const md = markdown(saved.machine, saved.loadAfter, saved.results, saved.args, saved.date);
-  writeFileSync(path.join(dir, 'results.md'), md);
+  writeFileSync(path.join(dir, `${stemOf(args)}.md`), md);
   console.log(md);
   if (args.readme)
     updateReadme(summaryTable(saved.results), saved.machine, saved.loadAfter, saved.args, saved.date);
@@ -263,7 +281,7 @@ async function main() {
     process.stderr.write(
       `${t.id}${label} / ${impl}${args.repeat > 1 ? ` (${rep + 1}/${args.repeat})` : ''} ... `,
     );
-    const r = await runSuite(t.id, impl, args.seconds, threads, scenarios);
+    const r = await runSuite(t.id, impl, args.seconds, threads, scenarios, args.device);
     process.stderr.write(r.error ? `failed\n${r.error}\n` : 'ok\n');
     return r;
   };
@@ -306,11 +324,11 @@ async function main() {
   const dir = path.join(HERE, 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(
-    path.join(dir, 'results.json'),
+    path.join(dir, `${stemOf(args)}.json`),
     `${JSON.stringify({ date, args, machine: host, loadAfter, results: all }, null, 2)}\n`,
   );
   const md = markdown(host, loadAfter, all, args, date);
-  writeFileSync(path.join(dir, 'results.md'), md);
+  writeFileSync(path.join(dir, `${stemOf(args)}.md`), md);
   console.log(md);
   if (args.readme) updateReadme(summaryTable(all), host, loadAfter, args, date);
 }

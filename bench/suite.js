@@ -195,7 +195,8 @@ async function main() {
   const rssBefore = process.memoryUsage().rss;
   const module = await import(spec.module);
   const tLoad = performance.now();
-  const impl = await module.open(target, { threads, ...spec.options });
+  const device = args.device ?? 'cpu';
+  const impl = await module.open(target, { threads, device, ...spec.options });
   const loadMs = Math.round(performance.now() - tLoad);
   const rssLoaded = process.memoryUsage().rss;
   const scenarios = {};

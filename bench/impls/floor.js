@@ -13,11 +13,12 @@ import { Tokenizer } from '../../dist/tokenizer.js';
 export const name = 'floor';
 export const note = 'raw onnxruntime-node session.run on pre-tokenized inputs (main thread)';
 
-export async function open(target, { threads }) {
+export async function open(target, { threads, device = 'cpu' }) {
   const session = await ort.InferenceSession.create(target.onnxFile, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    ...(device === 'webgpu' && { executionProviders: ['webgpu', 'cpu'] }),
   });
   const tokenizer = Tokenizer.fromFile(target.dir);
   const encodeOpts = { padding: 'longest', truncation: true, maxLength: target.maxLength };

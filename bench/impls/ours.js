@@ -14,8 +14,9 @@ function parameters(target) {
   return undefined;
 }
 
-export async function open(target, { inline = false } = {}) {
+export async function open(target, { inline = false, device = 'cpu' } = {}) {
   const options = { dtype: target.dtype, offline: true, progress: false };
+  if (device !== 'cpu') options.device = device;
   if (inline) options.workers = 0;
   const pipe = await pipeline(target.task, target.dir, options);
   const params = parameters(target);

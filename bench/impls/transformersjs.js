@@ -10,7 +10,7 @@ import { env, pipeline } from '@huggingface/transformers';
 export const name = 'transformers.js';
 export const note = '@huggingface/transformers pipeline() on the same ONNX file (main thread)';
 
-export async function open(target, { threads }) {
+export async function open(target, { threads, device = 'cpu' }) {
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.localModelPath = `${path.dirname(target.dir)}${path.sep}`;
@@ -20,7 +20,7 @@ export async function open(target, { threads }) {
   const pipe = await pipeline(task, modelName, {
     dtype: target.dtype,
     subfolder,
-    device: 'cpu',
+    device,
     local_files_only: true,
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
   });

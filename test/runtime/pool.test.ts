@@ -1,7 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import test from 'ava';
 import { DeviceUnavailableError, HfTasksError, ModelError, WorkerCrashedError } from '../../ts/errors.js';
 import type { Job } from '../../ts/runtime/batch.js';
-import { defaultWorkerCount, threadsPerWorker, WorkerPool } from '../../ts/runtime/pool.js';
+import { defaultWorkerCount, threadsPerWorker, WorkerPool, workerExecArgv } from '../../ts/runtime/pool.js';
 import type { TensorLike } from '../../ts/runtime/runner.js';
 import { createSessionRunner, cudaProviderInstalled } from '../../ts/runtime/session.js';
 import { maxAbsDiff, modelFacts, modelFile, tokenFeeds } from './engine-helpers.js';
@@ -145,5 +149,56 @@ test('bad pool options are refused', (t) => {
   for (const workers of [0, -1, 1.5]) {
     const err = t.throws(() => new WorkerPool({ workers }), { instanceOf: HfTasksError });
     t.is(err?.code, 'ERR_INVALID_ARGUMENT');
+  }
+});
+
+test("workers start with the parent's Node options, less those only the main script may take", (t) => {
+  t.deepEqual(
+    workerExecArgv([
+      '--input-type=module',
+      '-e',
+      'x',
+      '--import',
+      'tsx',
+      '--input-type',
+      'commonjs',
+      '--max-old-space-size=100',
+    ]),
+    ['-e', 'x', '--import', 'tsx', '--max-old-space-size=100'],
+  );
+  t.deepEqual(workerExecArgv([]), []);
+});
+
+test('a worker started from a file works under `node --input-type=module -e` with the filtered options (and fails with them all)', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-exec-argv-'));
+  try {
+    const entry = path.join(dir, 'echo.mjs');
+    writeFileSync(entry, "import { parentPort } from 'node:worker_threads'; parentPort.postMessage('up');\n");
+    const pool = new URL('../../ts/runtime/pool.ts', import.meta.url).href;
+    const code = `
+      import { Worker } from 'node:worker_threads';
+      const { workerExecArgv } = await import(${JSON.stringify(pool)});
+      const start = (execArgv) => new Promise((resolve) => {
+        const w = new Worker(${JSON.stringify(entry)}, { execArgv });
+        w.once('message', (m) => w.terminate().then(() => resolve(m)));
+        w.once('error', (e) => resolve('error: ' + e.message));
+      });
+      console.log(JSON.stringify({
+        filtered: await start(workerExecArgv(process.execArgv)),
+        inherited: await start(process.execArgv),
+      }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.is(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
+      filtered: string;
+      inherited: string;
+    };
+    t.is(got.filtered, 'up');
+    t.regex(got.inherited, /^error: .*input-type/, 'what the engine avoids');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

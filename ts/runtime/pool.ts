@@ -103,9 +103,29 @@ function ownedCopy(job: Job): { job: Job; transfer: ArrayBuffer[] } {
   return { job: { ...job, parts }, transfer };
 }
 
+/**
+ * The parent's Node options a worker can start with: those that only apply to the main script
+ * (`--input-type`, which Node refuses in a worker, as in `node --input-type=module -e '...'`) are
+ * left out; the rest (`--import`, `--conditions`, memory limits) pass through.
+ */
+export function workerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--input-type') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--input-type=')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
 function startWorker(faultInjection: boolean): Worker {
   const here = import.meta.url;
   const workerData = { faultInjection };
+  const execArgv = workerExecArgv(process.execArgv);
   if (here.endsWith('.ts')) {
     // Running from the TypeScript sources (tests, tsx): register tsx in the worker before its entry.
     const entry = new URL('./worker.ts', here);
@@ -114,12 +134,12 @@ function startWorker(faultInjection: boolean): Worker {
       tsx = import.meta.resolve('tsx/esm/api');
     } catch {
       // No tsx: a runtime that loads TypeScript by itself.
-      return new Worker(entry, { workerData });
+      return new Worker(entry, { workerData, execArgv });
     }
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-    return new Worker(code, { eval: true, workerData });
+    return new Worker(code, { eval: true, workerData, execArgv });
   }
-  return new Worker(new URL('./worker.js', here), { workerData });
+  return new Worker(new URL('./worker.js', here), { workerData, execArgv });
 }
 
 /** Worker threads running onnxruntime sessions. */
