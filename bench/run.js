@@ -5,7 +5,7 @@
  *
  *   node bench/run.js [--seconds=2] [--repeat=N] [--threads=N] [--targets=id,id] [--impls=floor,hf-tasks,...]
  *                     [--scenarios=latency,batch32,concurrent64,long] [--interleave] [--device=webgpu] [--readme]
- *   node bench/run.js --report [--readme]   (re-render from bench/results/results.json)
+ *   node bench/run.js --report [--device=webgpu] [--readme]   (re-render from bench/results/results[-webgpu].json)
  *
  * `--repeat=N`: runs every (target, implementation) process N times, the implementations in
  * alternating order, and reports each figure's median over the N runs (a shared machine's speed

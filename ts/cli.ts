@@ -88,6 +88,7 @@ interface ServeOptions {
   device?: string;
   workers?: string;
   batching: boolean;
+  deviceCache: boolean;
   cacheDir?: string;
   offline?: boolean;
   logLevel?: string;
@@ -117,6 +118,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   if (opts.device !== undefined) flags.device = parseDevice(opts.device, '--device');
   if (opts.workers !== undefined) flags.workers = parseCount(opts.workers, '--workers');
   if (!opts.batching) flags.batching = false;
+  if (!opts.deviceCache) flags.deviceCache = false;
   if (opts.cacheDir !== undefined) flags.cacheDir = path.resolve(opts.cacheDir);
   if (opts.offline) flags.offline = true;
   if (opts.logLevel !== undefined) flags.logLevel = parseLogLevel(opts.logLevel, '--log-level');
@@ -314,6 +316,7 @@ function buildProgram(): Command {
     .addOption(new Option('--device <device>', 'execution device (default cpu)').choices([...DEVICES]))
     .option('--workers <n>', 'engine worker threads (default: one per core, at most 4; 0 = inline)')
     .option('--no-batching', 'run every request on its own instead of batching concurrent ones')
+    .option('--no-device-cache', "copy generation's key/value caches through host memory each step on a GPU")
     .option('--cache-dir <dir>', 'Hugging Face hub cache folder')
     .option('--offline', 'never touch the network (also HF_HUB_OFFLINE=1)')
     .addOption(

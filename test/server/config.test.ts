@@ -57,6 +57,7 @@ test('config file: keys, models as objects or strings, paths relative to the fil
       maxQueue: 3,
       workers: 0,
       batching: false,
+      deviceCache: false,
       cache: { maxEntries: 7 },
       models: [{ id: 'a/b', path: 'models/b', tasks: ['text-classification'] }, 'c/d=models/d:fill-mask'],
     }),
@@ -66,6 +67,7 @@ test('config file: keys, models as objects or strings, paths relative to the fil
   t.is(cfg.maxQueue, 3);
   t.is(cfg.workers, 0);
   t.is(cfg.batching, false);
+  t.is(cfg.deviceCache, false);
   t.deepEqual(cfg.cache, { maxEntries: 7 });
   t.deepEqual(cfg.models, [
     { id: 'a/b', path: path.join(dir, 'models/b'), tasks: ['text-classification'] },
@@ -82,6 +84,7 @@ test('config file: unknown keys and wrong types are errors', (t) => {
   };
   t.throws(() => readConfigFile(write({ prot: 1 })), { message: /unknown key "prot"/ });
   t.throws(() => readConfigFile(write({ port: '80' })), { message: /port must be an integer/ });
+  t.throws(() => readConfigFile(write({ deviceCache: 'no' })), { message: /deviceCache/ });
   t.throws(() => readConfigFile(write({ models: [{ id: '../x' }] })), { message: /model id/ });
   t.throws(() => readConfigFile(write([1])), { message: /JSON object/ });
   const broken = path.join(dir, 'broken.json');
@@ -99,6 +102,7 @@ test('device: cpu, webgpu or cuda from the config file or --device; anything els
     t.is(resolveConfig({ device }).device, device);
   }
   t.is(DEFAULT_CONFIG.device, 'cpu');
+  t.is(DEFAULT_CONFIG.deviceCache, true, 'generation caches stay on the device by default');
   const bad = path.join(dir, 'bad.json');
   for (const device of ['gpu', 'WebGPU', 1, null]) {
     writeFileSync(bad, JSON.stringify({ device }));

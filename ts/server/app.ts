@@ -70,6 +70,7 @@ export function defaultLoader(
     return createGenerator(onnxPath, {
       ...session,
       inline: config.workers === 0,
+      ...(config.deviceCache === false && { deviceCache: false }),
       ...(seq2seq !== undefined && { seq2seq }),
     });
   });

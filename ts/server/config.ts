@@ -45,6 +45,11 @@ export interface ServerConfig {
   workers?: number;
   /** Stack concurrent requests to one model into shared batches (the engine's dynamic batcher). */
   batching: boolean;
+  /**
+   * Keep generation's key/value caches in GPU memory between decoding steps where the device
+   * allows it (WebGPU); `false` copies them through host memory every step. No effect on the CPU.
+   */
+  deviceCache: boolean;
   /** Hugging Face hub cache directory (default: `$HF_HUB_CACHE` / `~/.cache/huggingface/hub`). */
   cacheDir?: string;
   /** Never touch the network (also `HF_HUB_OFFLINE=1`). */
@@ -85,6 +90,7 @@ export const DEFAULT_CONFIG: Readonly<ServerConfig> = Object.freeze({
   preload: true,
   device: 'cpu',
   batching: true,
+  deviceCache: true,
   offline: false,
   provision: true,
   countTokens: true,
@@ -217,6 +223,9 @@ export function readConfigFile(file: string): ConfigOverrides {
         break;
       case 'batching':
         out.batching = bool(v, name);
+        break;
+      case 'deviceCache':
+        out.deviceCache = bool(v, name);
         break;
       case 'offline':
         out.offline = bool(v, name);
