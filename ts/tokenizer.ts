@@ -61,6 +61,10 @@ export interface BatchEncoding {
   /** 0 (text) or 1 (pair), -1 for special and padding tokens. */
   sequenceIds: Int8Array;
   overflowToSampleMapping: Uint32Array;
+  /**
+   * Tokens in each row: its real length without padding; with padding on, the padded length, as
+   * the `tokenizers` crate counts it (the attention mask's ones are then the real length).
+   */
   lengths: Uint32Array;
   dims: [number, number];
 }
