@@ -27,13 +27,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine } from './machine.js';
-import { targets } from './targets.js';
+import { INLINE_SCENARIOS, targets } from './targets.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
 const IMPLS = ['floor', 'hf-tasks', 'hf-tasks-inline', 'transformers.js'];
-/** The scenarios bench/suite.js runs for hf-tasks-inline. */
-const INLINE_SCENARIOS = new Set(['latency', 'concurrent64']);
 const SCENARIO_TITLES = {
   latency: 'batch-1 latency (sequential single-text calls)',
   batch32: 'batch-32 throughput (one call with 32 texts)',
@@ -168,15 +166,16 @@ function summaryTable(all) {
   return rows.join('\n');
 }
 
-/** Where the networks ran, for a run on a device other than the CPU ('' on the CPU). */
-function deviceLine(host, args) {
-  if ((args.device ?? 'cpu') === 'cpu') return '';
-  return `onnxruntime's ${args.device} execution provider on ${host.gpu ?? 'no NVIDIA GPU (a Vulkan CPU driver such as lavapipe, if any)'}; `;
+const onCpu = (args) => (args.device ?? 'cpu') === 'cpu';
+
+/** Where the networks ran, for a run on a device other than the CPU. */
+function deviceOf(host, args) {
+  return `onnxruntime's ${args.device} execution provider on ${host.gpu ?? 'no NVIDIA GPU (a Vulkan CPU driver such as lavapipe, if any)'}`;
 }
 
 function machineLines(host, loadAfter, args = {}) {
   return [
-    ...(deviceLine(host, args) === '' ? [] : [`- device: ${deviceLine(host, args).replace(/; $/, '')}`]),
+    ...(onCpu(args) ? [] : [`- device: ${deviceOf(host, args)}`]),
     `- CPU: ${host.cpu}, ${host.cores} cores at ${host.mhz} MHz, ${host.simd.simd} (fp32 peak ${fmt(host.peakGflops, 0)} GFLOP/s = cores × clock × ${host.simd.perCycle} FLOP/cycle, assuming ${host.simd.fmaUnits} FMA units per core)`,
     `- memory ${host.memoryGiB} GiB; ${host.os}; Node ${host.node}`,
     `- onnxruntime-node ${host.versions['onnxruntime-node']} (floor, hf-tasks); transformers.js ${host.versions['@huggingface/transformers']} with its own onnxruntime-node ${host.versions['onnxruntime-node (transformers.js)']}; benchmark.js ${host.versions.benchmark}`,
@@ -188,7 +187,7 @@ function markdown(host, loadAfter, all, args, date) {
   const parts = [
     '# Benchmark results',
     '',
-    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.interleave ? ' --interleave' : ''}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order${args.interleave ? '; one process per scenario, the implementations of a scenario back to back' : ''})` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
+    `Run ${date} with \`node bench/run.js --seconds=${args.seconds}${(args.repeat ?? 1) > 1 ? ` --repeat=${args.repeat}` : ''}${args.interleave ? ' --interleave' : ''}${onCpu(args) ? '' : ` --device=${args.device}`}${args.threads ? ` --threads=${args.threads}` : ''}\`${(args.repeat ?? 1) > 1 ? ` (every figure the median of ${args.repeat} runs of each implementation's process, in alternating order${args.interleave ? '; one process per scenario, the implementations of a scenario back to back' : ''})` : ''}: floor and transformers.js sessions use ${args.threads ?? host.cores} intra-op thread(s); hf-tasks its engine defaults (${Math.min(4, host.cores)} worker(s) × ${Math.floor(host.cores / Math.min(4, host.cores))} thread(s)).`,
     '',
     machineLines(host, loadAfter, args),
     '',
@@ -225,12 +224,12 @@ function markdown(host, loadAfter, all, args, date) {
 }
 
 /** The results file stem of a run: `results`, or `results-webgpu` on the WebGPU provider. */
-const stemOf = (args) => ((args.device ?? 'cpu') === 'cpu' ? 'results' : `results-${args.device}`);
+const stemOf = (args) => (onCpu(args) ? 'results' : `results-${args.device}`);
 
 function updateReadme(summary, host, loadAfter, args, date) {
   const file = path.join(ROOT, 'README.md');
   const text = readFileSync(file, 'utf8');
-  const tag = (args.device ?? 'cpu') === 'cpu' ? 'bench' : `bench-${args.device}`;
+  const tag = onCpu(args) ? 'bench' : `bench-${args.device}`;
   const begin = `<!-- ${tag}:begin -->`;
   const end = `<!-- ${tag}:end -->`;
   const i = text.indexOf(begin);
@@ -241,7 +240,7 @@ function updateReadme(summary, host, loadAfter, args, date) {
   }
   const block = [
     begin,
-    `${deviceLine(host, args)}${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs${args.interleave ? ', each scenario in its own processes, the implementations back to back' : ''}` : ''}. Full tables in [bench/results/${stemOf(args)}.md](bench/results/${stemOf(args)}.md).`,
+    `${onCpu(args) ? '' : `${deviceOf(host, args)}; `}${host.cores} cores (${host.cpu}, ${host.simd.simd}), Node ${host.node}, ${date}; load average ${host.loadavg[0]} before and ${loadAfter[0]} after the run; floor and transformers.js sessions with ${args.threads ?? host.cores} intra-op thread(s)${(args.repeat ?? 1) > 1 ? `; every figure the median of ${args.repeat} runs${args.interleave ? ', each scenario in its own processes, the implementations back to back' : ''}` : ''}. Full tables in [bench/results/${stemOf(args)}.md](bench/results/${stemOf(args)}.md).`,
     '',
     summary,
     end,

@@ -12,7 +12,7 @@ import Benchmark from 'benchmark';
 // Only the tokenizer (no onnxruntime): transformers.js loads its own onnxruntime-node build.
 import { Tokenizer } from '../dist/tokenizer.js';
 import { machine } from './machine.js';
-import { flopsPerToken, targets } from './targets.js';
+import { flopsPerToken, INLINE_SCENARIOS, targets } from './targets.js';
 import { longTexts, shortTexts, similarityInputs } from './texts.js';
 
 const IMPLS = {
@@ -21,9 +21,6 @@ const IMPLS = {
   'hf-tasks-inline': { module: './impls/ours.js', options: { inline: true } },
   'transformers.js': { module: './impls/transformersjs.js', options: {} },
 };
-
-/** Scenarios the inline variant runs (it exists to show the event-loop cost of running inline). */
-const INLINE_SCENARIOS = new Set(['latency', 'concurrent64']);
 
 const mb = (bytes) => Math.round((bytes / 2 ** 20) * 10) / 10;
 const round3 = (x) => Math.round(x * 1000) / 1000;

@@ -34,6 +34,9 @@ function snapshotDir(modelId) {
 
 const ALL = ['latency', 'batch32', 'concurrent64', 'long'];
 
+/** Scenarios the inline variant runs (it exists to show the event-loop cost of running inline). */
+export const INLINE_SCENARIOS = new Set(['latency', 'concurrent64']);
+
 /** Every target; `dir` is null when the model is not on this machine. */
 export function targets() {
   const list = [

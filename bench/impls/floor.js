@@ -7,6 +7,7 @@
  * engine cuts its queue but with every input known at once.
  */
 import * as ort from 'onnxruntime-node';
+import { DEFAULT_BATCHING } from '../../dist/runtime/batcher.js';
 import { DEFAULT_FIXED_TOKENS, partitionByLength } from '../../dist/runtime/job-cost.js';
 import { Tokenizer } from '../../dist/tokenizer.js';
 
@@ -59,7 +60,12 @@ export async function open(target, { threads, device = 'cpu' }) {
     const cuts = partitionByLength(
       sorted.map((s) => s.len),
       sorted.map((s) => s.rows),
-      { rows: 32, tokens: 8192, padding: 0.5, fixedTokens: DEFAULT_FIXED_TOKENS },
+      {
+        rows: DEFAULT_BATCHING.maxBatchSize,
+        tokens: DEFAULT_BATCHING.tokenBudget,
+        padding: DEFAULT_BATCHING.maxPadding,
+        fixedTokens: DEFAULT_FIXED_TOKENS,
+      },
     );
     return cuts.map(([from, to]) => sorted.slice(from, to).map((s) => s.x));
   };

@@ -30,7 +30,7 @@ npm install --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
   $deps "benchmark@$(version benchmark)" "@huggingface/transformers@$(version @huggingface/transformers)"
 nm=$WORK/app/node_modules
 # onnxruntime-node ships every platform's binaries; the GPU machine is linux/x64.
-find "$nm" -path '*/onnxruntime-node/bin/napi-v*' -mindepth 0 -type d -name 'napi-v*' | while read -r d; do
+find "$nm" -type d -path '*/onnxruntime-node/bin/napi-v*' -name 'napi-v*' | while read -r d; do
   find "$d" -mindepth 1 -maxdepth 1 -type d ! -name linux -exec rm -rf {} +
   find "$d" -mindepth 2 -maxdepth 2 -type d ! -name x64 -exec rm -rf {} +
 done

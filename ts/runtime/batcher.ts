@@ -352,16 +352,19 @@ export class Batcher {
     if (first.outputs !== undefined) job.outputs = first.outputs;
     if (first.key !== null && this.#layout !== null) job.layout = this.#layout;
     if (alone) job.alone = true;
+    // The job's rows, longest length and real tokens (its padded size is rows x len).
+    let rows = 0;
+    let len = 0;
+    let real = 0;
+    for (const c of calls) {
+      rows += c.part.rows;
+      len = Math.max(len, c.part.len);
+      real += c.part.rows * c.part.len;
+    }
     this.#stats.jobs++;
     if (calls.length > this.#stats.maxCallsPerJob) this.#stats.maxCallsPerJob = calls.length;
     if (stacked) {
-      let rows = 0;
-      let len = 0;
-      for (const c of calls) {
-        rows += c.part.rows;
-        len = Math.max(len, c.part.len);
-        this.#stats.tokens += c.part.rows * c.part.len;
-      }
+      this.#stats.tokens += real;
       this.#stats.batchedCalls += calls.length;
       this.#stats.paddedTokens += rows * len;
     }
@@ -383,12 +386,6 @@ export class Batcher {
       (outcomes) => {
         // Stacked jobs teach the cost model (a lone job may run on other sessions: every core).
         if (first.key !== null && !alone && outcomes.every((o) => o.ok)) {
-          let rows = 0;
-          let len = 0;
-          for (const c of calls) {
-            rows += c.part.rows;
-            len = Math.max(len, c.part.len);
-          }
           this.#cost.observe(rows * len, performance.now() - started);
         }
         settle(outcomes);

@@ -57,13 +57,14 @@ export class JobCostModel {
     this.#xy = this.#xy * d + paddedTokens * ms;
     if (this.#n < 4) return;
     const w = this.#w;
-    const varX = this.#xx / w - (this.#x / w) ** 2;
-    // Jobs of nearly one size say nothing about how cost grows with size: keep the estimate.
     const meanX = this.#x / w;
+    const meanY = this.#y / w;
+    const varX = this.#xx / w - meanX * meanX;
+    // Jobs of nearly one size say nothing about how cost grows with size: keep the estimate.
     if (!(varX > (0.05 * meanX) ** 2)) return;
-    const slope = (this.#xy / w - (this.#x / w) * (this.#y / w)) / varX;
+    const slope = (this.#xy / w - meanX * meanY) / varX;
     if (!(slope > 0)) return;
-    const fixed = this.#y / w - slope * meanX;
+    const fixed = meanY - slope * meanX;
     this.#fixedTokens = Math.min(MAX_FIXED_TOKENS, Math.max(0, fixed / slope));
   }
 }

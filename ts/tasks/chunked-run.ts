@@ -5,7 +5,7 @@
  * budget and can run concurrently on the engine's workers. Rows are independent, so the
  * stacked outputs are those of a single run.
  */
-
+import { DEFAULT_BATCHING } from '../runtime/batcher.js';
 import { DEFAULT_FIXED_TOKENS, partitionByLength } from '../runtime/job-cost.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
@@ -22,7 +22,12 @@ export interface ChunkLimits {
   fixedTokens?: number;
 }
 
-export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { rows: 32, tokens: 8192 };
+/** The engine's own defaults, for runners that state no limits. */
+export const DEFAULT_CHUNK_LIMITS: ChunkLimits = {
+  rows: DEFAULT_BATCHING.maxBatchSize,
+  tokens: DEFAULT_BATCHING.tokenBudget,
+  padding: DEFAULT_BATCHING.maxPadding,
+};
 
 /** Rows `[from, to)` of a batch encoding, as views (only what `textFeeds` reads). */
 function rowsOf(enc: BatchEncoding, from: number, to: number): BatchEncoding {
@@ -120,7 +125,7 @@ function lengthGroups(
     {
       rows: Math.max(1, Math.min(limits.rows, Math.ceil(n / lanes))),
       tokens: limits.tokens,
-      padding: limits.padding ?? 0.1,
+      padding: limits.padding ?? (DEFAULT_CHUNK_LIMITS.padding as number),
       fixedTokens: limits.fixedTokens ?? DEFAULT_FIXED_TOKENS,
     },
   );
@@ -188,9 +193,9 @@ function ungroup(
 /**
  * Runs every row of `enc` through the model and returns `outputs` stacked as one run would.
  * On an engine that stacks calls, rows of different real lengths run in length groups (see
- * `lengthGroups`); otherwise rows are split into at least as many chunks as the runner runs at once (so a large call uses
- * every worker) and at most `limits` per chunk (by default the runner's `batchLimits`: the
- * engine's batch size and token budget). Chunks run concurrently; an error in any chunk
+ * `lengthGroups`); otherwise rows are split into at least as many chunks as the runner runs at
+ * once (so a large call uses every worker) and at most `limits` per chunk (by default the
+ * runner's `batchLimits`: the engine's batch size and token budget). Chunks run concurrently; an error in any chunk
  * fails the call.
  */
 export async function runRows(

@@ -4,6 +4,7 @@
  */
 import { HfTasksError, InvalidInputError, InvalidParameterError } from '../errors.js';
 import { type NativePixelValues, processImage } from '../native.js';
+import { DEFAULT_BATCHING } from '../runtime/batcher.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
 import { describeValue, has, invalidInput } from '../tasks/params.js';
@@ -130,8 +131,9 @@ export async function runImages(
   }
   const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
   const chunks = Math.min(lanes, images.length);
-  // At most the runner's batch size per run (32 images unless the engine is told otherwise).
-  const size = Math.min(Math.ceil(images.length / chunks), model.runner.batchLimits?.rows ?? 32);
+  // At most the runner's batch size per run (the engine's default unless it is told otherwise).
+  const maxRows = model.runner.batchLimits?.rows ?? DEFAULT_BATCHING.maxBatchSize;
+  const size = Math.min(Math.ceil(images.length / chunks), maxRows);
   const parts: Pixels[][] = [];
   for (let i = 0; i < images.length; i += size) parts.push(images.slice(i, i + size));
   const results = await Promise.all(parts.map((part) => runStacked(model, part, outputs, parts.length > 1)));
