@@ -1,6 +1,6 @@
 import test from 'ava';
 import { HfTasksError, QueueFullError, WorkerCrashedError } from '../../ts/errors.js';
-import { type BatchLayout, batchLayout, type Job } from '../../ts/runtime/batch.js';
+import { type BatchLayout, batchLayout, type Job, type JobTiming } from '../../ts/runtime/batch.js';
 import { Batcher, type JobExecutor, resolveBatchingOptions } from '../../ts/runtime/batcher.js';
 import type { TensorLike } from '../../ts/runtime/runner.js';
 import { values } from './engine-helpers.js';
@@ -390,4 +390,30 @@ test('batching options are checked', (t) => {
     t.is(err?.code, 'ERR_INVALID_ARGUMENT');
   }
   t.deepEqual(resolveBatchingOptions({ maxWaitMs: 0 }).maxWaitMs, 0);
+});
+
+test("the cost model learns from the executor's own timing of a job, not from its wait", async (t) => {
+  // Each job "ran" for 0.1 ms per padded token plus a fixed 4 ms (40 tokens' worth), but the
+  // executor answers after an unrelated wait (another model's job holding the worker).
+  const executor: JobExecutor = {
+    concurrency: 1,
+    async execute(job: Job, timing?: JobTiming) {
+      const shapes = job.parts.map((p) => (p.feeds.input_ids as TensorLike).dims as [number, number]);
+      const rows = shapes.reduce((n, [r]) => n + r, 0);
+      const len = Math.max(...shapes.map(([, l]) => l));
+      await new Promise((r) => setTimeout(r, 2 + Math.floor(Math.random() * 6)));
+      if (timing !== undefined) timing.runMs = 4 + 0.1 * rows * len;
+      return job.parts.map((p) => {
+        const n = ((p.feeds.input_ids as TensorLike).dims as number[])[0] as number;
+        return { first: { type: 'float32', data: new Float32Array(n), dims: [n] } };
+      });
+    },
+  };
+  const b = new Batcher(executor, LAYOUT, { maxWaitMs: 0 });
+  for (let round = 0; round < 12; round++) {
+    // Bursts of different sizes, so that the stacked jobs spread over many token counts.
+    const n = 2 + (round % 5) * 3;
+    await Promise.all(Array.from({ length: n }, (_, i) => b.submit(call(i + 1, 3 + ((i * 7) % 11)))));
+  }
+  t.true(Math.abs(b.limits.fixedTokens - 40) < 0.5, `learned ${b.limits.fixedTokens}`);
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { DeviceUnavailableError, HfTasksError, ModelError, WorkerCrashedError } from '../../ts/errors.js';
-import type { Job } from '../../ts/runtime/batch.js';
+import type { Job, JobTiming } from '../../ts/runtime/batch.js';
 import { defaultWorkerCount, threadsPerWorker, WorkerPool, workerExecArgv } from '../../ts/runtime/pool.js';
 import type { TensorLike } from '../../ts/runtime/runner.js';
 import { createSessionRunner, cudaProviderInstalled } from '../../ts/runtime/session.js';
@@ -36,7 +36,17 @@ test('pool lifecycle: load, run in a worker, unload, dispose', async (t) => {
 
   const inline = await createSessionRunner(NER);
   const feeds = nerFeeds(1);
-  const [got] = await Promise.all([pool.execute(key, one(feeds)), pool.execute(key, one(nerFeeds(2)))]);
+  const timing: JobTiming = {};
+  const sent = performance.now();
+  const [got] = await Promise.all([
+    pool.execute(key, one(feeds), timing),
+    pool.execute(key, one(nerFeeds(2))),
+  ]);
+  const wall = performance.now() - sent;
+  t.true(
+    timing.runMs !== undefined && timing.runMs > 0 && timing.runMs <= wall,
+    `the worker's own run time (${timing.runMs} ms of ${wall} ms)`,
+  );
   const want = await inline.run(feeds);
   t.is(maxAbsDiff(got?.[0]?.logits as TensorLike, want.logits as TensorLike), 0);
   t.is((feeds.input_ids as TensorLike).data.length, 24, "the caller's feeds stay usable (copied, not moved)");

@@ -228,6 +228,12 @@ export interface Job {
   alone?: boolean;
 }
 
+/** Filled in by an executor that can time a job where it runs. */
+export interface JobTiming {
+  /** Milliseconds the job itself took (no queue wait, no thread hops). */
+  runMs?: number;
+}
+
 /** Runs a job on a runner: one call as is, or pack, run once and unpack. */
 export async function runJob(runner: ModelRunner, job: Job): Promise<Record<string, TensorLike>[]> {
   const opts: RunOptions = job.outputs === undefined ? {} : { outputs: job.outputs };

@@ -6,7 +6,7 @@
  * past `maxQueue` waiting calls, `run` rejects with `ERR_QUEUE_FULL`.
  */
 import { HfTasksError, QueueFullError, WorkerCrashedError } from '../errors.js';
-import { type BatchLayout, type BatchPart, callShape, type Job } from './batch.js';
+import { type BatchLayout, type BatchPart, callShape, type Job, type JobTiming } from './batch.js';
 import { JobCostModel, partitionByLength } from './job-cost.js';
 import type { RunOptions, TensorLike } from './runner.js';
 
@@ -41,7 +41,8 @@ export const DEFAULT_BATCHING: Required<BatchingOptions> = {
 export interface JobExecutor {
   /** How many jobs may run at the same time. */
   readonly concurrency: number;
-  execute(job: Job): Promise<Record<string, TensorLike>[]>;
+  /** Runs a job; an executor that can time the job where it runs sets `timing.runMs`. */
+  execute(job: Job, timing?: JobTiming): Promise<Record<string, TensorLike>[]>;
 }
 
 /** Counters of what the batcher did (for benchmarks and metrics). */
@@ -382,11 +383,13 @@ export class Batcher {
       this.#pump();
     };
     const started = performance.now();
-    this.#run(job, calls).then(
+    const timing: JobTiming = {};
+    this.#run(job, calls, timing).then(
       (outcomes) => {
         // Stacked jobs teach the cost model (a lone job may run on other sessions: every core).
+        // The executor's own timing leaves out the wait for a worker that another model holds.
         if (first.key !== null && !alone && outcomes.every((o) => o.ok)) {
-          this.#cost.observe(rows * len, performance.now() - started);
+          this.#cost.observe(rows * len, timing.runMs ?? performance.now() - started);
         }
         settle(outcomes);
       },
@@ -399,9 +402,9 @@ export class Batcher {
    * token ids, say), the calls are re-run one by one so each gets the outcome it would have had
    * alone: a call's result never depends on its batch-mates, errors included.
    */
-  async #run(job: Job, calls: Pending[]): Promise<Outcome[]> {
+  async #run(job: Job, calls: Pending[], timing: JobTiming): Promise<Outcome[]> {
     try {
-      const results = await this.#executor.execute(job);
+      const results = await this.#executor.execute(job, timing);
       if (results.length !== calls.length) {
         throw new HfTasksError(
           'ERR_INTERNAL',

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { HfTasksError, ModelError } from '../errors.js';
 import { externalDataCandidates } from '../hub/files.js';
-import { type BatchLayout, batchLayout, type Job, runJob, type ValueInfo } from './batch.js';
+import { type BatchLayout, batchLayout, type Job, type JobTiming, runJob, type ValueInfo } from './batch.js';
 import {
   Batcher,
   type BatcherStats,
@@ -260,7 +260,10 @@ export async function createEngineRunner(
     await pool.loadSolo(key, cores);
   }
   const layout = layoutOf(info.inputMetadata, info.outputMetadata);
-  const executor: JobExecutor = { concurrency: pool.size, execute: (job: Job) => pool.execute(key, job) };
+  const executor: JobExecutor = {
+    concurrency: pool.size,
+    execute: (job: Job, timing?: JobTiming) => pool.execute(key, job, timing),
+  };
   return new Runner(info, pool.size, new Batcher(executor, layout, batchingOptions), async () => {
     await pool.unload(key);
     if (shared) await releasePool(pool);

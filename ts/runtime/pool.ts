@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HfTasksError, ModelError, WorkerCrashedError } from '../errors.js';
-import type { Job } from './batch.js';
+import type { Job, JobTiming } from './batch.js';
 import type { TensorLike } from './runner.js';
 import type { SessionRunnerOptions } from './session.js';
 import { type Fault, type FromWorker, fromWire, type ModelInfo, type ToWorker } from './wire.js';
@@ -75,6 +75,7 @@ interface Task {
   job: Job;
   resolve: (r: Record<string, TensorLike>[]) => void;
   reject: (e: unknown) => void;
+  timing: JobTiming | undefined;
 }
 
 interface ModelEntry {
@@ -282,8 +283,11 @@ export class WorkerPool {
     }
   }
 
-  /** Runs a job on the next idle worker that has the model open. */
-  execute(key: number, job: Job): Promise<Record<string, TensorLike>[]> {
+  /**
+   * Runs a job on the next idle worker that has the model open. `timing.runMs` is set to the time
+   * the job took in the worker, without its wait in the queue or the hops.
+   */
+  execute(key: number, job: Job, timing?: JobTiming): Promise<Record<string, TensorLike>[]> {
     if (this.#closing !== null) {
       return Promise.reject(new ModelError('ERR_DISPOSED', 'the worker pool has been disposed'));
     }
@@ -291,7 +295,7 @@ export class WorkerPool {
       return Promise.reject(new ModelError('ERR_DISPOSED', 'the model was disposed'));
     return new Promise((resolve, reject) => {
       this.#activity(1);
-      this.#queue.push({ key, job, resolve, reject });
+      this.#queue.push({ key, job, resolve, reject, timing });
       this.#dispatch();
     });
   }
@@ -454,8 +458,10 @@ export class WorkerPool {
           slot.failures = 0;
           slot.busy = false;
           if (alone) this.#soloBusy = false;
-          if (m.type === 'result') this.#settle(task, null, m.results);
-          else this.#settle(task, new HfTasksError('ERR_INTERNAL', `unexpected worker reply ${m.type}`));
+          if (m.type === 'result') {
+            if (task.timing !== undefined) task.timing.runMs = m.ms;
+            this.#settle(task, null, m.results);
+          } else this.#settle(task, new HfTasksError('ERR_INTERNAL', `unexpected worker reply ${m.type}`));
           this.#dispatch();
         },
         (err: unknown) => {

@@ -44,7 +44,8 @@ export interface WireError {
 export type FromWorker =
   | { type: 'loaded'; req: number; info: ModelInfo }
   | { type: 'done'; req: number }
-  | { type: 'result'; req: number; results: Record<string, TensorLike>[] }
+  /** `ms`: how long the job ran in the worker (padding, the session run and the cut). */
+  | { type: 'result'; req: number; results: Record<string, TensorLike>[]; ms: number }
   | { type: 'error'; req: number; error: WireError };
 
 /** Flattens an error for postMessage. */

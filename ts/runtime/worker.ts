@@ -80,8 +80,12 @@ async function handle(msg: ToWorker): Promise<void> {
         return;
       }
       try {
+        const started = performance.now();
         const results = await runJob(runner(msg.key), msg.job);
-        post({ type: 'result', req: msg.req, results }, transferList(results));
+        post(
+          { type: 'result', req: msg.req, results, ms: performance.now() - started },
+          transferList(results),
+        );
       } catch (err) {
         post({ type: 'error', req: msg.req, error: toWire(err) });
       }
