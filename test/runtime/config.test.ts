@@ -57,6 +57,17 @@ test('position table: none stated, or positions that no table bounds', (t) => {
     }).maxPositions,
     1024,
   );
+  // ModernBERT states its rotary positions only through its rope bases.
+  t.is(
+    parse({
+      model_type: 'modernbert',
+      max_position_embeddings: 8192,
+      global_rope_theta: 160000,
+      local_rope_theta: 10000,
+    }).maxPositions,
+    null,
+  );
+  t.is(parse({ model_type: 'llama', max_position_embeddings: 2048, rope_theta: 10000 }).maxPositions, null);
 });
 
 test("Pooling modes are listed in sentence-transformers' concatenation order", (t) => {

@@ -7,7 +7,7 @@
  * (with `use_cache_branch`) and transformers.js `onnx/model*.onnx`.
  */
 import { ModelError } from '../errors.js';
-import type { ModelConfig } from '../runtime/config.js';
+import { hasRotaryPositions, type ModelConfig } from '../runtime/config.js';
 
 /** A graph value's declaration (element type and shape, symbolic dims as strings). */
 export interface ValueDecl {
@@ -72,15 +72,7 @@ export function isRotary(config: ModelConfig): boolean {
   const c = (
     typeof raw.text_config === 'object' && raw.text_config !== null ? raw.text_config : raw
   ) as Record<string, unknown>;
-  const keys = [
-    'rope_theta',
-    'rope_scaling',
-    'rotary_dim',
-    'rotary_pct',
-    'rotary_emb_base',
-    'partial_rotary_factor',
-  ];
-  return keys.some((k) => c[k] !== undefined && c[k] !== null) || c.position_embedding_type === 'rotary';
+  return hasRotaryPositions(c);
 }
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$|^past\.(\d+)\.(key|value)$|^past_key_values\.(\d+)$/;

@@ -196,6 +196,29 @@ export function positionOffsetOf(modelType: string | null, padTokenId: number | 
   return pad === null ? 0 : pad + 1;
 }
 
+/** Settings in a config.json (or its `text_config`) that mean rotary position embeddings. */
+const ROTARY_KEYS = [
+  'rope_theta',
+  'rope_scaling',
+  'global_rope_theta',
+  'local_rope_theta',
+  'rotary_dim',
+  'rotary_pct',
+  'rotary_emb_base',
+  'partial_rotary_factor',
+];
+
+/**
+ * Whether a config.json object describes rotary positions (no position table, so no length limit
+ * of its own): rope settings such as Llama's `rope_theta` or ModernBERT's `global_rope_theta`, or
+ * `position_embedding_type: "rotary"`.
+ */
+export function hasRotaryPositions(c: Record<string, unknown>): boolean {
+  return (
+    ROTARY_KEYS.some((k) => c[k] !== undefined && c[k] !== null) || c.position_embedding_type === 'rotary'
+  );
+}
+
 /** Parses a config.json text the way transformers' PretrainedConfig reads labels. */
 export function parseModelConfig(
   text: string,
@@ -254,7 +277,7 @@ export function parseModelConfig(
   const padTokenId = int(raw.pad_token_id);
   const positionOffset = positionOffsetOf(modelType, padTokenId);
   const maxPositionEmbeddings = int(raw.max_position_embeddings);
-  const relative = raw.position_embedding_type === 'rotary' || raw.position_biased_input === false;
+  const relative = hasRotaryPositions(raw) || raw.position_biased_input === false;
   const maxPositions =
     maxPositionEmbeddings === null || relative ? null : Math.max(0, maxPositionEmbeddings - positionOffset);
   return {
