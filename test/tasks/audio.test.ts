@@ -127,6 +127,17 @@ test('inputs: bytes, Uint8Array, base64, data URL, path and {raw}/{array} agree'
   t.deepEqual(await pipe({ array: Array.from(samples), sampling_rate: 16000 }), ref);
   const batch = (await pipe([bytes, bytes] as never)) as unknown as unknown[];
   t.deepEqual(batch, [ref, ref]);
+  // Raw samples of two channels: the reference classification pipeline refuses them (the ASR
+  // pipeline takes their mean); a stereo file is mixed down by its decoder in both.
+  const stereo = await t.throwsAsync(pipe({ raw: [samples, samples], sampling_rate: 16000 } as never), {
+    instanceOf: InvalidInputError,
+  });
+  t.regex(stereo?.message ?? '', /We expect a single channel audio input for AudioClassificationPipeline/);
+  const speech = await asr.get('wav2vec2-ctc-tiny');
+  t.deepEqual(
+    await speech({ raw: [samples, samples], sampling_rate: 16000 } as never),
+    await speech({ raw: samples, sampling_rate: 16000 }),
+  );
 });
 
 test('bad inputs are 400-class errors with clear messages', async (t) => {

@@ -4,7 +4,7 @@
  * CLI on an image file.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,22 @@ test('a list of images is a batch; parameters are checked', async (t) => {
   );
   t.regex(noTokenizer?.message ?? '', /tokenizer/);
   await pipe.dispose();
+});
+
+test('an image 1 pixel high is refused with or without normalisation (the reference reads it channels-first)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-nonorm-'));
+  for (const f of ['model.onnx', 'config.json'])
+    copyFileSync(path.join(MODELS, 'vit-tiny', f), path.join(dir, f));
+  const proc = JSON.parse(readFileSync(path.join(MODELS, 'vit-tiny', 'preprocessor_config.json'), 'utf8'));
+  writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify({ ...proc, do_normalize: false }));
+  const thin = readFileSync(path.join(IMAGES, 'rgb_1x1.png'));
+  for (const folder of [path.join(MODELS, 'vit-tiny'), dir]) {
+    const pipe = await pipeline('image-classification', folder, { workers: 0 });
+    const err = await t.throwsAsync(pipe(thin), { code: 'ERR_INVALID_INPUT' });
+    t.regex(err?.message ?? '', /1 pixel high/);
+    t.is((await pipe(bytes)).length, 5, 'other images still run');
+    await pipe.dispose();
+  }
 });
 
 test('the CLI runs a vision task on an image file', async (t) => {

@@ -165,7 +165,14 @@ async function fileBytes(
   return fromBase64(s, name, options.maxBytes);
 }
 
-function toFloat32(v: unknown, name: string): Float32Array | null {
+/**
+ * What a task does with raw samples of several channels: `mean` takes the mean of the channels
+ * (the ASR pipeline's mono conversion); a pipeline name refuses them as that reference pipeline
+ * does (audio classification).
+ */
+export type MultiChannel = 'mean' | { refuseFor: string };
+
+function toFloat32(v: unknown, name: string, multiChannel: MultiChannel): Float32Array | null {
   if (v instanceof Float32Array) return v;
   if (v instanceof Float64Array) return Float32Array.from(v);
   if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return Float32Array.from(v as number[]);
@@ -174,8 +181,11 @@ function toFloat32(v: unknown, name: string): Float32Array | null {
     v.length > 0 &&
     v.every((c) => c instanceof Float32Array || c instanceof Float64Array || Array.isArray(c))
   ) {
-    // Channels first: the mean of the channels (the ASR pipeline's mono conversion).
-    const channels = v.map((c, i) => toFloat32(c, `${name}[${i}]`));
+    if (multiChannel !== 'mean') {
+      throw invalid(`\`${name}\`: We expect a single channel audio input for ${multiChannel.refuseFor}`);
+    }
+    // Channels first: the mean of the channels.
+    const channels = v.map((c, i) => toFloat32(c, `${name}[${i}]`, 'mean'));
     const first = channels[0];
     if (
       first === null ||
@@ -201,6 +211,7 @@ async function rawInput(
   name: string,
   targetRate: number,
   options: ResolvedAudioOptions,
+  multiChannel: MultiChannel,
 ): Promise<Audio> {
   const key = Object.hasOwn(obj, 'raw') ? 'raw' : 'array';
   if (!Object.hasOwn(obj, 'sampling_rate') || !Object.hasOwn(obj, key)) {
@@ -212,7 +223,7 @@ async function rawInput(
   if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 768_000) {
     throw invalid(`\`${name}.sampling_rate\` must be an integer in 1..768000 (got ${describeValue(rate)})`);
   }
-  const samples = toFloat32(obj[key], `${name}.${key}`);
+  const samples = toFloat32(obj[key], `${name}.${key}`, multiChannel);
   if (samples === null) {
     throw invalid(
       `\`${name}.${key}\` must be a Float32Array, Float64Array or an array of numbers (got ${describeValue(obj[key])})`,
@@ -224,12 +235,16 @@ async function rawInput(
   return { samples: out, samplingRate: targetRate };
 }
 
-/** Decodes one audio input to mono samples at `targetRate`. */
+/**
+ * Decodes one audio input to mono samples at `targetRate`. Files are mixed down to mono; raw
+ * samples of several channels follow `multiChannel`.
+ */
 export async function loadAudio(
   v: unknown,
   name: string,
   targetRate: number,
   options: ResolvedAudioOptions,
+  multiChannel: MultiChannel = 'mean',
 ): Promise<Audio> {
   const bytes = await fileBytes(v, name, options);
   if (bytes !== null) {
@@ -239,11 +254,11 @@ export async function loadAudio(
     return { samples: decoded.samples, samplingRate: decoded.samplingRate };
   }
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
-    return rawInput(v as Record<string, unknown>, name, targetRate, options);
+    return rawInput(v as Record<string, unknown>, name, targetRate, options, multiChannel);
   }
   if (v instanceof Float32Array || v instanceof Float64Array) {
     // A bare array: raw audio at the model's rate (the reference does no further check).
-    return rawInput({ raw: v, sampling_rate: targetRate }, name, targetRate, options);
+    return rawInput({ raw: v, sampling_rate: targetRate }, name, targetRate, options, multiChannel);
   }
   throw invalid(
     `\`${name}\` must be audio bytes (Buffer/Uint8Array), a base64 string, a data: URL${

@@ -7,6 +7,7 @@ import {
   type Audio,
   type AudioOptions,
   loadAudio,
+  type MultiChannel,
   type ResolvedAudioOptions,
   resolveAudioOptions,
 } from './input.js';
@@ -26,10 +27,13 @@ export async function loadAudioInputs(
   inputs: unknown,
   rate: number,
   options: ResolvedAudioOptions,
+  multiChannel: MultiChannel = 'mean',
 ): Promise<{ items: Audio[]; single: boolean }> {
   if (isAudioBatch(inputs)) {
-    const items = await Promise.all(inputs.map((v, i) => loadAudio(v, `inputs[${i}]`, rate, options)));
+    const items = await Promise.all(
+      inputs.map((v, i) => loadAudio(v, `inputs[${i}]`, rate, options, multiChannel)),
+    );
     return { items, single: false };
   }
-  return { items: [await loadAudio(inputs, 'inputs', rate, options)], single: true };
+  return { items: [await loadAudio(inputs, 'inputs', rate, options, multiChannel)], single: true };
 }

@@ -43,7 +43,9 @@ function create(ctx: TaskContext): TaskRun {
       }
       fn = found;
     }
-    const { items, single } = await loadAudioInputs(inputs, fe.samplingRate, audioOptions);
+    const { items, single } = await loadAudioInputs(inputs, fe.samplingRate, audioOptions, {
+      refuseFor: 'AudioClassificationPipeline',
+    });
     const results: AudioClassificationOutput[] = [];
     for (const audio of items) {
       checkInputLength(model, fe, audio.samples.length);

@@ -1,9 +1,10 @@
 /**
  * Object detection (`object-detection`): task contract section 13, DETR-family
- * post-processing (DETR, Conditional DETR's processor, YOLOS): softmax over the classes, the
- * no-object class dropped before the max, detections with a score strictly above `threshold`
- * (default 0.5), boxes from (cx, cy, w, h) to corners scaled by the oriented image size in
- * float32 and truncated toward zero, in query order.
+ * post-processing. DETR and YOLOS: softmax over the classes, the no-object class dropped before
+ * the max, one detection per query, in query order. Conditional DETR: a sigmoid per class and
+ * the best 100 query-class pairs, best first. Then detections with a score strictly above
+ * `threshold` (default 0.5), boxes from (cx, cy, w, h) to corners scaled by the oriented image
+ * size in float32 and truncated toward zero.
  */
 import { ModelError } from '../errors.js';
 import type { ObjectDetectionOutput } from '../types/vision.js';
@@ -35,6 +36,70 @@ function softmax(row: Float32Array): Float32Array {
   return out;
 }
 
+/** One detection before its box: the query it comes from, its class and its score. */
+interface Pick {
+  query: number;
+  label: number;
+  score: number;
+}
+
+/** DETR, YOLOS: per query, the best class after a softmax, the last class ("no object") left out. */
+function softmaxPerQuery(logits: Float32Array, queries: number, classes: number, threshold: number): Pick[] {
+  const picks: Pick[] = [];
+  for (let q = 0; q < queries; q++) {
+    const probs = softmax(logits.subarray(q * classes, (q + 1) * classes));
+    let label = 0;
+    for (let c = 1; c < classes - 1; c++) if ((probs[c] as number) > (probs[label] as number)) label = c;
+    const score = probs[label] as number;
+    if (score > threshold) picks.push({ query: q, label, score });
+  }
+  return picks;
+}
+
+/** How many query-class pairs Conditional DETR's post-processing keeps before the threshold. */
+const TOP_K = 100;
+
+/**
+ * Conditional DETR: a sigmoid per class (no "no object" class), the best `TOP_K` of all
+ * query-class pairs, best first, then those above the threshold. A query may give several labels.
+ */
+function sigmoidTopK(logits: Float32Array, queries: number, classes: number, threshold: number): Pick[] {
+  const n = queries * classes;
+  const scores = new Float32Array(n);
+  for (let i = 0; i < n; i++) scores[i] = f32(1 / f32(1 + f32(Math.exp(-(logits[i] as number)))));
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+  const picks: Pick[] = [];
+  for (const i of order.slice(0, Math.min(TOP_K, n))) {
+    const score = scores[i] as number;
+    if (score > threshold) picks.push({ query: Math.floor(i / classes), label: i % classes, score });
+  }
+  return picks;
+}
+
+/** Query `q`'s (cx, cy, w, h) box as corners on the oriented image, in float32, truncated. */
+function cornerBox(
+  boxes: Float32Array,
+  q: number,
+  w: number,
+  h: number,
+): ObjectDetectionOutput[number]['box'] {
+  const [cx, cy, bw, bh] = boxes.subarray(q * 4, q * 4 + 4) as unknown as [number, number, number, number];
+  const corners = [
+    f32(cx - f32(0.5 * bw)),
+    f32(cy - f32(0.5 * bh)),
+    f32(cx + f32(0.5 * bw)),
+    f32(cy + f32(0.5 * bh)),
+  ] as const;
+  const [xmin, ymin, xmax, ymax] = [
+    f32(corners[0] * w),
+    f32(corners[1] * h),
+    f32(corners[2] * w),
+    f32(corners[3] * h),
+  ].map((v) => Math.trunc(v) | 0) as [number, number, number, number];
+  return { xmin, ymin, xmax, ymax };
+}
+
 function create(ctx: TaskContext): TaskRun {
   const { model } = ctx;
   const processor = loadImageProcessor(model.dir);
@@ -63,7 +128,9 @@ function create(ctx: TaskContext): TaskRun {
       const logits = floatTensor(out, 'logits');
       const boxes = floatTensor(out, 'pred_boxes');
       const [, queries = 0, classes = 0] = logits.dims;
-      if (classes < 2 || boxes.data.length !== queries * 4) {
+      // Softmax scoring needs a real class besides "no object"; sigmoid scoring needs one class.
+      const minClasses = processor.detection === 'sigmoid-top-k' ? 1 : 2;
+      if (classes < minClasses || boxes.data.length !== queries * 4) {
         throw new ModelError(
           'ERR_MODEL_RUN',
           `unexpected detection outputs [${logits.dims}] and [${boxes.dims}]`,
@@ -72,38 +139,15 @@ function create(ctx: TaskContext): TaskRun {
       const image = images[i];
       const w = f32(image?.originalWidth ?? 0);
       const h = f32(image?.originalHeight ?? 0);
-      const found: ObjectDetectionOutput = [];
-      for (let q = 0; q < queries; q++) {
-        const probs = softmax(logits.data.subarray(q * classes, (q + 1) * classes));
-        let label = 0;
-        for (let c = 1; c < classes - 1; c++) if ((probs[c] as number) > (probs[label] as number)) label = c;
-        const score = probs[label] as number;
-        if (!(score > threshold)) continue;
-        const [cx, cy, bw, bh] = boxes.data.subarray(q * 4, q * 4 + 4) as unknown as [
-          number,
-          number,
-          number,
-          number,
-        ];
-        const corners = [
-          f32(cx - f32(0.5 * bw)),
-          f32(cy - f32(0.5 * bh)),
-          f32(cx + f32(0.5 * bw)),
-          f32(cy + f32(0.5 * bh)),
-        ] as const;
-        const scaled = [f32(corners[0] * w), f32(corners[1] * h), f32(corners[2] * w), f32(corners[3] * h)];
-        const [xmin, ymin, xmax, ymax] = scaled.map((v) => Math.trunc(v) | 0) as [
-          number,
-          number,
-          number,
-          number,
-        ];
-        found.push({
-          score,
-          label: model.config.id2label.get(label) ?? `LABEL_${label}`,
-          box: { xmin, ymin, xmax, ymax },
-        });
-      }
+      const picks =
+        processor.detection === 'sigmoid-top-k'
+          ? sigmoidTopK(logits.data, queries, classes, threshold)
+          : softmaxPerQuery(logits.data, queries, classes, threshold);
+      const found: ObjectDetectionOutput = picks.map(({ query, label, score }) => ({
+        score,
+        label: model.config.id2label.get(label) ?? `LABEL_${label}`,
+        box: cornerBox(boxes.data, query, w, h),
+      }));
       return found;
     });
     return single ? results[0] : results;

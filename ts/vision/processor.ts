@@ -26,6 +26,12 @@ export interface ImageProcessor {
   readonly spec: NativeProcessorSpec;
   /** The processor pads and returns `pixel_mask` (DETR family). */
   readonly pixelMask: boolean;
+  /**
+   * How object detection scores queries: `softmax` (DETR, YOLOS: softmax over the classes, the
+   * last one "no object", one detection per query in query order) or `sigmoid-top-k`
+   * (Conditional DETR: a sigmoid per class, the best 100 query-class pairs, best first).
+   */
+  readonly detection: 'softmax' | 'sigmoid-top-k';
 }
 
 const IMAGENET_DEFAULT: Norm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -53,6 +59,7 @@ interface Defaults {
   pixelMask?: boolean;
   convnext?: boolean;
   yolos?: boolean;
+  sigmoidDetection?: boolean;
 }
 
 /** Constructor defaults of the supported slow processors (transformers 4.57). */
@@ -126,6 +133,7 @@ const PROCESSORS: Record<string, Defaults> = {
     resample: 2,
     norm: IMAGENET_DEFAULT,
     pixelMask: true,
+    sigmoidDetection: true,
   },
   YolosImageProcessor: {
     kind: 'yolos',
@@ -272,5 +280,6 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     kind: defaults.kind,
     spec,
     pixelMask: defaults.pixelMask === true,
+    detection: defaults.sigmoidDetection === true ? 'sigmoid-top-k' : 'softmax',
   };
 }

@@ -88,11 +88,16 @@ export async function preprocessAll(
         throw err;
       }
       // The reference infers the channel axis from the array shape: an image one pixel high
-      // reads as one channel first, and three-value normalisation then fails.
-      if (px.originalHeight === 1 && processor.spec.imageMean?.length === 3) {
+      // reads as one channel first. Three-value normalisation then fails; without it the
+      // one-channel tensor fails in the network.
+      if (px.originalHeight === 1) {
+        const why =
+          processor.spec.imageMean?.length === 3
+            ? 'mean must have 1 elements if it is an iterable, got 3'
+            : 'the model gets 1 channel instead of 3';
         throw new InvalidInputError(
           'ERR_INVALID_INPUT',
-          `${name}: an image 1 pixel high is read as channels-first by the reference processor: mean must have 1 elements if it is an iterable, got 3`,
+          `${name}: an image 1 pixel high is read as channels-first by the reference processor: ${why}`,
         );
       }
       return px;
