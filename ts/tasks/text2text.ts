@@ -190,6 +190,8 @@ interface Resolved {
   srcLang: string | undefined;
   tgtLang: string | undefined;
   seed: number | undefined;
+  /** The call names `forced_bos_token_id` (null included). */
+  forcedBosGiven: boolean;
 }
 
 function param(name: string, message: string): InvalidParameterError {
@@ -284,6 +286,7 @@ function resolve(sc: Seq2SeqContext, parameters: unknown): Resolved {
     srcLang: langParam(params, 'src_lang'),
     tgtLang: langParam(params, 'tgt_lang'),
     seed,
+    forcedBosGiven: has(params, 'forced_bos_token_id'),
   };
 }
 
@@ -339,6 +342,14 @@ function encodeInput(
   let ids: number[];
   let forcedBos: number | undefined;
   if (lang !== null) {
+    // The reference's tokenizer puts the target language's id in the model inputs as
+    // `forced_bos_token_id`, so a caller's own value collides with it in `generate()`.
+    if (r.forcedBosGiven) {
+      throw new InvalidParameterError(
+        'forced_bos_token_id',
+        "generate() got multiple values for keyword argument 'forced_bos_token_id'",
+      );
+    }
     if (src === undefined || tgt === undefined) {
       throw invalidInput('Translation requires a `src_lang` and a `tgt_lang` for this model');
     }
