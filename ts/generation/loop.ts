@@ -12,7 +12,13 @@
  * search are gathered, cut and joined by helper graphs on the same device. Every device tensor
  * is freed when replaced, when its batch ends or fails, and when the loop closes.
  */
-import { HfTasksError, InvalidInputError, ModelError, QueueFullError } from '../errors.js';
+import {
+  HfTasksError,
+  InvalidInputError,
+  InvalidParameterError,
+  ModelError,
+  QueueFullError,
+} from '../errors.js';
 import { type DeviceOps, type DeviceTensor, isDeviceTensor } from '../runtime/device-tensor.js';
 import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import type { Tokenizer } from '../tokenizer.js';
@@ -223,6 +229,9 @@ export class GenerationLoop {
   readonly #runner: ModelRunner;
   readonly #layout: DecoderLayout;
   readonly #tokenizer: Tokenizer;
+  /** Token strings of the stop-string matcher, by id (see `#pieceOf`). */
+  readonly #pieces = new Map<number, string>();
+  #stopPrefix: string[] | null = null;
   readonly #maxBatchTokens: number;
   readonly #maxQueued: number;
   readonly #batching: boolean;
@@ -327,6 +336,19 @@ export class GenerationLoop {
         reject(
           new QueueFullError(
             `the generation queue is full (${this.#maxQueued} requests waiting); retry later or raise maxQueued`,
+          ),
+        );
+        return;
+      }
+      if (
+        req.stopStrings !== undefined &&
+        req.stopStrings.length > 0 &&
+        !this.#someStopCanEnd(req.stopStrings)
+      ) {
+        reject(
+          new InvalidParameterError(
+            'stop',
+            'Stop string preprocessing was unable to identify tokens matching one or more of the supplied stop string(s). This is most often caused by the stop strings containing unusual characters that are not in the tokenizer vocabulary.',
           ),
         );
         return;
@@ -775,23 +797,61 @@ export class GenerationLoop {
   }
 
   /**
-   * Whether a stop string ends inside the text the last token added. The text is decoded from a
-   * window of the last tokens (prompt included, so a match may start inside the prompt, as
-   * transformers' stop strings do); a token adds at least a byte, so 4 tokens per character
-   * of the longest stop string (and a margin) cover any match.
+   * Whether a stop string ends inside the text the last token added. As transformers'
+   * `StopStringCriteria` does, the text is each token's own string (`#pieceOf`), joined: a
+   * character split over several byte tokens is U+FFFD in each piece and never matches. The
+   * window of last tokens holds the prompt too, so a match may start inside it.
    */
   #hitsStop(ids: number[], stops: readonly string[]): boolean {
+    const last = ids.at(-1);
+    if (last === undefined) return false;
+    const added = this.#pieceOf(last).length;
+    if (added === 0) return false;
     const longest = Math.max(0, ...stops.map((x) => x.length));
-    const window = ids.slice(-(4 * longest + 8));
-    // Special tokens stay in (as token strings, like the reference's matcher): "f<unk>WO" is no "fWO".
-    const opts = { skip_special_tokens: false, clean_up_tokenization_spaces: false };
-    const text = this.#tokenizer.decode(window, opts);
-    const before = this.#tokenizer.decode(window.slice(0, -1), opts);
-    // Compare up to the last complete character: a held-back byte sequence decodes as U+FFFD.
-    let common = 0;
-    while (common < before.length && common < text.length && before[common] === text[common]) common++;
-    const added = text.length - common;
-    return added > 0 && endsInStop(text, added, stops);
+    // Walk back until the pieces hold the longest stop string before the last piece.
+    let text = '';
+    for (let i = ids.length - 1; i >= 0 && text.length < longest + added; i--) {
+      text = this.#pieceOf(ids[i] as number) + text;
+    }
+    return endsInStop(text, added, stops);
+  }
+
+  /**
+   * Whether some token of the vocabulary can end one of `stops`: a leading part of its string
+   * ends with the stop string or is the stop string's end. transformers refuses stop strings
+   * that no token can end (a character only ever written as several byte tokens, say).
+   */
+  #someStopCanEnd(stops: readonly string[]): boolean {
+    const size = this.#tokenizer.vocabSize;
+    for (let id = 0; id < size; id++) {
+      const piece = this.#pieceOf(id);
+      for (let n = piece.length; n > 0; n--) {
+        const head = piece.slice(0, n);
+        if (stops.some((s) => s !== '' && (n >= s.length ? head.endsWith(s) : s.endsWith(head)))) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A token's string as the reference's stop-string matcher reads the vocabulary
+   * (`clean_tokenizer_vocab`): the decoder run on a fixed prefix's tokens and the token, with the
+   * prefix cut off, so word-start markers (`Ġ`, `▁`) read as spaces and `##` joins.
+   */
+  #pieceOf(id: number): string {
+    let piece = this.#pieces.get(id);
+    if (piece !== undefined) return piece;
+    const tok = this.#tokenizer;
+    if (this.#stopPrefix === null) {
+      const prefixIds = tok.encode(STOP_PREFIX, { addSpecialTokens: false }).inputIds;
+      this.#stopPrefix = tok.convertIdsToTokens(Array.from(prefixIds, Number));
+    }
+    const [token = ''] = tok.convertIdsToTokens([id]);
+    const text = tok.convertTokensToString([...this.#stopPrefix, token]);
+    const at = text.indexOf(STOP_PREFIX);
+    piece = at < 0 ? tok.convertTokensToString([token]) : text.slice(at + STOP_PREFIX.length);
+    this.#pieces.set(id, piece);
+    return piece;
   }
 
   #checkDone(a: Active): void {
@@ -1094,6 +1154,9 @@ interface Forwarded {
   cache: CacheTensor[];
   cross: CacheTensor[];
 }
+
+/** The prefix `#pieceOf` decodes a token after (the reference's `static_prefix`). */
+const STOP_PREFIX = 'abcdef';
 
 /** Whether a stop string ends inside the last `pieceLength` characters of `text`. */
 export function endsInStop(text: string, pieceLength: number, stops: readonly string[]): boolean {
