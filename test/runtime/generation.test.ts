@@ -6,7 +6,12 @@ import path from 'node:path';
 import test from 'ava';
 import { HfTasksError, QueueFullError } from '../../ts/errors.js';
 import { createGenerator, type Generator } from '../../ts/generation/engine.js';
-import type { GenerationRequest } from '../../ts/generation/loop.js';
+import {
+  endsInStop,
+  type GenerationRequest,
+  someTokenEndsStop,
+  tokenCanEndStop,
+} from '../../ts/generation/loop.js';
 import { Tokenizer } from '../../ts/tokenizer.js';
 import { modelDir } from '../tasks/goldens.js';
 
@@ -218,3 +223,36 @@ for (const [model, options] of [
     await g.dispose();
   });
 }
+
+test('stop strings: which token strings can end them, and where a match ends', (t) => {
+  t.true(tokenCanEndStop('hello', ['lo']), 'inside the token');
+  t.true(tokenCanEndStop('loop', ['lo']), 'ends inside the token, more after it');
+  t.true(tokenCanEndStop(' w', ['x w']), "the token is the stop string's end");
+  t.true(tokenCanEndStop(' wor', ['x w']), "a leading part of the token is the stop string's end");
+  t.true(tokenCanEndStop('wx', ['x w']), 'its first character ends the stop string');
+  t.false(tokenCanEndStop('xz', ['x w']));
+  t.false(tokenCanEndStop('\ufffd', ['\u04fd']), 'a partial character never matches');
+  t.false(tokenCanEndStop('', ['a']));
+  t.false(tokenCanEndStop('abc', ['']));
+  t.true(endsInStop('say hello', 2, ['llo']));
+  t.false(endsInStop('say hello there', 2, ['llo']), 'the match must end in the last piece');
+});
+
+test('the vocabulary is read in slices between turns of the event loop', async (t) => {
+  const pieces = Array.from({ length: 1000 }, (_, i) => (i === 950 ? 'zq' : `t${i}`));
+  let turns = 0;
+  const tick = setInterval(() => turns++, 0);
+  const seen: number[] = [];
+  const pieceOf = (id: number) => {
+    seen.push(id);
+    return pieces[id] as string;
+  };
+  try {
+    t.true(await someTokenEndsStop(pieceOf, pieces.length, ['q'], 0, 100));
+    t.is(seen.at(-1), 950, 'stops at the first token that can end it');
+    t.false(await someTokenEndsStop(pieceOf, pieces.length, ['\u04fd'], 0, 100));
+    t.true(turns >= 2, `the event loop turned between slices (${turns} timer callbacks)`);
+  } finally {
+    clearInterval(tick);
+  }
+});

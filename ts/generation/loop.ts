@@ -327,6 +327,7 @@ export class GenerationLoop {
 
   submit(req: GenerationRequest, emit: (e: TokenEvent) => void = () => undefined): Submitted {
     let active: Active | null = null;
+    let cancelled = false;
     const result = new Promise<GenerationResult>((resolve, reject) => {
       if (this.#closed) {
         reject(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
@@ -340,39 +341,45 @@ export class GenerationLoop {
         );
         return;
       }
-      if (
-        req.stopStrings !== undefined &&
-        req.stopStrings.length > 0 &&
-        !this.#someStopCanEnd(req.stopStrings)
-      ) {
-        reject(
-          new InvalidParameterError(
-            'stop',
-            'Stop string preprocessing was unable to identify tokens matching one or more of the supplied stop string(s). This is most often caused by the stop strings containing unusual characters that are not in the tokenizer vocabulary.',
-          ),
-        );
+      const admit = () => {
+        if (this.#closed) {
+          reject(new ModelError('ERR_DISPOSED', 'the generation engine has been disposed'));
+          return;
+        }
+        const width = req.beam?.numBeams ?? req.rows;
+        active = {
+          req,
+          emit,
+          resolve,
+          reject,
+          started: now(),
+          cancelled,
+          cost: width * (req.promptIds.length + (req.encoderIds?.length ?? 0) + req.maxNewTokens),
+          rows: [],
+          beam: null,
+          generated: 0,
+          finished: false,
+        };
+        this.#queue.push(active);
+        this.#kick();
+      };
+      const stops = req.stopStrings;
+      // Stop strings that no token can end are refused, as the reference does. The first ids
+      // usually settle it at once; otherwise the vocabulary is read in slices between turns of
+      // the event loop.
+      if (stops === undefined || stops.length === 0 || this.#stopCanEnd(stops, 0, STOP_SCAN_SLICE)) {
+        admit();
         return;
       }
-      const width = req.beam?.numBeams ?? req.rows;
-      active = {
-        req,
-        emit,
-        resolve,
-        reject,
-        started: now(),
-        cancelled: false,
-        cost: width * (req.promptIds.length + (req.encoderIds?.length ?? 0) + req.maxNewTokens),
-        rows: [],
-        beam: null,
-        generated: 0,
-        finished: false,
-      };
-      this.#queue.push(active);
-      this.#kick();
+      this.#someStopCanEnd(stops, STOP_SCAN_SLICE).then((ok) => {
+        if (ok) admit();
+        else reject(new InvalidParameterError('stop', STOP_REFUSED));
+      }, reject);
     });
     return {
       result,
       cancel: () => {
+        cancelled = true;
         if (active !== null) active.cancelled = true;
         this.#kick();
       },
@@ -816,21 +823,16 @@ export class GenerationLoop {
     return endsInStop(text, added, stops);
   }
 
-  /**
-   * Whether some token of the vocabulary can end one of `stops`: a leading part of its string
-   * ends with the stop string or is the stop string's end. transformers refuses stop strings
-   * that no token can end (a character only ever written as several byte tokens, say).
-   */
-  #someStopCanEnd(stops: readonly string[]): boolean {
-    const size = this.#tokenizer.vocabSize;
-    for (let id = 0; id < size; id++) {
-      const piece = this.#pieceOf(id);
-      for (let n = piece.length; n > 0; n--) {
-        const head = piece.slice(0, n);
-        if (stops.some((s) => s !== '' && (n >= s.length ? head.endsWith(s) : s.endsWith(head)))) return true;
-      }
-    }
+  /** `tokenCanEndStop` over ids `[from, to)`. */
+  #stopCanEnd(stops: readonly string[], from: number, to: number): boolean {
+    const end = Math.min(to, this.#tokenizer.vocabSize);
+    for (let id = from; id < end; id++) if (tokenCanEndStop(this.#pieceOf(id), stops)) return true;
     return false;
+  }
+
+  /** `#stopCanEnd` over the ids from `from` on, a slice per turn of the event loop. */
+  #someStopCanEnd(stops: readonly string[], from: number): Promise<boolean> {
+    return someTokenEndsStop((id) => this.#pieceOf(id), this.#tokenizer.vocabSize, stops, from);
   }
 
   /**
@@ -1157,6 +1159,43 @@ interface Forwarded {
 
 /** The prefix `#pieceOf` decodes a token after (the reference's `static_prefix`). */
 const STOP_PREFIX = 'abcdef';
+/** Ids read per turn of the event loop when looking for a token that can end a stop string. */
+const STOP_SCAN_SLICE = 2048;
+const STOP_REFUSED =
+  'Stop string preprocessing was unable to identify tokens matching one or more of the supplied stop string(s). This is most often caused by the stop strings containing unusual characters that are not in the tokenizer vocabulary.';
+
+/**
+ * Whether a token of string `piece` can end one of `stops`, as transformers' stop-string matcher
+ * reads the vocabulary: a leading part of the piece ends with the stop string, or is the stop
+ * string's end. transformers refuses stop strings that no token can end (a character only ever
+ * written as several byte tokens, say).
+ */
+export function tokenCanEndStop(piece: string, stops: readonly string[]): boolean {
+  for (let n = piece.length; n > 0; n--) {
+    const head = piece.slice(0, n);
+    if (stops.some((s) => s !== '' && (n >= s.length ? head.endsWith(s) : s.endsWith(head)))) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a token of id `from` or above can end one of `stops` (`tokenCanEndStop`), reading
+ * `slice` ids per turn of the event loop, so that a long vocabulary never holds it up.
+ */
+export async function someTokenEndsStop(
+  pieceOf: (id: number) => string,
+  vocabSize: number,
+  stops: readonly string[],
+  from = 0,
+  slice = STOP_SCAN_SLICE,
+): Promise<boolean> {
+  for (let start = from; start < vocabSize; start += slice) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const end = Math.min(start + slice, vocabSize);
+    for (let id = start; id < end; id++) if (tokenCanEndStop(pieceOf(id), stops)) return true;
+  }
+  return false;
+}
 
 /** Whether a stop string ends inside the last `pieceLength` characters of `text`. */
 export function endsInStop(text: string, pieceLength: number, stops: readonly string[]): boolean {
