@@ -326,9 +326,43 @@ export class Tokenizer {
   /** The addon object (for native functions that take a tokenizer). */
   readonly native: NativeTokenizer;
   #special: SpecialTokens | undefined;
+  /** The id padding fills `input_ids` with, where it is not the pad token's (see `withPadTokenId`). */
+  readonly #padId: number | null;
 
-  private constructor(native: NativeTokenizer) {
+  private constructor(native: NativeTokenizer, padId: number | null = null) {
     this.native = native;
+    this.#padId = padId;
+  }
+
+  /**
+   * The same tokenizer, padding `input_ids` with `id` (and able to pad without a pad token): a
+   * model whose config.json names another pad id than its tokenizer (a decoder-only classifier
+   * finds its last real token by that id), or whose tokenizer has none. Such padding fills each
+   * row on the right, where the real tokens keep the positions they have unpadded.
+   */
+  withPadTokenId(id: number): Tokenizer {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw invalid(`pad token id must be an id of the vocabulary, got ${describe(id)}`);
+    }
+    return new Tokenizer(this.native, id);
+  }
+
+  /** Native options, and whether padding is done here (`withPadTokenId`) instead of natively. */
+  #nativeOptions(options: EncodeOptions | undefined): [ReturnType<typeof toNativeOptions>, boolean] {
+    const opts = toNativeOptions(options);
+    const ownPadding =
+      this.#padId !== null &&
+      opts.padding === 'longest' &&
+      (options?.padToMultipleOf === undefined || options.padToMultipleOf === 1);
+    return ownPadding ? [{ ...opts, padding: 'do_not_pad' }, true] : [opts, false];
+  }
+
+  /** Right-filled rows of an unpadded encoding as padded rows: `input_ids` filled with the pad id. */
+  #padded(e: BatchEncoding): BatchEncoding {
+    const pad = BigInt(this.#padId ?? 0);
+    for (let i = 0; i < e.inputIds.length; i++) if (e.attentionMask[i] === 0n) e.inputIds[i] = pad;
+    e.lengths.fill(e.dims[1]);
+    return e;
   }
 
   /**
@@ -369,25 +403,28 @@ export class Tokenizer {
   /** Encodes a batch on the libuv thread pool, without blocking the event loop. */
   async encodeBatch(inputs: TokenizerInput[], options?: EncodeOptions): Promise<BatchEncoding> {
     const [texts, pairs] = splitInputs(inputs);
-    const opts = toNativeOptions(options);
+    const [opts, ownPadding] = this.#nativeOptions(options);
     let pending: Promise<NativeEncoding>;
     try {
       pending = this.native.encodeBatch(texts, pairs, opts);
     } catch (err) {
       throw fromNative(err);
     }
+    let enc: BatchEncoding;
     try {
-      return fromNativeEncoding(await pending);
+      enc = fromNativeEncoding(await pending);
     } catch (err) {
       throw fromAsync(err);
     }
+    return ownPadding ? this.#padded(enc) : enc;
   }
 
   /** Encodes a batch on the calling thread. */
   encodeBatchSync(inputs: TokenizerInput[], options?: EncodeOptions): BatchEncoding {
     const [texts, pairs] = splitInputs(inputs);
-    const opts = toNativeOptions(options);
-    return fromNativeEncoding(call(() => this.native.encodeBatchSync(texts, pairs, opts)));
+    const [opts, ownPadding] = this.#nativeOptions(options);
+    const enc = fromNativeEncoding(call(() => this.native.encodeBatchSync(texts, pairs, opts)));
+    return ownPadding ? this.#padded(enc) : enc;
   }
 
   /** Ids to text, as Python `tokenizer.decode`. */
@@ -496,7 +533,7 @@ export class Tokenizer {
         eos_token: str(s.eosToken),
         cls_token_id: id(s.clsToken),
         sep_token_id: id(s.sepToken),
-        pad_token_id: id(s.padToken),
+        pad_token_id: this.#padId ?? id(s.padToken),
         mask_token_id: id(s.maskToken),
         unk_token_id: id(s.unkToken),
         bos_token_id: id(s.bosToken),

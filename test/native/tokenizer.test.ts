@@ -386,3 +386,28 @@ test('lone surrogates are rejected; paired ones are fine', async (t) => {
   const ok = tok.encode('\uD83D\uDE00 fine', { offsets: 'utf16' });
   t.true(ok.dims[1] > 2);
 });
+
+test('withPadTokenId pads input_ids with that id, also for a tokenizer without a pad token', async (t) => {
+  const dir = path.join(here, '..', 'fixtures', 'models', 'gpt2-tiny');
+  const tok = Tokenizer.fromFile(dir);
+  t.is(tok.specialTokens.pad_token_id, null);
+  await t.throwsAsync(tok.encodeBatch(['a b c d', 'a'], { padding: true }), { message: /pad/ });
+  const padded = tok.withPadTokenId(7);
+  t.is(padded.specialTokens.pad_token_id, 7);
+  const plain = tok.encodeBatchSync(['a b c d', 'a']);
+  for (const enc of [
+    await padded.encodeBatch(['a b c d', 'a'], { padding: true }),
+    padded.encodeBatchSync(['a b c d', 'a'], { padding: 'longest' }),
+  ]) {
+    t.deepEqual(enc.dims, plain.dims);
+    const [, len] = enc.dims;
+    t.deepEqual(Array.from(enc.lengths), [len, len], 'padded lengths, as native padding reports them');
+    t.deepEqual(Array.from(enc.attentionMask), Array.from(plain.attentionMask));
+    for (let i = 0; i < enc.inputIds.length; i++) {
+      const want = plain.attentionMask[i] === 1n ? plain.inputIds[i] : 7n;
+      t.is(enc.inputIds[i], want, `position ${i}`);
+    }
+  }
+  t.throws(() => tok.withPadTokenId(-1));
+  t.throws(() => tok.withPadTokenId(tok.vocabSize));
+});

@@ -91,8 +91,9 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
     );
   const hasTokenizer = existsSync(path.join(dir, 'tokenizer.json'));
   // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.
-  const tokenizer = hasTokenizer ? Tokenizer.fromFile(dir) : vocabTokenizer(dir, ref);
-  if (tokenizer === null && options.requireTokenizer !== false) throw noTokenizer();
+  const loaded = hasTokenizer ? Tokenizer.fromFile(dir) : vocabTokenizer(dir, ref);
+  if (loaded === null && options.requireTokenizer !== false) throw noTokenizer();
+  const tokenizer = loaded === null ? null : withModelPadding(loaded, config.padTokenId);
   const runnerOptions: RunnerFactoryOptions = {};
   const padTokenId = tokenizer?.specialTokens.pad_token_id ?? null;
   if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;
@@ -113,4 +114,19 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
     runner,
     dispose: () => runner.dispose(),
   };
+}
+
+/**
+ * The tokenizer padding with the model's pad id. config.json's `pad_token_id` wins over the
+ * tokenizer's pad token where they differ (decoder-only classifiers pick their last real token
+ * by the config's id; RoBERTa counts positions from it); a tokenizer without a pad token pads
+ * with its EOS id, as the reference's zero-shot pipeline does. Ids outside the vocabulary are
+ * ignored.
+ */
+function withModelPadding(tokenizer: Tokenizer, configPad: number | null): Tokenizer {
+  const own = tokenizer.specialTokens.pad_token_id;
+  const inVocab = (id: number | null): id is number => id !== null && id >= 0 && id < tokenizer.vocabSize;
+  const wanted = inVocab(configPad) ? configPad : (own ?? tokenizer.specialTokens.eos_token_id);
+  if (wanted === null || wanted === own || !inVocab(wanted)) return tokenizer;
+  return tokenizer.withPadTokenId(wanted);
 }
