@@ -411,3 +411,35 @@ test('withPadTokenId pads input_ids with that id, also for a tokenizer without a
   t.throws(() => tok.withPadTokenId(-1));
   t.throws(() => tok.withPadTokenId(tok.vocabSize));
 });
+
+const variants = (
+  goldens as unknown as {
+    post_processor_variants: Record<
+      string,
+      {
+        config: Record<string, unknown>;
+        cases: { text: string; pair: string | null; input_ids: number[]; special_tokens_mask: number[] }[];
+      }
+    >;
+  }
+).post_processor_variants;
+
+test('Llama-style classes add BOS/EOS from add_bos_token / add_eos_token, as transformers loads them', async (t) => {
+  const base = path.join(here, '..', 'fixtures', 'models', 'llama-tiny');
+  const json = readFileSync(path.join(base, 'tokenizer.json'), 'utf8');
+  const map = readFileSync(path.join(base, 'special_tokens_map.json'), 'utf8');
+  t.true(Object.keys(variants).length >= 5);
+  for (const [name, v] of Object.entries(variants)) {
+    const tok = Tokenizer.fromJSON(json, v.config, map);
+    for (const c of v.cases) {
+      const enc = await tok.encodeBatch([c.pair === null ? c.text : [c.text, c.pair]], { padding: false });
+      const n = enc.lengths[0] as number;
+      t.deepEqual(
+        Array.from(enc.inputIds.subarray(0, n), Number),
+        c.input_ids,
+        `${name} ${JSON.stringify(c)}`,
+      );
+      t.deepEqual(Array.from(enc.specialTokensMask.subarray(0, n)), c.special_tokens_mask, `${name} mask`);
+    }
+  }
+});

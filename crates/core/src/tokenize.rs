@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 use tokenizers::parallelism::MaybeParallelRefIterator;
+use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{
     pad_encodings, truncate_encodings, Decoder, Encoding, ModelWrapper, PaddingDirection,
     PaddingParams, PaddingStrategy, PostProcessor, PostProcessorWrapper, TruncationDirection,
@@ -227,7 +228,21 @@ pub struct TokenizerConfig {
     pub do_lower_case: Option<bool>,
     /// Named special tokens.
     pub special_tokens: SpecialTokens,
+    /// `(add_bos_token, add_eos_token)` of a tokenizer class whose fast tokenizer rebuilds the
+    /// post-processor from these flags when it loads (Llama, CodeLlama, Gemma, Cohere,
+    /// GPT-NeoX), with the class defaults for flags left out; `None` for other classes.
+    pub bos_eos_template: Option<(bool, bool)>,
 }
+
+/// Tokenizer classes whose fast tokenizer replaces `tokenizer.json`'s post-processor with
+/// `[bos] $A [eos]` from `add_bos_token` / `add_eos_token`, and their default `add_bos_token`.
+const BOS_EOS_CLASSES: [(&str, bool); 5] = [
+    ("LlamaTokenizer", true),
+    ("CodeLlamaTokenizer", true),
+    ("GemmaTokenizer", true),
+    ("CohereTokenizer", true),
+    ("GPTNeoXTokenizer", false),
+];
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
@@ -238,6 +253,7 @@ impl Default for TokenizerConfig {
             clean_up_tokenization_spaces: false,
             do_lower_case: None,
             special_tokens: SpecialTokens::default(),
+            bos_eos_template: None,
         }
     }
 }
@@ -358,6 +374,17 @@ impl TokenizerConfig {
             out.do_lower_case = bool_field(&cfg, "do_lower_case", name)?;
             out.special_tokens = special_tokens_from(&cfg);
             legacy = !cfg.contains_key("added_tokens_decoder");
+            let class = cfg
+                .get("tokenizer_class")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let class = class.strip_suffix("Fast").unwrap_or(class);
+            if let Some((_, bos_default)) = BOS_EOS_CLASSES.iter().find(|(c, _)| *c == class) {
+                out.bos_eos_template = Some((
+                    bool_field(&cfg, "add_bos_token", name)?.unwrap_or(*bos_default),
+                    bool_field(&cfg, "add_eos_token", name)?.unwrap_or(false),
+                ));
+            }
         }
         if let (true, Some((text, name))) = (legacy, special_tokens_map) {
             let map = parse_json(text, name)?;
@@ -379,6 +406,58 @@ impl TokenizerConfig {
         }
         Ok(out)
     }
+}
+
+/// The `[bos] $A [eos]` template a Llama-style fast tokenizer builds when it loads
+/// (`update_post_processor`): BOS and EOS where the flags ask for them, on both sequences of a
+/// pair.
+fn bos_eos_post_processor(
+    inner: &tokenizers::Tokenizer,
+    special: &SpecialTokens,
+    add_bos: bool,
+    add_eos: bool,
+    name: &str,
+) -> Result<PostProcessorWrapper> {
+    let token = |flag: bool, which: &str, t: &Option<String>| -> Result<Option<(String, u32)>> {
+        if !flag {
+            return Ok(None);
+        }
+        let t = t.as_deref().ok_or_else(|| {
+            Error::TokenizerLoad(format!(
+                "{name}: add_{which}_token = True but {which}_token = None"
+            ))
+        })?;
+        let id = inner.token_to_id(t).ok_or_else(|| {
+            Error::TokenizerLoad(format!(
+                "{name}: {which}_token {t:?} is not in the vocabulary"
+            ))
+        })?;
+        Ok(Some((t.to_owned(), id)))
+    };
+    let bos = token(add_bos, "bos", &special.bos)?;
+    let eos = token(add_eos, "eos", &special.eos)?;
+    let seq = |s: &str, type_id: u8| {
+        let mut parts = Vec::new();
+        if let Some((b, _)) = &bos {
+            parts.push(format!("{b}:{type_id}"));
+        }
+        parts.push(format!("${s}:{type_id}"));
+        if let Some((e, _)) = &eos {
+            parts.push(format!("{e}:{type_id}"));
+        }
+        parts
+    };
+    let single = seq("A", 0);
+    let pair: Vec<String> = single.iter().cloned().chain(seq("B", 1)).collect();
+    let specials: Vec<(String, u32)> = bos.into_iter().chain(eos).collect();
+    let template = TemplateProcessing::builder()
+        .try_single(single)
+        .and_then(|b| b.try_pair(pair))
+        .map_err(|e| Error::TokenizerLoad(format!("{name}: {e}")))?
+        .special_tokens(specials)
+        .build()
+        .map_err(|e| Error::TokenizerLoad(format!("{name}: {e}")))?;
+    Ok(PostProcessorWrapper::Template(template))
 }
 
 fn special_tokens_from(cfg: &serde_json::Map<String, Value>) -> SpecialTokens {
@@ -415,7 +494,16 @@ impl Tokenizer {
         let mut inner = tokenizers::Tokenizer::from_str(text)
             .map_err(|e| Error::TokenizerLoad(format!("{name}: not a valid tokenizer: {e}")))?;
         let config = TokenizerConfig::parse(config, special_tokens_map)?;
-        let post_processor = inner.get_post_processor().cloned();
+        let post_processor = match config.bos_eos_template {
+            Some((add_bos, add_eos)) => Some(bos_eos_post_processor(
+                &inner,
+                &config.special_tokens,
+                add_bos,
+                add_eos,
+                name,
+            )?),
+            None => inner.get_post_processor().cloned(),
+        };
         inner.with_post_processor(None::<PostProcessorWrapper>);
         inner
             .with_truncation(None)
@@ -1233,6 +1321,55 @@ mod tests {
         assert_eq!(e.word_ids[..5], [-1; 5]);
         assert_eq!(e.word_ids[5..7], [0, 0]);
         assert_eq!(e.lengths, vec![8]);
+    }
+
+    #[test]
+    fn llama_style_classes_rebuild_the_post_processor_from_their_flags() {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/models/llama-tiny");
+        let json = match std::fs::read_to_string(dir.join(TOKENIZER_FILE)) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let ids = |config: &str, pair: Option<&str>| {
+            let t = ok(Tokenizer::from_parts(
+                (&json, "tokenizer.json"),
+                Some((config, "tokenizer_config.json")),
+                None,
+            ));
+            ok(t.encode("hello", pair, &EncodeOptions::default())).input_ids
+        };
+        let cfg = |class: &str, flags: &str| {
+            format!(
+                r#"{{"tokenizer_class": "{class}", "bos_token": "<s>", "eos_token": "</s>"{flags}}}"#
+            )
+        };
+        let plain = ids(&cfg("PreTrainedTokenizerFast", ""), None);
+        let (bos, body) = (plain[0], &plain[1..]);
+        // tokenizer.json's own template (BOS only) for other classes and for the Llama default.
+        assert_eq!(ids(&cfg("LlamaTokenizerFast", ""), None), plain);
+        let eos = ids(&cfg("LlamaTokenizer", r#", "add_eos_token": true"#), None);
+        assert_eq!(eos.len(), plain.len() + 1);
+        assert_eq!(&eos[..plain.len()], &plain[..]);
+        let none = ids(
+            &cfg("GemmaTokenizerFast", r#", "add_bos_token": false"#),
+            None,
+        );
+        assert_eq!(none, body);
+        // GPT-NeoX adds nothing by default; a pair repeats the template on its second sequence.
+        assert_eq!(ids(&cfg("GPTNeoXTokenizerFast", ""), None), body);
+        let pair = ids(&cfg("CodeLlamaTokenizer", ""), Some("hello"));
+        assert_eq!(pair, [&[bos][..], body, &[bos][..], body].concat());
+        // A flag that asks for a token the configuration does not name fails at load.
+        let e = Tokenizer::from_parts(
+            (&json, "tokenizer.json"),
+            Some((
+                r#"{"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "add_eos_token": true}"#,
+                "c",
+            )),
+            None,
+        );
+        assert!(matches!(e, Err(Error::TokenizerLoad(m)) if m.contains("eos_token = None")));
     }
 
     #[test]
