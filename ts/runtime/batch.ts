@@ -25,11 +25,11 @@ export interface BatchLayout {
 }
 
 /** Token inputs the batcher knows how to pad, and the value each one is padded with. */
-const TOKEN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
+const TOKEN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
 /**
  * Decides whether calls to a graph can be stacked: every input is an int64 `[batch, seq]`
- * token tensor (input_ids, attention_mask, token_type_ids) sharing the same symbolic batch and
+ * token tensor (input_ids, attention_mask, token_type_ids, position_ids) sharing the same symbolic batch and
  * sequence dims, there is an attention mask (so padding is invisible to the real positions),
  * and every output carries the batch in dim 0 with its other dims either fixed or the
  * sequence dim. Returns null when the graph must run call by call.

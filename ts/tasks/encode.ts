@@ -11,6 +11,13 @@ import { invalidInput } from './params.js';
  * The feeds the model's graph asks for, from a padded batch encoding (`[n, len]`).
  * `token_type_ids` is zeros when the tokenizer produced none.
  */
+function cannotFeed(model: LoadedModel, name: string): ModelError {
+  return new ModelError(
+    'ERR_MODEL_LOAD',
+    `model ${model.id} takes an input ${name} that a text pipeline cannot provide (expected input_ids, attention_mask, token_type_ids, position_ids)`,
+  );
+}
+
 export function textFeeds(model: LoadedModel, enc: BatchEncoding): Record<string, TensorLike> {
   const dims = [enc.dims[0], enc.dims[1]];
   const feeds: Record<string, TensorLike> = {};
@@ -32,11 +39,20 @@ export function textFeeds(model: LoadedModel, enc: BatchEncoding): Record<string
           dims,
         };
         break;
+      case 'position_ids':
+        // As the model counts them when it is given none (0, 1, ... along each row); the rows
+        // of a text pipeline are right-padded, so every real token keeps its own position.
+        // Models whose positions start past the pad id (RoBERTa) count another way: refused.
+        if (model.config.positionOffset === 0) {
+          const [rows = 0, len = 0] = dims;
+          const data = new BigInt64Array(rows * len);
+          for (let r = 0; r < rows; r++) for (let j = 0; j < len; j++) data[r * len + j] = BigInt(j);
+          feeds[name] = { type: 'int64', data, dims };
+          break;
+        }
+        throw cannotFeed(model, name);
       default:
-        throw new ModelError(
-          'ERR_MODEL_LOAD',
-          `model ${model.id} takes an input ${name} that a text pipeline cannot provide (expected input_ids, attention_mask, token_type_ids)`,
-        );
+        throw cannotFeed(model, name);
     }
   }
   return feeds;
