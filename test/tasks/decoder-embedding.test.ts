@@ -51,12 +51,14 @@ for (const workers of [0, 2]) {
       t.true(d <= TOLERANCE, `${c.task} ${JSON.stringify(c.inputs)} ${JSON.stringify(c.parameters)}: ${d}`);
     }
     const all = await Promise.all(embedCases.map(run));
-    all.forEach((out, i) => t.true(maxDiff(out, embedCases[i]?.output) <= TOLERANCE, `concurrent ${i}`));
+    for (const [i, out] of all.entries()) {
+      t.true(maxDiff(out, embedCases[i]?.output) <= TOLERANCE, `concurrent ${i}`);
+    }
     const plain = embedCases.filter(
       (c) => c.task === 'feature-extraction' && Object.keys(c.parameters).length === 0,
     );
     const listed = (await st(plain.map((c) => c.inputs) as never)) as unknown as unknown[];
-    plain.forEach((c, i) => t.true(maxDiff(listed[i], c.output) <= TOLERANCE, `listed ${i}`));
+    for (const [i, c] of plain.entries()) t.true(maxDiff(listed[i], c.output) <= TOLERANCE, `listed ${i}`);
     t.log(`largest difference ${worst.toExponential(2)}`);
     await st.dispose();
     await sim.dispose();

@@ -52,7 +52,15 @@ const isSeq2Seq = (name: string): boolean =>
 /** TAPAS fixtures (a WordPiece vocab.txt for the table tokenizer) are checked by the table QA tests. */
 const isTapas = (name: string): boolean =>
   readJson(path.join(modelDir(name), 'config.json')).model_type === 'tapas';
-const encoders = models.filter((m) => !isDecoder(m) && !hasPreprocessor(m) && !isTapas(m));
+/** Decoder-only embedders (no generation config, a decoder architecture) have their own test. */
+const isDecoderEmbedder = (name: string): boolean =>
+  !isDecoder(name) &&
+  ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma'].includes(
+    readJson(path.join(modelDir(name), 'config.json')).model_type as string,
+  );
+const encoders = models.filter(
+  (m) => !isDecoder(m) && !hasPreprocessor(m) && !isTapas(m) && !isDecoderEmbedder(m),
+);
 const decoders = models.filter((m) => isDecoder(m) && !hasPreprocessor(m) && !isSeq2Seq(m));
 const seq2seq = models.filter((m) => isSeq2Seq(m) && !hasPreprocessor(m));
 
@@ -70,6 +78,17 @@ test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window
     const tokenizerConfig = readJson(path.join(dir, 'tokenizer_config.json'));
     t.is(tokenizerConfig.model_max_length, 64, name);
     t.true((config.max_position_embeddings as number) >= 66, name);
+  }
+});
+
+test('every tiny decoder embedder folder is complete and under 1 MiB', (t) => {
+  const embedders = models.filter(isDecoderEmbedder);
+  t.deepEqual(embedders, ['qwen2-embed-tiny']);
+  for (const name of embedders) {
+    const dir = modelDir(name);
+    for (const f of [...MODEL_FILES, 'modules.json', 'sentence_bert_config.json'])
+      t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
+    t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
   }
 });
 
