@@ -93,3 +93,14 @@ test("Pooling modes are listed in sentence-transformers' concatenation order", (
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('decoder-only sequence classifiers without a pad id must run unpadded', (t) => {
+  const cls = (extra: Record<string, unknown>) =>
+    parse({ model_type: 'gpt2', architectures: ['GPT2ForSequenceClassification'], ...extra }).unpaddedRows;
+  t.true(cls({}));
+  t.true(cls({ pad_token_id: null }));
+  t.false(cls({ pad_token_id: 50256 }));
+  t.false(parse({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }).unpaddedRows);
+  t.false(parse({ model_type: 'bert', architectures: ['BertForSequenceClassification'] }).unpaddedRows);
+  t.true(parse({ model_type: 'qwen3', architectures: ['Qwen3ForSequenceClassification'] }).unpaddedRows);
+});

@@ -52,14 +52,14 @@ const isSeq2Seq = (name: string): boolean =>
 /** TAPAS fixtures (a WordPiece vocab.txt for the table tokenizer) are checked by the table QA tests. */
 const isTapas = (name: string): boolean =>
   readJson(path.join(modelDir(name), 'config.json')).model_type === 'tapas';
-/** Decoder-only embedders (no generation config, a decoder architecture) have their own test. */
-const isDecoderEmbedder = (name: string): boolean =>
+/** Decoder-only embedders and classifiers (no generation config, a decoder architecture). */
+const isDecoderHead = (name: string): boolean =>
   !isDecoder(name) &&
-  ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma'].includes(
+  ['qwen2', 'qwen3', 'llama', 'mistral', 'gemma', 'gpt2'].includes(
     readJson(path.join(modelDir(name), 'config.json')).model_type as string,
   );
 const encoders = models.filter(
-  (m) => !isDecoder(m) && !hasPreprocessor(m) && !isTapas(m) && !isDecoderEmbedder(m),
+  (m) => !isDecoder(m) && !hasPreprocessor(m) && !isTapas(m) && !isDecoderHead(m),
 );
 const decoders = models.filter((m) => isDecoder(m) && !hasPreprocessor(m) && !isSeq2Seq(m));
 const seq2seq = models.filter((m) => isSeq2Seq(m) && !hasPreprocessor(m));
@@ -81,13 +81,12 @@ test('every tiny encoder folder is complete, under 1 MiB, with a 64-token window
   }
 });
 
-test('every tiny decoder embedder folder is complete and under 1 MiB', (t) => {
-  const embedders = models.filter(isDecoderEmbedder);
-  t.deepEqual(embedders, ['qwen2-embed-tiny']);
-  for (const name of embedders) {
+test('every tiny decoder-only embedder or classifier folder is complete and under 1 MiB', (t) => {
+  const heads = models.filter(isDecoderHead);
+  t.deepEqual(heads, ['gpt2-cls-nopad', 'gpt2-nli-nullpad', 'llama-nli-padmismatch', 'qwen2-embed-tiny']);
+  for (const name of heads) {
     const dir = modelDir(name);
-    for (const f of [...MODEL_FILES, 'modules.json', 'sentence_bert_config.json'])
-      t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
+    for (const f of MODEL_FILES) t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
     t.true(folderSize(dir) < 1024 * 1024, `${name} is too large`);
   }
 });

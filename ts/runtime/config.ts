@@ -35,6 +35,12 @@ export interface ModelConfig {
    */
   maxPositions: number | null;
   padTokenId: number | null;
+  /**
+   * Rows must run unpadded: a decoder-only sequence classifier (it reads the last token that is
+   * not `pad_token_id`) with no `pad_token_id`, which reads the last position whatever the
+   * padding (transformers refuses to batch it).
+   */
+  unpaddedRows: boolean;
   /** The whole parsed file. */
   raw: Record<string, unknown>;
 }
@@ -196,6 +202,65 @@ export function positionOffsetOf(modelType: string | null, padTokenId: number | 
   return pad === null ? 0 : pad + 1;
 }
 
+/**
+ * Model types whose `*ForSequenceClassification` classifies the last token that is not
+ * `pad_token_id` (transformers' decoder-only classifiers).
+ */
+const LAST_TOKEN_CLASSIFIERS = new Set([
+  'arcee',
+  'bloom',
+  'ctrl',
+  'deepseek_v2',
+  'deepseek_v3',
+  'diffllama',
+  'doge',
+  'exaone4',
+  'falcon',
+  'gemma',
+  'gemma2',
+  'gemma3',
+  'gemma3_text',
+  'glm',
+  'glm4',
+  'gpt2',
+  'gpt_bigcode',
+  'gpt_neo',
+  'gpt_neox',
+  'gpt_oss',
+  'gptj',
+  'helium',
+  'hunyuan_v1_dense',
+  'hunyuan_v1_moe',
+  'jamba',
+  'jetmoe',
+  'llama',
+  'minimax',
+  'ministral',
+  'mistral',
+  'mixtral',
+  'modernbert_decoder',
+  'mpt',
+  'nemotron',
+  'openai-gpt',
+  'opt',
+  'persimmon',
+  'phi',
+  'phi3',
+  'phimoe',
+  'qwen2',
+  'qwen2_moe',
+  'qwen3',
+  'qwen3_moe',
+  'qwen3_next',
+  'seed_oss',
+  'smollm3',
+  'stablelm',
+  'starcoder2',
+  't5gemma',
+  'zamba',
+  'zamba2',
+]);
+
 /** Settings in a config.json (or its `text_config`) that mean rotary position embeddings. */
 const ROTARY_KEYS = [
   'rope_theta',
@@ -296,6 +361,12 @@ export function parseModelConfig(
     positionOffset,
     maxPositions,
     padTokenId,
+    unpaddedRows:
+      padTokenId === null &&
+      modelType !== null &&
+      LAST_TOKEN_CLASSIFIERS.has(modelType) &&
+      Array.isArray(raw.architectures) &&
+      raw.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification')),
     raw,
   };
 }

@@ -36,8 +36,10 @@ export interface EngineOptions extends SessionRunnerOptions {
   inline?: boolean;
   /** Dynamic batching across concurrent calls; `false` runs every call on its own. Default on. */
   batching?: boolean | BatchingOptions;
-  /** The tokenizer's pad id, used to right-pad `input_ids` when calls are stacked. Default 0. */
+  /** The model's pad id, used to right-pad `input_ids` when calls are stacked. Default 0. */
   padTokenId?: number;
+  /** `false`: this model's calls never share a run (rows that must run unpadded). */
+  stacking?: boolean;
   /** Run on this pool instead of the shared one for the worker count. */
   pool?: WorkerPool;
   /**
@@ -217,7 +219,7 @@ export async function createEngineRunner(
   if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
   if (options.sessionOptions !== undefined) runnerOptions.sessionOptions = { ...options.sessionOptions };
   const layoutOf = (inputs: readonly ValueInfo[], outputs: readonly ValueInfo[]) =>
-    batching === false ? null : batchLayout(inputs, outputs, padTokenId);
+    batching === false || options.stacking === false ? null : batchLayout(inputs, outputs, padTokenId);
 
   if (options.inline === true || (workers === 0 && options.pool === undefined)) {
     const session = await createSessionRunner(modelPath, runnerOptions);

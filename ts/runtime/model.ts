@@ -23,7 +23,7 @@ import { vocabTokenizer } from './vocab-tokenizer.js';
 export type RunnerFactory = (onnxPath: string, options: RunnerFactoryOptions) => Promise<ModelRunner>;
 
 /** What the loader hands a runner factory: device and session options, and the tokenizer's pad id. */
-export type RunnerFactoryOptions = SessionRunnerOptions & { padTokenId?: number };
+export type RunnerFactoryOptions = SessionRunnerOptions & { padTokenId?: number; stacking?: boolean };
 
 export interface LoadModelOptions extends SessionRunnerOptions {
   /** The task the model is loaded for (guides which files a hub download needs). */
@@ -97,6 +97,7 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   const runnerOptions: RunnerFactoryOptions = {};
   const padTokenId = tokenizer?.specialTokens.pad_token_id ?? null;
   if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;
+  if (config.unpaddedRows) runnerOptions.stacking = false;
   if (options.device !== undefined) runnerOptions.device = options.device;
   if (options.deviceFallback !== undefined) runnerOptions.deviceFallback = options.deviceFallback;
   if (options.sessionOptions !== undefined) runnerOptions.sessionOptions = options.sessionOptions;

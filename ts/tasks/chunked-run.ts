@@ -43,6 +43,29 @@ function rowsOf(enc: BatchEncoding, from: number, to: number): BatchEncoding {
   };
 }
 
+/** Row `r` cut to its real tokens (attention 1), whichever side its padding is on. */
+function unpaddedRow(enc: BatchEncoding, r: number): BatchEncoding {
+  const len = enc.dims[1];
+  let from = len;
+  let to = 0;
+  for (let j = 0; j < len; j++) {
+    if (enc.attentionMask[r * len + j] !== 0n) {
+      from = Math.min(from, j);
+      to = j + 1;
+    }
+  }
+  if (to <= from) return rowsOf(enc, r, r + 1);
+  const cut = (a: BigInt64Array): BigInt64Array =>
+    a.length === enc.inputIds.length ? a.slice(r * len + from, r * len + to) : a;
+  return {
+    ...enc,
+    inputIds: cut(enc.inputIds),
+    attentionMask: cut(enc.attentionMask),
+    tokenTypeIds: cut(enc.tokenTypeIds),
+    dims: [1, to - from],
+  };
+}
+
 /** Stacks per-chunk outputs along dim 0. */
 function stack(parts: Record<string, TensorLike>[], names: string[]): Record<string, TensorLike> {
   const out: Record<string, TensorLike> = {};
@@ -205,6 +228,16 @@ export async function runRows(
   limits: ChunkLimits = model.runner.batchLimits ?? DEFAULT_CHUNK_LIMITS,
 ): Promise<Record<string, TensorLike>> {
   const [n, len] = enc.dims;
+  // A model that reads its last position whatever the padding (`unpaddedRows`) runs each row
+  // alone and unpadded, as the reference runs it; only outputs without a sequence axis then
+  // line up (its classification logits).
+  const seqAxes = model.runner.outputSeqAxes ?? {};
+  if (model.config.unpaddedRows && n > 1 && outputs.every((o) => (seqAxes[o] ?? []).length === 0)) {
+    const rows = Array.from({ length: n }, (_, r) =>
+      model.runner.run(textFeeds(model, unpaddedRow(enc, r)), { outputs, part: true }),
+    );
+    return stack(await Promise.all(rows), outputs);
+  }
   const lanes = Math.max(1, Math.floor(model.runner.parallelism ?? 1));
   const groups = n > 1 ? lengthGroups(model, enc, outputs, limits, lanes) : null;
   if (groups !== null) {
