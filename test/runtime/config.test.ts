@@ -104,3 +104,8 @@ test('decoder-only sequence classifiers without a pad id must run unpadded', (t)
   t.false(parse({ model_type: 'bert', architectures: ['BertForSequenceClassification'] }).unpaddedRows);
   t.true(parse({ model_type: 'qwen3', architectures: ['Qwen3ForSequenceClassification'] }).unpaddedRows);
 });
+
+test("GPT-2's position table is read from n_positions", (t) => {
+  t.is(parse({ model_type: 'gpt2', n_positions: 1024 }).maxPositions, 1024);
+  t.is(parse({ model_type: 'gpt2', n_positions: 1024, max_position_embeddings: 512 }).maxPositions, 512);
+});

@@ -341,7 +341,8 @@ export function parseModelConfig(
   const modelType = str(raw.model_type);
   const padTokenId = int(raw.pad_token_id);
   const positionOffset = positionOffsetOf(modelType, padTokenId);
-  const maxPositionEmbeddings = int(raw.max_position_embeddings);
+  // GPT-2 and its relatives name their position table n_positions.
+  const maxPositionEmbeddings = int(raw.max_position_embeddings) ?? int(raw.n_positions);
   const relative = hasRotaryPositions(raw) || raw.position_biased_input === false;
   const maxPositions =
     maxPositionEmbeddings === null || relative ? null : Math.max(0, maxPositionEmbeddings - positionOffset);
