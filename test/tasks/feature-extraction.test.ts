@@ -31,6 +31,34 @@ const variant = () => {
   return variantPipe;
 };
 
+// st-encoder with the Dense module of test/fixtures/st-dense/ between Pooling and Normalize,
+// assembled as make_embedding_goldens.py assembles it.
+const denseDir = path.join(tmp, 'st-encoder-dense');
+cpSync(modelDir('st-encoder'), denseDir, { recursive: true });
+cpSync(path.join(modelDir('st-encoder'), '..', '..', 'st-dense', '2_Dense'), path.join(denseDir, '2_Dense'), {
+  recursive: true,
+});
+{
+  type Module = { idx: number; name: string; path: string; type: string };
+  const file = path.join(denseDir, 'modules.json');
+  const modules = JSON.parse(readFileSync(file, 'utf8')) as Module[];
+  const normalize = modules.filter((m) => m.type.endsWith('.Normalize'));
+  const out = modules.filter((m) => !m.type.endsWith('.Normalize'));
+  out.push({
+    idx: out.length,
+    name: String(out.length),
+    path: '2_Dense',
+    type: 'sentence_transformers.models.Dense',
+  });
+  for (const m of normalize) out.push({ ...m, idx: out.length, name: String(out.length) });
+  writeFileSync(file, JSON.stringify(out, null, 2));
+}
+let densePipe: Promise<Pipe<'feature-extraction'>> | undefined;
+const dense = () => {
+  densePipe ??= pipeline('feature-extraction', denseDir);
+  return densePipe;
+};
+
 const MINILM = 'sentence-transformers/all-MiniLM-L6-v2';
 
 test.before(async (t) => {
@@ -43,6 +71,7 @@ test.before(async (t) => {
 test.after.always(async () => {
   await pipes.dispose();
   if (variantPipe) await (await variantPipe).dispose();
+  if (densePipe) await (await densePipe).dispose();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -59,7 +88,9 @@ function depth(v: unknown): number {
 
 function goldenTest(c: GoldenCase & { variant?: unknown }): void {
   test(`golden ${c.id}`, async (t) => {
-    const pipe = c.variant ? await variant() : await pipes.get(c.model);
+    const kind = c.variant as { dense?: string } | undefined;
+    const pipe =
+      kind?.dense !== undefined ? await dense() : kind ? await variant() : await pipes.get(c.model);
     const run = () => pipe(c.inputs as never, c.parameters as never);
     if (c.error) {
       const err = await t.throwsAsync(run);

@@ -63,7 +63,7 @@ export interface SentenceTransformersConfig {
   pooling: { modes: PoolingMode[]; includePrompt: boolean; raw: Record<string, unknown> } | null;
   /** Whether the pipeline ends with a Normalize module. */
   normalize: boolean;
-  /** Module types this library does not run (e.g. Dense); empty when every module is supported. */
+  /** Module types this library does not run (e.g. CNN, LSTM); empty when every module is supported. */
   unsupportedModules: string[];
   /** config_sentence_transformers.json `prompts`. */
   prompts: Record<string, string>;
@@ -393,6 +393,7 @@ const ST_POOLING_KEYS: Array<[string, PoolingMode]> = [
 const SUPPORTED_ST_MODULES = new Set([
   'sentence_transformers.models.Transformer',
   'sentence_transformers.models.Pooling',
+  'sentence_transformers.models.Dense',
   'sentence_transformers.models.Normalize',
 ]);
 

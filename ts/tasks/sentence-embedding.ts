@@ -23,6 +23,7 @@ import type { BatchEncoding } from '../tokenizer.js';
 import { runRows } from './chunked-run.js';
 import { floatOutput, maxModelTokens, modelMaxLength } from './encode.js';
 import { invalidInput } from './params.js';
+import { applyDense, loadDenseLayer } from './st-dense.js';
 import { pyStrip } from './text.js';
 
 /** How one call embeds its texts. */
@@ -82,6 +83,11 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
       `model ${model.id}: the Pooling module has no pooling mode switched on`,
     );
   }
+  // Dense modules after the Pooling module, in module order (each maps the pooled vector).
+  const dense = (st?.modules ?? [])
+    .filter((m) => m.type === 'sentence_transformers.models.Dense')
+    .sort((a, b) => a.idx - b.idx)
+    .map((m) => loadDenseLayer(model.dir, m.path));
   const includePrompt = st?.pooling?.includePrompt ?? true;
   const prompts = st?.prompts ?? {};
   const defaultPromptName = st?.defaultPromptName ?? null;
@@ -207,6 +213,10 @@ export function sentenceEncoder(model: LoadedModel): SentenceEncoder {
           pooled.set(p.subarray(r * d, (r + 1) * d), r * dim + i * d);
         });
       }
+    }
+    for (const layer of dense) {
+      pooled = applyDense(pooled, n, layer);
+      dim = layer.outFeatures;
     }
     const normalize = options.normalize ?? hasNormalize;
     return normalize ? l2Normalize(pooled, n, dim) : pooled;
