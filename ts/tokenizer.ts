@@ -347,6 +347,14 @@ export class Tokenizer {
     return new Tokenizer(this.native, id);
   }
 
+  /**
+   * The id padding fills `input_ids` with: the one given to `withPadTokenId`, else the pad
+   * token's (`specialTokens.pad_token_id` stays the tokenizer's own, as Python reports it).
+   */
+  get padTokenId(): number | null {
+    return this.#padId ?? this.specialTokens.pad_token_id;
+  }
+
   /** Native options, and whether padding is done here (`withPadTokenId`) instead of natively. */
   #nativeOptions(options: EncodeOptions | undefined): [ReturnType<typeof toNativeOptions>, boolean] {
     const opts = toNativeOptions(options);
@@ -533,7 +541,7 @@ export class Tokenizer {
         eos_token: str(s.eosToken),
         cls_token_id: id(s.clsToken),
         sep_token_id: id(s.sepToken),
-        pad_token_id: this.#padId ?? id(s.padToken),
+        pad_token_id: id(s.padToken),
         mask_token_id: id(s.maskToken),
         unk_token_id: id(s.unkToken),
         bos_token_id: id(s.bosToken),

@@ -393,7 +393,8 @@ test('withPadTokenId pads input_ids with that id, also for a tokenizer without a
   t.is(tok.specialTokens.pad_token_id, null);
   await t.throwsAsync(tok.encodeBatch(['a b c d', 'a'], { padding: true }), { message: /pad/ });
   const padded = tok.withPadTokenId(7);
-  t.is(padded.specialTokens.pad_token_id, 7);
+  t.is(padded.padTokenId, 7);
+  t.is(padded.specialTokens.pad_token_id, null, "the tokenizer's own pad token, as Python reports it");
   const plain = tok.encodeBatchSync(['a b c d', 'a']);
   for (const enc of [
     await padded.encodeBatch(['a b c d', 'a'], { padding: true }),

@@ -95,7 +95,7 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   if (loaded === null && options.requireTokenizer !== false) throw noTokenizer();
   const tokenizer = loaded === null ? null : withModelPadding(loaded, config.padTokenId);
   const runnerOptions: RunnerFactoryOptions = {};
-  const padTokenId = tokenizer?.specialTokens.pad_token_id ?? null;
+  const padTokenId = tokenizer?.padTokenId ?? null;
   if (padTokenId !== null) runnerOptions.padTokenId = padTokenId;
   if (config.unpaddedRows) runnerOptions.stacking = false;
   if (options.device !== undefined) runnerOptions.device = options.device;
