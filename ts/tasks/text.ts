@@ -1,5 +1,5 @@
 /**
- * Python string semantics the task contracts depend on: `str.strip()`, `str.format()` with one
+ * Python string semantics the task contracts depend on: `str.strip()` / `str.rstrip()`, `str.format()` with one
  * positional argument, and code-point <-> UTF-16 offset conversion.
  */
 import { invalidInput } from './params.js';
@@ -12,6 +12,13 @@ const PY_STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'gu');
 /** Python `str.strip()` with no argument. */
 export function pyStrip(s: string): string {
   return s.replace(PY_STRIP, '');
+}
+
+const PY_RSTRIP = new RegExp(`[${PY_SPACE}]+$`, 'u');
+
+/** Python `str.rstrip()` with no argument. */
+export function pyRstrip(s: string): string {
+  return s.replace(PY_RSTRIP, '');
 }
 
 /** Python `repr()` of a str (used by the `!r` conversion). */
