@@ -235,13 +235,19 @@ pub struct TokenizerConfig {
 }
 
 /// Tokenizer classes whose fast tokenizer replaces `tokenizer.json`'s post-processor with
-/// `[bos] $A [eos]` from `add_bos_token` / `add_eos_token`, and their default `add_bos_token`.
-const BOS_EOS_CLASSES: [(&str, bool); 5] = [
-    ("LlamaTokenizer", true),
-    ("CodeLlamaTokenizer", true),
-    ("GemmaTokenizer", true),
-    ("CohereTokenizer", true),
-    ("GPTNeoXTokenizer", false),
+/// `[bos] $A [eos]` from `add_bos_token` / `add_eos_token`: the class, its default
+/// `add_bos_token`, and its default BOS and EOS tokens (used when the configuration names none).
+const BOS_EOS_CLASSES: [(&str, bool, &str, &str); 5] = [
+    ("LlamaTokenizer", true, "<s>", "</s>"),
+    ("CodeLlamaTokenizer", true, "<s>", "</s>"),
+    ("GemmaTokenizer", true, "<bos>", "<eos>"),
+    (
+        "CohereTokenizer",
+        true,
+        "<BOS_TOKEN>",
+        "<|END_OF_TURN_TOKEN|>",
+    ),
+    ("GPTNeoXTokenizer", false, "<|endoftext|>", "<|endoftext|>"),
 ];
 
 impl Default for TokenizerConfig {
@@ -364,6 +370,7 @@ impl TokenizerConfig {
     ) -> Result<Self> {
         let mut out = TokenizerConfig::default();
         let mut legacy = true;
+        let mut class_tokens: Option<(&str, &str)> = None;
         if let Some((text, name)) = config {
             let cfg = parse_json(text, name)?;
             out.model_max_length = max_length_field(&cfg, name)?;
@@ -379,11 +386,12 @@ impl TokenizerConfig {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let class = class.strip_suffix("Fast").unwrap_or(class);
-            if let Some((_, bos_default)) = BOS_EOS_CLASSES.iter().find(|(c, _)| *c == class) {
+            if let Some(&(_, add_bos, bos, eos)) = BOS_EOS_CLASSES.iter().find(|c| c.0 == class) {
                 out.bos_eos_template = Some((
-                    bool_field(&cfg, "add_bos_token", name)?.unwrap_or(*bos_default),
+                    bool_field(&cfg, "add_bos_token", name)?.unwrap_or(add_bos),
                     bool_field(&cfg, "add_eos_token", name)?.unwrap_or(false),
                 ));
+                class_tokens = Some((bos, eos));
             }
         }
         if let (true, Some((text, name))) = (legacy, special_tokens_map) {
@@ -403,6 +411,13 @@ impl TokenizerConfig {
                     *slot = value;
                 }
             }
+        }
+        // The class's own BOS and EOS where the configuration names none, as its constructor's
+        // defaults give them.
+        if let Some((bos, eos)) = class_tokens {
+            let st = &mut out.special_tokens;
+            st.bos.get_or_insert_with(|| bos.to_owned());
+            st.eos.get_or_insert_with(|| eos.to_owned());
         }
         Ok(out)
     }
@@ -1360,16 +1375,24 @@ mod tests {
         assert_eq!(ids(&cfg("GPTNeoXTokenizerFast", ""), None), body);
         let pair = ids(&cfg("CodeLlamaTokenizer", ""), Some("hello"));
         assert_eq!(pair, [&[bos][..], body, &[bos][..], body].concat());
-        // A flag that asks for a token the configuration does not name fails at load.
+        // Tokens the configuration does not name are the class's defaults (Llama: <s>, </s>).
+        assert_eq!(
+            ids(
+                r#"{"tokenizer_class": "LlamaTokenizer", "add_eos_token": true}"#,
+                None
+            ),
+            eos
+        );
+        // A token the vocabulary lacks fails at load.
         let e = Tokenizer::from_parts(
             (&json, "tokenizer.json"),
             Some((
-                r#"{"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "add_eos_token": true}"#,
+                r#"{"tokenizer_class": "LlamaTokenizer", "bos_token": "<nope>"}"#,
                 "c",
             )),
             None,
         );
-        assert!(matches!(e, Err(Error::TokenizerLoad(m)) if m.contains("eos_token = None")));
+        assert!(matches!(e, Err(Error::TokenizerLoad(m)) if m.contains("not in the vocabulary")));
     }
 
     #[test]
