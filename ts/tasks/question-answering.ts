@@ -151,7 +151,9 @@ function create(ctx: TaskContext): TaskRun {
       });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ERR_TOKENIZE' || code === 'ERR_INVALID_ARGUMENT') {
+      // Truncation and stride failures mean the question leaves no room; other errors (a
+      // tokenizer that cannot pad, say) keep their own message.
+      if (code === 'ERR_TOKENIZE') {
         throw invalidInput(
           `The question does not leave room for the context in a window of max_seq_len=${p.maxSeqLen} tokens with doc_stride=${p.docStride}: shorten the question, raise max_seq_len or lower doc_stride (${(err as Error).message})`,
         );
