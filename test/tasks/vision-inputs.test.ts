@@ -1,7 +1,8 @@
 /**
  * Image inputs (bytes, paths, base64, data: URLs; URLs refused) and the reading of
- * preprocessor_config.json (defaults per processor, integer sizes, the `Fast` suffix), plus the
- * CLI on an image file.
+ * preprocessor_config.json (defaults per processor, integer sizes, the `Fast` suffix, the
+ * resize arithmetic of MobileNet, EfficientNet, LeViT and PoolFormer), plus the CLI on an image
+ * file.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -101,6 +102,198 @@ test('processor configs: families, defaults, integer sizes and the Fast suffix',
     message: /resample/,
   });
   t.throws(() => loadImageProcessor(os.tmpdir()), { message: /preprocessor_config.json/ });
+});
+
+test('processor configs: MobileNet V1 and V2 (shortest edge then crop; legacy integer sizes)', (t) => {
+  const legacy = loadImageProcessor(path.join(MODELS, 'mobilenet-v2-tiny'));
+  t.is(legacy.configType, 'MobileNetV2FeatureExtractor');
+  t.is(legacy.type, 'MobileNetV2ImageProcessor');
+  t.like(legacy.spec, {
+    resizeMode: 'shortest_edge',
+    shortestEdge: 40,
+    resample: 2,
+    centerCrop: { width: 32, height: 32 },
+    imageMean: [0.5, 0.5, 0.5],
+  });
+  const v1 = loadImageProcessor(withConfig({ image_processor_type: 'MobileNetV1ImageProcessorFast' }));
+  t.is(v1.type, 'MobileNetV1ImageProcessor');
+  t.like(v1.spec, {
+    resizeMode: 'shortest_edge',
+    shortestEdge: 256,
+    resample: 2,
+    centerCrop: { width: 224, height: 224 },
+    rescaleFactor: 1 / 255,
+    imageStd: [0.5, 0.5, 0.5],
+  });
+  // Only the shortest edge counts: `longest_edge` is no cap (as for CLIP and BiT).
+  for (const type of ['MobileNetV2ImageProcessor', 'CLIPImageProcessor']) {
+    const capped = loadImageProcessor(
+      withConfig({ image_processor_type: type, size: { shortest_edge: 300, longest_edge: 400 } }),
+    );
+    t.is(capped.spec.shortestEdge, 300);
+    t.is(capped.spec.longestEdge, undefined);
+  }
+  const hw = loadImageProcessor(
+    withConfig({ image_processor_type: 'MobileNetV2ImageProcessor', size: [20, 30], do_center_crop: false }),
+  );
+  t.like(hw.spec, { resizeMode: 'exact', height: 20, width: 30 });
+  t.is(hw.spec.centerCrop, undefined);
+  t.throws(
+    () =>
+      loadImageProcessor(
+        withConfig({ image_processor_type: 'MobileNetV1ImageProcessor', size: { longest_edge: 9 } }),
+      ),
+    { message: /not supported by MobileNetV1ImageProcessor/ },
+  );
+});
+
+test('processor configs: EfficientNet (exact size, nearest, rescale offset, include_top)', (t) => {
+  const defaults = loadImageProcessor(withConfig({ image_processor_type: 'EfficientNetImageProcessor' }));
+  t.like(defaults.spec, {
+    resizeMode: 'exact',
+    width: 346,
+    height: 346,
+    resample: 0,
+    rescaleFactor: 1 / 255,
+    imageMean: [0.5, 0.5, 0.5],
+    extraStd: [0.5, 0.5, 0.5],
+  });
+  t.is(defaults.spec.centerCrop, undefined, 'no center crop by default');
+  t.is(defaults.spec.rescaleOffset, undefined);
+  const fixture = loadImageProcessor(path.join(MODELS, 'efficientnet-tiny'));
+  t.like(fixture.spec, {
+    resizeMode: 'exact',
+    width: 36,
+    height: 36,
+    rescaleOffset: true,
+    extraStd: [0.47853944, 0.4732864, 0.47434163],
+  });
+  const fast = loadImageProcessor(
+    withConfig({
+      image_processor_type: 'EfficientNetImageProcessorFast',
+      size: 224,
+      do_center_crop: true,
+      do_normalize: false,
+      rescale_offset: true,
+      do_rescale: false,
+    }),
+  );
+  t.is(fast.type, 'EfficientNetImageProcessor');
+  t.like(fast.spec, {
+    resizeMode: 'exact',
+    width: 224,
+    height: 224,
+    centerCrop: { width: 289, height: 289 },
+  });
+  // include_top divides by the std even without the normalisation; no rescale, no offset.
+  t.deepEqual(fast.spec.extraStd, [0.5, 0.5, 0.5]);
+  t.is(fast.spec.imageMean, undefined);
+  t.is(fast.spec.rescaleFactor, undefined);
+  t.is(fast.spec.rescaleOffset, undefined);
+  for (const includeTop of [false, null]) {
+    const off = loadImageProcessor(
+      withConfig({ image_processor_type: 'EfficientNetImageProcessor', include_top: includeTop }),
+    );
+    t.is(off.spec.extraStd, undefined);
+  }
+  t.throws(
+    () =>
+      loadImageProcessor(
+        withConfig({ image_processor_type: 'EfficientNetImageProcessor', size: { shortest_edge: 5 } }),
+      ),
+    { message: /not supported by EfficientNetImageProcessor/ },
+  );
+  t.throws(
+    () =>
+      loadImageProcessor(
+        withConfig({ image_processor_type: 'EfficientNetImageProcessor', include_top: 'yes' }),
+      ),
+    { message: /include_top must be a boolean/ },
+  );
+});
+
+test('processor configs: LeViT and PoolFormer (scaled shortest edge, int() rounding, then crop)', (t) => {
+  const levit = loadImageProcessor(withConfig({ image_processor_type: 'LevitImageProcessorFast' }));
+  t.is(levit.type, 'LevitImageProcessor');
+  // int((256 / 224) * 224) = 256, bicubic, ImageNet mean and std.
+  t.like(levit.spec, {
+    resizeMode: 'shortest_edge',
+    shortestEdge: 256,
+    resample: 3,
+    centerCrop: { width: 224, height: 224 },
+    imageMean: [0.485, 0.456, 0.406],
+  });
+  // An integer size is the shortest edge: int((256 / 224) * 50) = 57.
+  const levitInt = loadImageProcessor(withConfig({ image_processor_type: 'LevitImageProcessor', size: 50 }));
+  t.is(levitInt.spec.shortestEdge, 57);
+  t.like(loadImageProcessor(path.join(MODELS, 'levit-tiny')).spec, {
+    shortestEdge: 57,
+    centerCrop: { width: 48, height: 48 },
+  });
+  const levitHw = loadImageProcessor(
+    withConfig({ image_processor_type: 'LevitImageProcessor', size: { height: 40, width: 30 } }),
+  );
+  t.like(levitHw.spec, { resizeMode: 'exact', height: 40, width: 30 });
+
+  const pool = loadImageProcessor(withConfig({ image_processor_type: 'PoolFormerImageProcessor' }));
+  // int(224 / 0.9) = 248.
+  t.like(pool.spec, {
+    resizeMode: 'shortest_edge',
+    shortestEdge: 248,
+    resample: 3,
+    centerCrop: { width: 224, height: 224 },
+    imageStd: [0.229, 0.224, 0.225],
+  });
+  t.like(loadImageProcessor(path.join(MODELS, 'poolformer-tiny')).spec, {
+    shortestEdge: 36,
+    centerCrop: { width: 32, height: 32 },
+  });
+  const noPct = loadImageProcessor(
+    withConfig({ image_processor_type: 'PoolFormerImageProcessorFast', crop_pct: null }),
+  );
+  t.is(noPct.spec.shortestEdge, 224);
+  // A square {height, width} resizes the shortest edge to int(32 / 0.875) = 36; a non-square one
+  // both sides (int(64 / 0.875) = 73).
+  const square = loadImageProcessor(
+    withConfig({
+      image_processor_type: 'PoolFormerImageProcessor',
+      size: { height: 32, width: 32 },
+      crop_pct: 0.875,
+    }),
+  );
+  t.like(square.spec, { resizeMode: 'shortest_edge', shortestEdge: 36 });
+  const oblong = loadImageProcessor(
+    withConfig({
+      image_processor_type: 'PoolFormerImageProcessor',
+      size: { height: 32, width: 64 },
+      crop_pct: 0.875,
+    }),
+  );
+  t.like(oblong.spec, { resizeMode: 'exact', height: 36, width: 73 });
+  const plainHw = loadImageProcessor(
+    withConfig({
+      image_processor_type: 'PoolFormerImageProcessor',
+      size: { height: 32, width: 64 },
+      crop_pct: null,
+    }),
+  );
+  t.like(plainHw.spec, { resizeMode: 'exact', height: 32, width: 64 });
+  for (const cropPct of [0, -1, 'big', 1000]) {
+    const err = t.throws(() =>
+      loadImageProcessor(withConfig({ image_processor_type: 'PoolFormerImageProcessor', crop_pct: cropPct })),
+    );
+    t.is((err as { code?: string } | undefined)?.code, 'ERR_MODEL_LOAD');
+  }
+});
+
+test('processor configs: integer and list sizes must be positive integers', (t) => {
+  for (const size of [0, -3, 1.5, [0, 3], [2, 'x']]) {
+    const err = t.throws(() =>
+      loadImageProcessor(withConfig({ image_processor_type: 'MobileNetV2ImageProcessor', size })),
+    );
+    t.is((err as { code?: string } | undefined)?.code, 'ERR_MODEL_LOAD', JSON.stringify(size));
+    t.regex(err?.message ?? '', /size/);
+  }
 });
 
 test('a list of images is a batch; parameters are checked', async (t) => {

@@ -1,13 +1,15 @@
 /**
  * The vision tasks against the transformers 4.57.3 pipeline goldens
- * (scripts/fixtures/make_vision_goldens.py) on six tiny models: ViT and ConvNeXt
- * classification, DETR and YOLOS detection, SegFormer semantic and DETR panoptic / instance /
- * semantic segmentation, over the image corpus of test/fixtures/images.
+ * (scripts/fixtures/make_vision_goldens.py) on the tiny models: ViT, ConvNeXt, MobileNet V1
+ * and V2, EfficientNet, LeViT and PoolFormer classification, DETR, Conditional DETR and YOLOS
+ * detection, SegFormer semantic and DETR panoptic / instance / semantic segmentation, over the
+ * image corpus of test/fixtures/images.
  *
  * Exact parity (labels, order, boxes, mask pixels; scores within 1e-4) holds for every
  * lossless input. JPEG decoders differ from libjpeg-turbo by an LSB here and there, so JPEG
  * cases run twice: on the reference's own decode of the file (`*.ref.png`, exact) and on the
- * JPEG bytes (loose: same labels for classification, well-formed outputs otherwise).
+ * JPEG bytes (loose: scores close for the classifiers whose scores move little with an LSB,
+ * well-formed outputs otherwise).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -70,6 +72,14 @@ for (const task of ['image-classification', 'object-detection', 'image-segmentat
   });
 }
 
+/**
+ * Classifiers whose scores move by well under 0.02 when a few pixels change by one LSB. The
+ * random batch-normalised MobileNet and LeViT stacks and the group-normalised PoolFormer
+ * amplify such differences on the flat test images (a single LSB can move a score by 0.2),
+ * which makes them strict checks of exact preprocessing but not of a different JPEG decoder.
+ */
+const LSB_STABLE = new Set(['vit-tiny', 'convnext-tiny', 'efficientnet-tiny']);
+
 test('image-classification on JPEG bytes: same labels, scores close to the reference', async (t) => {
   const cases = GOLDENS.cases.filter((c) => c.task === 'image-classification' && isJpeg(c.image) && c.output);
   t.true(cases.length > 10);
@@ -81,6 +91,14 @@ test('image-classification on JPEG bytes: same labels, scores close to the refer
     }[];
     const want = kase.output as { label: string; score: number }[];
     t.is(got.length, want.length);
+    if (!LSB_STABLE.has(kase.model)) {
+      // Well-formed: distinct labels of the model, finite scores sorted descending.
+      t.is(new Set(got.map((g) => g.label)).size, got.length);
+      t.true(
+        got.every((g, i) => Number.isFinite(g.score) && (i === 0 || (got[i - 1]?.score ?? 0) >= g.score)),
+      );
+      continue;
+    }
     const wantScores = new Map(want.map((w) => [w.label, w.score]));
     for (const g of got) {
       const w = wantScores.get(g.label);

@@ -4,9 +4,12 @@
  * slow equivalent: the reference pipeline picks the slow processor unless the config names a
  * fast one, and the slow numerics are the ones reproduced bit for bit.
  *
- * Families: ViT / DeiT / BEiT / SegFormer (exact size, optional center crop), CLIP / BiT
- * (shortest edge then center crop, the ResNet-style rule), ConvNeXt (`crop_pct`), DETR and
- * Conditional DETR (shortest/longest edge, padding and pixel mask), YOLOS (multiples of 16).
+ * Families: ViT / DeiT / BEiT / SegFormer (exact size, optional center crop), CLIP / BiT /
+ * MobileNet V1 and V2 (shortest edge then center crop, the ResNet-style rule), LeViT (shortest
+ * edge scaled by 256/224, then center crop), PoolFormer (shortest edge divided by `crop_pct`,
+ * then center crop), ConvNeXt (`crop_pct`), EfficientNet (exact size; `rescale_offset` and
+ * `include_top`), DETR and Conditional DETR (shortest/longest edge, padding and pixel mask),
+ * YOLOS (multiples of 16).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -48,13 +51,30 @@ interface Norm {
 
 type SizeRule = 'square' | 'shortest' | 'detr';
 
+/**
+ * A family's own resize arithmetic on `size` (before the image size is known):
+ * `levit`: `shortest_edge` becomes `int((256 / 224) * shortest_edge)`; `poolformer`:
+ * `int(edge / crop_pct)` (a square `{height, width}` also resizes its shortest edge, a
+ * non-square one both sides); `shortest-first`: MobileNet's order (`shortest_edge`, else
+ * `{height, width}`), `longest_edge` ignored.
+ */
+type ResizeArithmetic = 'levit' | 'poolformer' | 'shortest-first';
+
 interface Defaults {
   kind: ProcessorKind;
   size: Record<string, number>;
   /** How an integer `size` reads (transformers' `get_size_dict` per processor). */
   sizeRule: SizeRule;
   resample: number;
+  /** Default `crop_size` (square) of a processor that has a center crop. */
   crop?: number;
+  /** `do_center_crop`'s default (true unless said). */
+  centerCrop?: boolean;
+  resize?: ResizeArithmetic;
+  /** `crop_pct`'s default (PoolFormer). */
+  cropPct?: number;
+  /** EfficientNet: `rescale_offset` (default false) and `include_top` (default true). */
+  efficientnet?: boolean;
   norm: Norm;
   pixelMask?: boolean;
   convnext?: boolean;
@@ -102,6 +122,53 @@ const PROCESSORS: Record<string, Defaults> = {
     resample: 3,
     crop: 224,
     norm: OPENAI_CLIP,
+  },
+  MobileNetV1ImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 256 },
+    sizeRule: 'shortest',
+    resample: 2,
+    crop: 224,
+    norm: IMAGENET_STANDARD,
+    resize: 'shortest-first',
+  },
+  MobileNetV2ImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 256 },
+    sizeRule: 'shortest',
+    resample: 2,
+    crop: 224,
+    norm: IMAGENET_STANDARD,
+    resize: 'shortest-first',
+  },
+  LevitImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 224 },
+    sizeRule: 'shortest',
+    resample: 3,
+    crop: 224,
+    norm: IMAGENET_DEFAULT,
+    resize: 'levit',
+  },
+  PoolFormerImageProcessor: {
+    kind: 'classification',
+    size: { shortest_edge: 224 },
+    sizeRule: 'shortest',
+    resample: 3,
+    crop: 224,
+    norm: IMAGENET_DEFAULT,
+    resize: 'poolformer',
+    cropPct: 0.9,
+  },
+  EfficientNetImageProcessor: {
+    kind: 'classification',
+    size: { height: 346, width: 346 },
+    sizeRule: 'square',
+    resample: 0,
+    crop: 289,
+    centerCrop: false,
+    norm: IMAGENET_STANDARD,
+    efficientnet: true,
   },
   BitImageProcessor: {
     kind: 'classification',
@@ -163,11 +230,14 @@ function positiveInt(v: unknown, file: string, what: string): number {
 /** transformers' `get_size_dict`: an integer or `[h, w]` size turned into the dict form. */
 function sizeDict(raw: unknown, rule: SizeRule, maxSize: unknown, file: string): Record<string, number> {
   if (typeof raw === 'number') {
-    if (rule === 'square') return { height: raw, width: raw };
-    if (rule === 'detr' && typeof maxSize === 'number') return { shortest_edge: raw, longest_edge: maxSize };
-    return { shortest_edge: raw };
+    const n = positiveInt(raw, file, 'size');
+    if (rule === 'square') return { height: n, width: n };
+    if (rule === 'detr' && typeof maxSize === 'number') return { shortest_edge: n, longest_edge: maxSize };
+    return { shortest_edge: n };
   }
-  if (Array.isArray(raw) && raw.length === 2) return { height: raw[0], width: raw[1] };
+  if (Array.isArray(raw) && raw.length === 2) {
+    return { height: positiveInt(raw[0], file, 'size[0]'), width: positiveInt(raw[1], file, 'size[1]') };
+  }
   if (typeof raw === 'object' && raw !== null) {
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(raw)) {
@@ -190,6 +260,79 @@ function norm(raw: unknown, fallback: number[], file: string, what: string): num
 
 function flag(raw: unknown, fallback: boolean): boolean {
   return typeof raw === 'boolean' ? raw : fallback;
+}
+
+/** A boolean setting; `null` becomes `None` on the reference processor, which its `if` reads as false. */
+function strictFlag(raw: unknown, fallback: boolean, file: string, what: string): boolean {
+  if (raw === undefined) return fallback;
+  if (raw === null) return false;
+  if (typeof raw !== 'boolean') throw bad(file, `${what} must be a boolean (got ${JSON.stringify(raw)})`);
+  return raw;
+}
+
+/** A resize edge computed from the config (Python `int()` of a positive float). */
+function edge(v: number, file: string, what: string): number {
+  const n = Math.trunc(v);
+  if (!(n >= 1 && n <= 1 << 20)) throw bad(file, `${what} gives a resize edge of ${v}`);
+  return n;
+}
+
+/**
+ * The resize of MobileNet, LeViT and PoolFormer, as their `resize` methods compute it from the
+ * size dict, in their order (`shortest_edge` first, then `{height, width}`; `longest_edge` is
+ * never a cap for them). The arithmetic is float64, as in Python.
+ */
+function familyResize(
+  rule: ResizeArithmetic,
+  size: Record<string, number>,
+  cfg: Record<string, unknown>,
+  defaults: Defaults,
+  type: string,
+  file: string,
+): Partial<NativeProcessorSpec> {
+  const { height, width, shortest_edge: shortest } = size;
+  const hasHw = height !== undefined && width !== undefined;
+  if (shortest === undefined && !hasHw) {
+    throw bad(
+      file,
+      `size ${JSON.stringify(cfg.size)} is not supported by ${type} (shortest_edge or height and width)`,
+    );
+  }
+  if (rule === 'shortest-first') {
+    return shortest !== undefined
+      ? { resizeMode: 'shortest_edge', shortestEdge: shortest }
+      : { resizeMode: 'exact', height, width };
+  }
+  if (rule === 'levit') {
+    // `int((256 / 224) * size["shortest_edge"])`, in this order of operations.
+    return shortest !== undefined
+      ? {
+          resizeMode: 'shortest_edge',
+          shortestEdge: edge((256 / 224) * shortest, file, 'size.shortest_edge'),
+        }
+      : { resizeMode: 'exact', height, width };
+  }
+  // PoolFormer: `crop_pct` (default 0.9; null turns the scaling off).
+  const raw = cfg.crop_pct === undefined ? defaults.cropPct : cfg.crop_pct;
+  if (raw === null || raw === undefined) {
+    return shortest !== undefined
+      ? { resizeMode: 'shortest_edge', shortestEdge: shortest }
+      : { resizeMode: 'exact', height, width };
+  }
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || !(raw > 0)) {
+    throw bad(file, `crop_pct must be a positive number or null (got ${JSON.stringify(raw)})`);
+  }
+  if (shortest !== undefined) {
+    return { resizeMode: 'shortest_edge', shortestEdge: edge(shortest / raw, file, 'size / crop_pct') };
+  }
+  const h = edge((height as number) / raw, file, 'size.height / crop_pct');
+  // A square size resizes the shortest edge (an int `scale_size`); otherwise both sides.
+  if (height === width) return { resizeMode: 'shortest_edge', shortestEdge: h };
+  return {
+    resizeMode: 'exact',
+    height: h,
+    width: edge((width as number) / raw, file, 'size.width / crop_pct'),
+  };
 }
 
 /** Reads `preprocessor_config.json` of a model folder. */
@@ -228,7 +371,9 @@ export function loadImageProcessor(dir: string): ImageProcessor {
         ? defaults.size
         : sizeDict(cfg.size, defaults.sizeRule, cfg.max_size, file);
     const { height, width, shortest_edge: shortest, longest_edge: longest } = size;
-    if (defaults.convnext) {
+    if (defaults.resize !== undefined) {
+      Object.assign(spec, familyResize(defaults.resize, size, cfg, defaults, type, file));
+    } else if (defaults.convnext) {
       if (shortest === undefined) throw bad(file, 'ConvNeXt size must hold shortest_edge');
       const cropPct = cfg.crop_pct ?? 224 / 256;
       if (typeof cropPct !== 'number' || !(cropPct > 0))
@@ -243,11 +388,8 @@ export function loadImageProcessor(dir: string): ImageProcessor {
         ...(longest !== undefined && { longestEdge: longest }),
       });
     } else if (shortest !== undefined && defaults.sizeRule === 'shortest') {
-      Object.assign(spec, {
-        resizeMode: 'shortest_edge',
-        shortestEdge: shortest,
-        ...(longest !== undefined && { longestEdge: longest }),
-      });
+      // CLIP and BiT resize the shortest edge only: `longest_edge` is not a cap for them.
+      Object.assign(spec, { resizeMode: 'shortest_edge', shortestEdge: shortest });
     } else {
       throw bad(file, `size ${JSON.stringify(cfg.size)} is not supported by ${type}`);
     }
@@ -257,7 +399,7 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     throw bad(file, `resample must be a Pillow filter code 0..5 (got ${JSON.stringify(resample)})`);
   }
   spec.resample = resample;
-  if (defaults.crop !== undefined && flag(cfg.do_center_crop, true)) {
+  if (defaults.crop !== undefined && flag(cfg.do_center_crop, defaults.centerCrop ?? true)) {
     const raw = cfg.crop_size ?? defaults.crop;
     const crop = sizeDict(raw, 'square', undefined, file);
     if (crop.height === undefined || crop.width === undefined)
@@ -269,10 +411,19 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     if (typeof factor !== 'number' || !Number.isFinite(factor))
       throw bad(file, 'rescale_factor must be a number');
     spec.rescaleFactor = factor;
+    // EfficientNet's rescale subtracts 1 afterwards when asked ([0, 2] -> [-1, 1] with 1/127.5).
+    if (defaults.efficientnet && strictFlag(cfg.rescale_offset, false, file, 'rescale_offset')) {
+      spec.rescaleOffset = true;
+    }
   }
   if (flag(cfg.do_normalize, true)) {
     spec.imageMean = norm(cfg.image_mean, defaults.norm.mean, file, 'image_mean');
     spec.imageStd = norm(cfg.image_std, defaults.norm.std, file, 'image_std');
+  }
+  // EfficientNet's `include_top`: a second normalisation with mean 0 and the same std, whether
+  // or not the first one ran.
+  if (defaults.efficientnet && strictFlag(cfg.include_top, true, file, 'include_top')) {
+    spec.extraStd = norm(cfg.image_std, defaults.norm.std, file, 'image_std');
   }
   return {
     configType,

@@ -3,7 +3,7 @@
 //! (an async task can only reject with a napi status); the TS wrapper restores the code.
 
 use hf_tasks_core::image::processor::{ProcessorSpec, ResizeMode};
-use hf_tasks_core::image::transform::Normalization;
+use hf_tasks_core::image::transform::{ExtraNormalization, Normalization};
 use hf_tasks_core::image::{
     self as core, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
 };
@@ -262,6 +262,11 @@ pub struct NativeProcessorSpec {
     pub image_mean: Option<Vec<f64>>,
     /// Per-channel std (1 or 3 values).
     pub image_std: Option<Vec<f64>>,
+    /// Subtract 1 after the rescale (EfficientNet's `rescale_offset`); default false.
+    pub rescale_offset: Option<bool>,
+    /// Divide by this per-channel std (1 or 3 values) once more after normalising
+    /// (EfficientNet's `include_top`); absent skips it.
+    pub extra_std: Option<Vec<f64>>,
 }
 
 fn need(v: Option<u32>, mode: &str, name: &str) -> hf_tasks_core::Result<u32> {
@@ -319,6 +324,10 @@ fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorS
         filter,
         center_crop: base.center_crop,
         normalization: base.normalization,
+        extra: ExtraNormalization {
+            rescale_offset: spec.rescale_offset.unwrap_or(false),
+            extra_std: spec.extra_std,
+        },
     })
 }
 

@@ -21,7 +21,7 @@ pub mod transform;
 
 pub use decode::{decode, DecodeOptions, Decoded, DEFAULT_MAX_PIXELS};
 pub use error::ImageError;
-pub use preprocess::{preprocess, PreprocessConfig, Tensor};
+pub use preprocess::{preprocess, preprocess_with, PreprocessConfig, Tensor};
 pub use resample::{resize, resize_with_order, Filter, PassOrder};
 
 /// An 8-bit RGB image, row-major, three interleaved samples per pixel.

@@ -2,7 +2,7 @@
 //! normalise → channels first (the order of `BaseImageProcessor` subclasses such as ViT,
 //! DeiT, ConvNeXt, CLIP and DETR before padding).
 
-use super::transform::{center_crop, to_chw_f32, Normalization};
+use super::transform::{center_crop, to_chw_f32_with, ExtraNormalization, Normalization};
 use super::{Filter, ImageError, RgbImage};
 
 /// Preprocessing settings (already resolved to pixel sizes by the caller).
@@ -41,6 +41,16 @@ pub struct Tensor {
 
 /// Runs the chain on one RGB image and returns `pixel_values` of shape `[3, height, width]`.
 pub fn preprocess(image: &RgbImage, config: &PreprocessConfig) -> Result<Tensor, ImageError> {
+    preprocess_with(image, config, &ExtraNormalization::default())
+}
+
+/// [`preprocess`] with a processor's extra rescale/normalisation steps (EfficientNet's
+/// `rescale_offset` and `include_top`).
+pub fn preprocess_with(
+    image: &RgbImage,
+    config: &PreprocessConfig,
+    extra: &ExtraNormalization,
+) -> Result<Tensor, ImageError> {
     let resized;
     let mut current = image;
     if let Some((w, h, filter)) = config.resize {
@@ -56,7 +66,7 @@ pub fn preprocess(image: &RgbImage, config: &PreprocessConfig) -> Result<Tensor,
         width = cw as usize;
         height = ch as usize;
     }
-    let data = to_chw_f32(pixels, width, height, 3, &config.normalization)?;
+    let data = to_chw_f32_with(pixels, width, height, 3, &config.normalization, extra)?;
     Ok(Tensor {
         shape: vec![3, height, width],
         data,

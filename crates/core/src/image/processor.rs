@@ -1,20 +1,22 @@
 //! Image processors as `preprocessor_config.json` describes them: the resize target of each
 //! processor family, resolved against the decoded image size, then the common chain (resize →
-//! center crop → rescale → normalise → channels first).
+//! center crop → rescale → normalise → channels first), with EfficientNet's extra steps.
 //!
 //! Families:
-//! - exact `{height, width}` (ViT, DeiT, BEiT, SegFormer);
-//! - `{shortest_edge}` with an optional `max_size` (CLIP, BiT and ResNet-style
-//!   shortest-edge-then-crop processors: `get_resize_output_image_size(default_to_square=False)`);
+//! - exact `{height, width}` (ViT, DeiT, BEiT, SegFormer, EfficientNet);
+//! - `{shortest_edge}` with an optional `max_size` (CLIP, BiT, MobileNet V1/V2 and the
+//!   shortest-edge-then-crop processors: `get_resize_output_image_size(default_to_square=False)`;
+//!   LeViT's `int(256 / 224 * edge)` and PoolFormer's `int(edge / crop_pct)` edges are resolved
+//!   by the caller, from the config alone);
 //! - ConvNeXt: `{shortest_edge}` with `crop_pct` (below 384: shortest edge to
 //!   `int(shortest_edge / crop_pct)` then a square center crop; otherwise a square warp);
 //! - DETR `{shortest_edge, longest_edge}` (`get_size_with_aspect_ratio`);
 //! - YOLOS `{shortest_edge, longest_edge}` (its own branch order, sizes rounded down to a
 //!   multiple of 16).
 
-use super::preprocess::{preprocess, PreprocessConfig, Tensor};
+use super::preprocess::{preprocess_with, PreprocessConfig, Tensor};
 use super::size::{detr_size, shortest_edge_size};
-use super::transform::Normalization;
+use super::transform::{ExtraNormalization, Normalization};
 use super::{Filter, ImageError, RgbImage};
 
 /// How the resize target follows from the image size.
@@ -70,6 +72,8 @@ pub struct ProcessorSpec {
     pub center_crop: Option<Size>,
     /// Rescale and normalisation.
     pub normalization: Normalization,
+    /// EfficientNet's rescale offset and second std division.
+    pub extra: ExtraNormalization,
 }
 
 /// YOLOS's `get_size_with_aspect_ratio(image_size, size, max_size, mod_size)`. Returns
@@ -190,13 +194,14 @@ pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageEr
             crop = implied_crop;
         }
     }
-    preprocess(
+    preprocess_with(
         image,
         &PreprocessConfig {
             resize,
             center_crop: crop,
             normalization: spec.normalization.clone(),
         },
+        &spec.extra,
     )
 }
 
@@ -267,8 +272,27 @@ mod tests {
                 rescale_factor: None,
                 mean_std: None,
             },
+            extra: ExtraNormalization::default(),
         };
         let t = process(&image, &spec).expect("process");
         assert_eq!(t.shape, vec![3, 2, 2]);
+        // The extra steps reach the tensor: offset after the rescale, then the std division.
+        let spec = ProcessorSpec {
+            resize: None,
+            normalization: Normalization {
+                rescale_factor: Some(1.0 / 127.5),
+                mean_std: None,
+            },
+            extra: ExtraNormalization {
+                rescale_offset: true,
+                extra_std: Some(vec![0.5]),
+            },
+            ..spec
+        };
+        let t = process(&image, &spec).expect("process");
+        assert_eq!(t.shape, vec![3, 2, 4]);
+        // Pixel (0, 1) holds 3, 4, 5; the green plane starts at 8.
+        assert_eq!(t.data[1], ((3.0f64 / 127.5) as f32 - 1.0) / 0.5);
+        assert_eq!(t.data[8], ((1.0f64 / 127.5) as f32 - 1.0) / 0.5);
     }
 }

@@ -1,6 +1,7 @@
 //! Array transforms after resizing, with the numerics of transformers' `image_transforms`:
 //! center crop (zero padding when the crop is larger), rescale (`f64` product, stored as
-//! `f32`), normalise (`f32` arithmetic with `f32` mean and std), channels-first layout, and
+//! `f32`; EfficientNet's optional `- 1` offset in `f32`), normalise (`f32` arithmetic with `f32`
+//! mean and std; EfficientNet's extra division by the std), channels-first layout, and
 //! bottom/right padding with a pixel mask.
 
 use super::ImageError;
@@ -88,6 +89,36 @@ pub struct Normalization {
     pub mean_std: Option<(Vec<f64>, Vec<f64>)>,
 }
 
+/// Steps some processors add around the common rescale and normalisation (EfficientNet).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExtraNormalization {
+    /// Subtract 1 right after the rescale, in `f32` (EfficientNet's `rescale_offset`: with a
+    /// factor of `1/127.5`, `[0, 255]` becomes `[-1, 1]`). Ignored without a rescale factor,
+    /// as the reference only offsets inside its rescale step.
+    pub rescale_offset: bool,
+    /// After the normalisation, divide by this per-channel std once more (EfficientNet's
+    /// `include_top`: a second `normalize(mean=0, std)`, in `f32`); `None` skips it.
+    pub extra_std: Option<Vec<f64>>,
+}
+
+/// Per-channel `f32` values of a 1- or `channels`-value list.
+fn per_channel(name: &str, v: &[f64], channels: usize) -> Result<Vec<f32>, ImageError> {
+    if v.len() != channels && v.len() != 1 {
+        return Err(ImageError::InvalidArgument(format!(
+            "{name} must have 1 or {channels} values, got {}",
+            v.len()
+        )));
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(ImageError::InvalidArgument(format!(
+            "{name} must be finite"
+        )));
+    }
+    Ok((0..channels)
+        .map(|c| v[if v.len() == 1 { 0 } else { c }] as f32)
+        .collect())
+}
+
 /// Converts an interleaved 8-bit image to channels-first `f32`, applying
 /// `x * rescale_factor` (computed in `f64`, rounded to `f32`) then `(x - mean) / std` in `f32`
 /// with `mean` and `std` rounded to `f32` — the order and precision of the reference.
@@ -98,6 +129,26 @@ pub fn to_chw_f32(
     channels: usize,
     norm: &Normalization,
 ) -> Result<Vec<f32>, ImageError> {
+    to_chw_f32_with(
+        src,
+        width,
+        height,
+        channels,
+        norm,
+        &ExtraNormalization::default(),
+    )
+}
+
+/// [`to_chw_f32`] with the extra steps of `extra`, in the reference's order: rescale
+/// (`f64` product rounded to `f32`), offset (`x - 1` in `f32`), normalise, extra std division.
+pub fn to_chw_f32_with(
+    src: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    norm: &Normalization,
+    extra: &ExtraNormalization,
+) -> Result<Vec<f32>, ImageError> {
     let plane = width.checked_mul(height);
     if plane.and_then(|n| n.checked_mul(channels)) != Some(src.len()) {
         return Err(ImageError::InvalidArgument(format!(
@@ -106,27 +157,17 @@ pub fn to_chw_f32(
         )));
     }
     let plane = plane.unwrap_or(0);
-    let mut mean = vec![0f32; channels];
-    let mut std = vec![1f32; channels];
-    if let Some((m, s)) = &norm.mean_std {
-        for (name, v) in [("image_mean", m), ("image_std", s)] {
-            if v.len() != channels && v.len() != 1 {
-                return Err(ImageError::InvalidArgument(format!(
-                    "{name} must have 1 or {channels} values, got {}",
-                    v.len()
-                )));
-            }
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err(ImageError::InvalidArgument(format!(
-                    "{name} must be finite"
-                )));
-            }
-        }
-        for c in 0..channels {
-            mean[c] = m[if m.len() == 1 { 0 } else { c }] as f32;
-            std[c] = s[if s.len() == 1 { 0 } else { c }] as f32;
-        }
-    }
+    let (mean, std) = match &norm.mean_std {
+        Some((m, s)) => (
+            per_channel("image_mean", m, channels)?,
+            per_channel("image_std", s, channels)?,
+        ),
+        None => (vec![0f32; channels], vec![1f32; channels]),
+    };
+    let extra_std = match &extra.extra_std {
+        Some(s) => Some(per_channel("image_std", s, channels)?),
+        None => None,
+    };
     if let Some(f) = norm.rescale_factor {
         if !f.is_finite() {
             return Err(ImageError::InvalidArgument(
@@ -138,11 +179,22 @@ pub fn to_chw_f32(
     for (i, px) in src.chunks_exact(channels).enumerate() {
         for (c, &v) in px.iter().enumerate() {
             let mut x = match norm.rescale_factor {
-                Some(f) => (f64::from(v) * f) as f32,
+                Some(f) => {
+                    let x = (f64::from(v) * f) as f32;
+                    if extra.rescale_offset {
+                        x - 1.0
+                    } else {
+                        x
+                    }
+                }
                 None => f32::from(v),
             };
             if norm.mean_std.is_some() {
                 x = (x - mean[c]) / std[c];
+            }
+            if let Some(s) = &extra_std {
+                // `(x - 0) / std`: subtracting a zero mean leaves every f32 unchanged.
+                x /= s[c];
             }
             out[c * plane + i] = x;
         }
@@ -246,6 +298,49 @@ mod tests {
         assert_eq!(
             to_chw_f32(&[3, 4, 5], 1, 1, 3, &none).expect("plain"),
             vec![3.0, 4.0, 5.0]
+        );
+    }
+
+    #[test]
+    fn rescale_offset_and_extra_std_follow_efficientnet() {
+        let norm = Normalization {
+            rescale_factor: Some(1.0 / 127.5),
+            mean_std: Some((
+                vec![0.485, 0.456, 0.406],
+                vec![0.47853944, 0.4732864, 0.47434163],
+            )),
+        };
+        let extra = ExtraNormalization {
+            rescale_offset: true,
+            extra_std: Some(vec![0.47853944, 0.4732864, 0.47434163]),
+        };
+        let out =
+            to_chw_f32_with(&[0, 128, 255, 10, 20, 30], 2, 1, 3, &norm, &extra).expect("normalize");
+        // ((f32(v / 127.5) - 1) - mean) / std / std, every step in f32.
+        let step =
+            |v: u8, m: f32, s: f32| ((((f64::from(v) * (1.0 / 127.5)) as f32 - 1.0) - m) / s) / s;
+        assert_eq!(out[0], step(0, 0.485, 0.47853944));
+        assert_eq!(out[3], step(20, 0.456, 0.4732864));
+        assert_eq!(out[4], step(255, 0.406, 0.47434163));
+        // Without a rescale factor there is no offset; the extra std still divides.
+        let plain = Normalization {
+            rescale_factor: None,
+            mean_std: None,
+        };
+        let out = to_chw_f32_with(&[3, 4, 5], 1, 1, 3, &plain, &extra).expect("plain");
+        assert_eq!(
+            out,
+            vec![3.0 / 0.47853944f32, 4.0 / 0.4732864f32, 5.0 / 0.47434163f32]
+        );
+        let bad = ExtraNormalization {
+            rescale_offset: false,
+            extra_std: Some(vec![0.5; 2]),
+        };
+        assert!(to_chw_f32_with(&[0; 3], 1, 1, 3, &plain, &bad).is_err());
+        // The default extras change nothing.
+        assert_eq!(
+            to_chw_f32_with(&[7, 8, 9], 1, 1, 3, &norm, &ExtraNormalization::default()),
+            to_chw_f32(&[7, 8, 9], 1, 1, 3, &norm)
         );
     }
 
