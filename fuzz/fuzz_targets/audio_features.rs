@@ -3,7 +3,9 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use hf_tasks_core::audio::{convert_raw, wav2vec2_normalize, whisper_log_mel, WhisperConfig};
+use hf_tasks_core::audio::{
+    ast_fbank, convert_raw, wav2vec2_normalize, whisper_log_mel, AstConfig, WhisperConfig,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -17,6 +19,11 @@ struct Input {
     target_len: u16,
     truncate: bool,
     normalize: bool,
+    ast_bins: u8,
+    ast_length: u8,
+    ast_rate: u16,
+    ast_mean: f32,
+    ast_std: f32,
 }
 
 fuzz_target!(|input: Input| {
@@ -75,5 +82,26 @@ fuzz_target!(|input: Input| {
         assert_eq!(out.values.len(), out.feature_size * out.frames);
         assert!(out.attention_frames <= out.frames);
         assert!(out.values.iter().all(|v| v.is_finite()));
+    }
+    // AST: any settings (bad ones are typed errors), a bounded output either way.
+    let ast = AstConfig {
+        num_mel_bins: usize::from(input.ast_bins),
+        max_length: usize::from(input.ast_length),
+        sampling_rate: u32::from(input.ast_rate),
+        do_normalize: input.normalize,
+        mean: f64::from(input.ast_mean),
+        std: f64::from(input.ast_std),
+    };
+    match ast_fbank(&finite, &ast) {
+        Ok(out) => {
+            assert_eq!(out.values.len(), out.max_length * out.num_mel_bins);
+            assert!(out.frames <= out.max_length);
+            assert!(finite.len() >= 240);
+            // Finite unless normalisation divides by a tiny std (numpy gives inf there too).
+            if !input.normalize || (input.ast_std.abs() >= 1e-3 && input.ast_mean.abs() <= 1e30) {
+                assert!(out.values.iter().all(|v| v.is_finite()));
+            }
+        }
+        Err(e) => assert!(e.code().starts_with("ERR_"), "{e}"),
     }
 });

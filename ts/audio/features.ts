@@ -3,7 +3,11 @@
  * model's feeds from mono samples in the native core (off the event loop):
  * `Wav2Vec2FeatureExtractor` (also used by HuBERT, WavLM, Data2VecAudio, UniSpeech...):
  * `input_values` (normalised when `do_normalize`) plus an all-ones `attention_mask` when the
- * graph takes one; `WhisperFeatureExtractor`: `input_features` log-mel (80 or 128 bins).
+ * graph takes one; `WhisperFeatureExtractor`: `input_features` log-mel (80 or 128 bins);
+ * `ASTFeatureExtractor` (Audio Spectrogram Transformer): `input_values`
+ * `[1, max_length, num_mel_bins]`, a Kaldi-style log-mel filter bank (25 ms frames every 10 ms
+ * at 16 kHz, padded or cut to `max_length` frames, normalised with the dataset's mean and std),
+ * as transformers computes it without torchaudio.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +16,7 @@ import { audioFeatures } from '../native.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
 
-export type FeatureExtractorKind = 'wav2vec2' | 'whisper';
+export type FeatureExtractorKind = 'wav2vec2' | 'whisper' | 'ast';
 
 export interface FeatureExtractorConfig {
   kind: FeatureExtractorKind;
@@ -28,7 +32,29 @@ export interface FeatureExtractorConfig {
   /** Whisper: samples of one 30 s window (`chunk_length * sampling_rate`). */
   nSamples: number;
   chunkLength: number;
+  /** AST settings (their defaults for the other kinds). Mel bins. */
+  numMelBins: number;
+  /** AST: frames the features are padded or cut to. */
+  maxLength: number;
+  /** AST: normalisation mean (`(x - mean) / (2 * std)` when `doNormalize`). */
+  mean: number;
+  /** AST: normalisation standard deviation. */
+  std: number;
 }
+
+/** `ASTFeatureExtractor`'s defaults (MIT/ast-finetuned-audioset-*: AudioSet mean and std). */
+const AST_DEFAULTS = { numMelBins: 128, maxLength: 1024, mean: -4.2677393, std: 4.5689974 } as const;
+/** Limits of the AST settings (the native core enforces the same). */
+const AST_MAX_MEL_BINS = 1024;
+const AST_MAX_LENGTH = 65_536;
+const AST_MAX_VALUES = 16 * 1024 * 1024;
+/** `sampling_rate // 2` must reach the filter bank's lowest frequency, 20 Hz. */
+const AST_MIN_SAMPLING_RATE = 40;
+/**
+ * Fewest samples the AST extractor accepts: the reference asks numpy for a negative number of
+ * frames below 240 (`1 + floor((n - 400) / 160)`); 240 to 399 samples give no frame (padding).
+ */
+export const AST_MIN_SAMPLES = 240;
 
 /** Extractor classes computing raw `input_values` as Wav2Vec2FeatureExtractor does. */
 const WAV2VEC2_LIKE = new Set(['Wav2Vec2FeatureExtractor', 'SeamlessM4TFeatureExtractor']);
@@ -59,11 +85,12 @@ export function loadFeatureExtractor(model: LoadedModel): FeatureExtractorConfig
     typeof raw.feature_extractor_type === 'string' ? raw.feature_extractor_type : 'Wav2Vec2FeatureExtractor';
   let kind: FeatureExtractorKind;
   if (className === 'WhisperFeatureExtractor') kind = 'whisper';
+  else if (className === 'ASTFeatureExtractor') kind = 'ast';
   else if (WAV2VEC2_LIKE.has(className)) kind = 'wav2vec2';
   else {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `model ${model.id}: feature extractor ${className} is not supported (supported: Wav2Vec2FeatureExtractor, WhisperFeatureExtractor)`,
+      `model ${model.id}: feature extractor ${className} is not supported (supported: Wav2Vec2FeatureExtractor, WhisperFeatureExtractor, ASTFeatureExtractor)`,
     );
   }
   const samplingRate = num(raw, 'sampling_rate', 16000);
@@ -74,18 +101,88 @@ export function loadFeatureExtractor(model: LoadedModel): FeatureExtractorConfig
     );
   }
   const chunkLength = num(raw, 'chunk_length', 30);
-  return {
+  const config: FeatureExtractorConfig = {
     kind,
     className,
     samplingRate,
-    doNormalize: raw.do_normalize === true || (kind === 'wav2vec2' && raw.do_normalize === undefined),
+    doNormalize: raw.do_normalize === true || (kind !== 'whisper' && raw.do_normalize === undefined),
     paddingValue: num(raw, 'padding_value', 0),
     featureSize: num(raw, 'feature_size', kind === 'whisper' ? 80 : 1),
     hopLength: num(raw, 'hop_length', 160),
     nFft: num(raw, 'n_fft', 400),
     nSamples: num(raw, 'n_samples', chunkLength * samplingRate),
     chunkLength,
+    ...AST_DEFAULTS,
   };
+  if (kind === 'ast') Object.assign(config, astSettings(model, raw, samplingRate, config.doNormalize));
+  return config;
+}
+
+/**
+ * The AST extractor's settings, checked: a value that is present must be of the right type and
+ * within the limits, and the graph must take `[batch, max_length, num_mel_bins]` input_values
+ * as config.json describes it.
+ */
+function astSettings(
+  model: LoadedModel,
+  raw: Record<string, unknown>,
+  samplingRate: number,
+  doNormalize: boolean,
+): Pick<FeatureExtractorConfig, 'numMelBins' | 'maxLength' | 'mean' | 'std'> {
+  const bad = (what: string): never => {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${model.id}: preprocessor_config.json: ${what}`);
+  };
+  const int = (key: string, fallback: number, max: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      bad(`${key} must be an integer between 1 and ${max}, got ${JSON.stringify(raw[key])}`);
+    }
+    return v as number;
+  };
+  const real = (key: string, fallback: number): number => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      bad(`${key} must be a finite number, got ${JSON.stringify(raw[key])}`);
+    }
+    return v as number;
+  };
+  const numMelBins = int('num_mel_bins', AST_DEFAULTS.numMelBins, AST_MAX_MEL_BINS);
+  const maxLength = int('max_length', AST_DEFAULTS.maxLength, AST_MAX_LENGTH);
+  if (numMelBins * maxLength > AST_MAX_VALUES) {
+    bad(`max_length x num_mel_bins must be at most ${AST_MAX_VALUES}, got ${maxLength} x ${numMelBins}`);
+  }
+  if (samplingRate < AST_MIN_SAMPLING_RATE) {
+    bad(
+      `sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} for ASTFeatureExtractor (its mel filters start at 20 Hz), got ${samplingRate}`,
+    );
+  }
+  const mean = real('mean', AST_DEFAULTS.mean);
+  const std = real('std', AST_DEFAULTS.std);
+  // The divisor 2 * std is an f32 in the reference (numpy float32 arithmetic).
+  const divisor = Math.fround(2 * std);
+  if (doNormalize && (divisor === 0 || !Number.isFinite(divisor))) {
+    bad(`std must be non-zero and within float32 range when do_normalize is set, got ${std}`);
+  }
+  // The graph's fixed input shape comes from config.json; a preprocessor that disagrees would
+  // make every run fail inside the network.
+  const cfg = model.config.raw;
+  for (const [key, value] of [
+    ['num_mel_bins', numMelBins],
+    ['max_length', maxLength],
+  ] as const) {
+    const want = cfg[key];
+    if (typeof want === 'number' && want !== value) {
+      bad(`${key} is ${value} but config.json's is ${want} (the network's input shape)`);
+    }
+  }
+  const names = model.runner.inputNames;
+  if (!names.includes('input_values') || names.some((n) => n !== 'input_values')) {
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${model.id}: an ASTFeatureExtractor model's graph must take input_values only, it takes ${names.join(', ')}`,
+    );
+  }
+  return { numMelBins, maxLength, mean, std };
 }
 
 /** Whisper padding: to a 30 s window (default, longer inputs cut) or to the input's own length. */
@@ -105,6 +202,28 @@ export async function audioFeeds(
   whisper: WhisperPadding = { padding: 'max_length', truncation: true },
 ): Promise<Record<string, TensorLike>> {
   const feeds: Record<string, TensorLike> = {};
+  if (fe.kind === 'ast') {
+    const out = await audioFeatures(samples, {
+      kind: 'ast',
+      samplingRate: fe.samplingRate,
+      doNormalize: fe.doNormalize,
+      numMelBins: fe.numMelBins,
+      maxLength: fe.maxLength,
+      mean: fe.mean,
+      std: fe.std,
+    });
+    for (const name of inputNames) {
+      if (name === 'input_values') {
+        feeds[name] = { type: 'float32', data: out.values, dims: [1, fe.maxLength, fe.numMelBins] };
+      } else {
+        throw new ModelError(
+          'ERR_MODEL_LOAD',
+          `the audio model takes an input ${name} that cannot be provided`,
+        );
+      }
+    }
+    return feeds;
+  }
   if (fe.kind === 'wav2vec2') {
     const out = await audioFeatures(samples, { kind: 'wav2vec2', doNormalize: fe.doNormalize });
     const n = out.values.length;
@@ -169,9 +288,12 @@ export function minInputSamples(config: Record<string, unknown>): number {
   return need;
 }
 
-/** Rejects input shorter than the model's receptive field with a clear 400. */
+/**
+ * Rejects input shorter than the model's receptive field (or, for AST, than the extractor
+ * accepts) with a clear 400.
+ */
 export function checkInputLength(model: LoadedModel, fe: FeatureExtractorConfig, samples: number): void {
-  const need = minInputSamples(model.config.raw);
+  const need = fe.kind === 'ast' ? AST_MIN_SAMPLES : minInputSamples(model.config.raw);
   if (samples < need) {
     throw new InvalidInputError(
       'ERR_INVALID_INPUT',

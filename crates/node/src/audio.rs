@@ -2,7 +2,7 @@
 //! the libuv thread pool (never on the event loop). Errors reach JS as `"<CODE>: <message>"`
 //! (an async task can only reject with a napi status); the TS wrapper restores the code.
 
-use hf_tasks_core::audio::{self as core, AudioError, DecodeOptions, WhisperConfig};
+use hf_tasks_core::audio::{self as core, AstConfig, AudioError, DecodeOptions, WhisperConfig};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Result, Uint8Array};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
@@ -38,13 +38,15 @@ pub struct NativeDecodedAudio {
 /// Feature extraction settings (from the model's `preprocessor_config.json`).
 #[napi(object)]
 pub struct NativeAudioFeatureConfig {
-    /// `wav2vec2` (normalisation only, or the samples as they are) or `whisper` (log-mel).
+    /// `wav2vec2` (normalisation only, or the samples as they are), `whisper` (log-mel) or
+    /// `ast` (the Audio Spectrogram Transformer's Kaldi-style filter bank).
     pub kind: String,
-    /// Normalise to zero mean and unit variance (wav2vec2; whisper before the log-mel).
+    /// Normalise to zero mean and unit variance (wav2vec2; whisper before the log-mel); ast:
+    /// `(x - mean) / (2 std)` on the features (default true).
     pub do_normalize: Option<bool>,
     /// Whisper: mel bins (default 80).
     pub feature_size: Option<u32>,
-    /// Whisper: sampling rate (default 16000).
+    /// Whisper and ast: sampling rate (default 16000).
     pub sampling_rate: Option<u32>,
     /// Whisper: STFT hop (default 160).
     pub hop_length: Option<u32>,
@@ -57,12 +59,21 @@ pub struct NativeAudioFeatureConfig {
     pub n_samples: Option<u32>,
     /// Whisper: cut inputs longer than `nSamples` (default true).
     pub truncation: Option<bool>,
+    /// ast: mel bins (default 128).
+    pub num_mel_bins: Option<u32>,
+    /// ast: frames the features are padded or cut to (default 1024).
+    pub max_length: Option<u32>,
+    /// ast: normalisation mean (default -4.2677393).
+    pub mean: Option<f64>,
+    /// ast: normalisation standard deviation (default 4.5689974).
+    pub std: Option<f64>,
 }
 
 /// Features of one input.
 #[napi(object)]
 pub struct NativeAudioFeatures {
-    /// Row-major values: `[1, n]` input_values (wav2vec2) or `[1, bins, frames]` input_features.
+    /// Row-major values: `[1, n]` input_values (wav2vec2), `[1, bins, frames]` input_features
+    /// (whisper) or `[1, maxLength, numMelBins]` input_values (ast).
     pub values: Float32Array,
     /// The tensor shape.
     pub shape: Vec<u32>,
@@ -192,6 +203,9 @@ enum FeatureKind {
         n_samples: usize,
         truncation: bool,
     },
+    Ast {
+        config: AstConfig,
+    },
 }
 
 fn feature_kind(c: NativeAudioFeatureConfig) -> hf_tasks_core::Result<FeatureKind> {
@@ -220,8 +234,21 @@ fn feature_kind(c: NativeAudioFeatureConfig) -> hf_tasks_core::Result<FeatureKin
                 truncation: c.truncation.unwrap_or(true),
             })
         }
+        "ast" => {
+            let d = AstConfig::default();
+            let config = AstConfig {
+                num_mel_bins: c.num_mel_bins.map_or(d.num_mel_bins, |v| v as usize),
+                max_length: c.max_length.map_or(d.max_length, |v| v as usize),
+                sampling_rate: c.sampling_rate.unwrap_or(d.sampling_rate),
+                do_normalize: c.do_normalize.unwrap_or(d.do_normalize),
+                mean: c.mean.unwrap_or(d.mean),
+                std: c.std.unwrap_or(d.std),
+            };
+            config.validate()?;
+            Ok(FeatureKind::Ast { config })
+        }
         other => Err(AudioError::InvalidArgument(format!(
-            "unknown feature extractor kind {other:?} (expected wav2vec2 or whisper)"
+            "unknown feature extractor kind {other:?} (expected wav2vec2, whisper or ast)"
         ))
         .into()),
     }
@@ -265,6 +292,11 @@ impl Task for FeaturesTask {
                     let shape = vec![1, len(out.feature_size)?, len(out.frames)?];
                     Ok((out.values, shape, Some(len(out.attention_frames)?)))
                 }
+                FeatureKind::Ast { config } => {
+                    let out = core::ast_fbank(&self.samples, config)?;
+                    let shape = vec![1, len(out.max_length)?, len(out.num_mel_bins)?];
+                    Ok((out.values, shape, None))
+                }
             }
         })
         .map_err(to_napi)
@@ -281,8 +313,8 @@ impl Task for FeaturesTask {
 }
 
 /// Computes a speech model's input features from mono samples at the extractor's rate, as
-/// transformers' feature extractors do (Wav2Vec2 normalisation; Whisper log-mel), off the
-/// event loop.
+/// transformers' feature extractors do (Wav2Vec2 normalisation; Whisper log-mel; AST
+/// filter bank), off the event loop.
 #[napi(
     js_name = "audioFeatures",
     ts_return_type = "Promise<NativeAudioFeatures>"

@@ -5,14 +5,17 @@
 //!   duration limit checked from the header and while decoding;
 //! - [`mix`]: ffmpeg's default down-mix coefficients;
 //! - [`resample`]: a port of ffmpeg's default resampler;
-//! - [`features`]: Wav2Vec2 normalisation and Whisper's log-mel spectrogram.
+//! - [`features`]: Wav2Vec2 normalisation and Whisper's log-mel spectrogram;
+//! - [`ast`]: the Audio Spectrogram Transformer's Kaldi-style log-mel filter bank.
 
+pub mod ast;
 pub mod decode;
 pub mod error;
 pub mod features;
 pub mod mix;
 pub mod resample;
 
+pub use ast::{ast_fbank, kaldi_mel_filter_bank, AstConfig, AstFeatures};
 pub use decode::{convert_raw, decode, DecodeOptions, Decoded, DEFAULT_MAX_DURATION_S};
 pub use error::AudioError;
 pub use features::{mel_filter_bank, wav2vec2_normalize, whisper_log_mel, LogMel, WhisperConfig};
