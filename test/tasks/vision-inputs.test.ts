@@ -57,6 +57,19 @@ function withConfig(config: Record<string, unknown>): string {
   return dir;
 }
 
+test('a do_* switch set to null is off, as the reference processor reads None', (t) => {
+  const spec = (extra: Record<string, unknown>) =>
+    loadImageProcessor(withConfig({ image_processor_type: 'DeiTImageProcessor', ...extra })).spec;
+  const all = spec({});
+  t.true(all.resizeMode !== undefined && all.centerCrop !== undefined);
+  t.true(all.rescaleFactor !== undefined && all.imageMean !== undefined);
+  const none = spec({ do_resize: null, do_center_crop: null, do_rescale: null, do_normalize: null });
+  t.is(none.resizeMode, undefined);
+  t.is(none.centerCrop, undefined);
+  t.is(none.rescaleFactor, undefined);
+  t.is(none.imageMean, undefined);
+});
+
 test('processor configs: families, defaults, integer sizes and the Fast suffix', (t) => {
   const vit = loadImageProcessor(path.join(MODELS, 'vit-tiny'));
   t.like(vit.spec, { resizeMode: 'exact', width: 32, height: 32, resample: 2 });

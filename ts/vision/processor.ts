@@ -258,7 +258,12 @@ function norm(raw: unknown, fallback: number[], file: string, what: string): num
   return list as number[];
 }
 
+/**
+ * A `do_*` switch: absent is the processor's default; `null` is `None` on the reference
+ * processor, which its `if` reads as false.
+ */
 function flag(raw: unknown, fallback: boolean): boolean {
+  if (raw === null) return false;
   return typeof raw === 'boolean' ? raw : fallback;
 }
 
