@@ -49,7 +49,7 @@ export function tgiParameters(raw: Record<string, unknown>): Record<string, unkn
 }
 
 /** The seed a TGI answer reports: the request's, when it samples. */
-function reportedSeed(parameters: Record<string, unknown>): number | null {
+export function reportedSeed(parameters: Record<string, unknown>): number | null {
   return parameters.do_sample === true && typeof parameters.seed === 'number' ? parameters.seed : null;
 }
 
@@ -131,18 +131,23 @@ function readBody(ctx: ServerContext, request: FastifyRequest): GenerateBody {
   };
 }
 
+/**
+ * The pipeline's `details` in TGI's shape: `seed` (null when greedy) and `prefill` (always
+ * empty: `decoder_input_details` is not implemented) are TGI fields that typed clients
+ * (`huggingface_hub`'s `TextGenerationOutputDetails`) require; other fields (a beam search's
+ * `sequence_score`) are kept.
+ */
+export function tgiDetails(d: TextGenerationDetails, seed: number | null): Record<string, unknown> {
+  const { finish_reason, generated_tokens, seed: own, tokens, ...rest } = d;
+  return { finish_reason, generated_tokens, seed: own ?? seed, prefill: [], tokens, ...rest };
+}
+
 /** A TGI `/generate` answer from the pipeline's output item. */
 function generateAnswer(item: TextGenerationOutputItem, wantDetails: boolean, seed: number | null) {
   const out: Record<string, unknown> = { generated_text: item.generated_text };
   if (wantDetails && item.details) {
-    const d: TextGenerationDetails = item.details;
-    out.details = {
-      finish_reason: d.finish_reason,
-      generated_tokens: d.generated_tokens,
-      seed: d.seed ?? seed,
-      prefill: [],
-      tokens: d.tokens,
-    };
+    const { sequence_score: _, ...d } = item.details;
+    out.details = tgiDetails(d, seed);
   }
   return out;
 }

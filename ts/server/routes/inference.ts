@@ -9,13 +9,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateModelId } from '../../hub/model-id.js';
+import type { TextGenerationOutputItem } from '../../types/text-generation.js';
 import type { RouteConfig, ServerContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
 import { execute } from '../execute.js';
 import { STREAMING_TASKS } from '../generation.js';
 import { decodeBody, normalizePayload } from '../payload.js';
 import type { ServedModel } from '../registry.js';
-import { streamTgi } from './generate.js';
+import { reportedSeed, streamTgi, tgiDetails } from './generate.js';
 import { openaiGeneration, scopedOpenaiPath } from './openai-chat.js';
 
 /**
@@ -54,11 +55,30 @@ export function pickTask(model: ServedModel, inputs: unknown): string {
   return first;
 }
 
+/** Text-generation items (at any list depth) with their `details` in TGI's shape. */
+function withTgiDetails(output: unknown, seed: number | null): unknown {
+  if (Array.isArray(output)) return output.map((x) => withTgiDetails(x, seed));
+  if (typeof output !== 'object' || output === null) return output;
+  const item = output as TextGenerationOutputItem;
+  if (typeof item.details !== 'object' || item.details === null) return output;
+  return { ...item, details: tgiDetails(item.details, seed) };
+}
+
 /**
  * Wire format: text classification of a single input is a list of one label list
- * (`[[{label, score}, ...]]`), as the live API answers.
+ * (`[[{label, score}, ...]]`), as the live API answers; text-generation `details` carry TGI's
+ * `seed` and `prefill` (as `/generate` sends them), which `huggingface_hub`'s
+ * `TextGenerationOutputDetails` requires.
  */
-export function wireShape(task: string, inputs: unknown): ((output: unknown) => unknown) | undefined {
+export function wireShape(
+  task: string,
+  inputs: unknown,
+  parameters: Record<string, unknown> = {},
+): ((output: unknown) => unknown) | undefined {
+  if (task === 'text-generation' && parameters.details === true) {
+    const seed = reportedSeed(parameters);
+    return (output) => withTgiDetails(output, seed);
+  }
   if (task !== 'text-classification' || Array.isArray(inputs)) return undefined;
   return (output) => (Array.isArray(output) && !Array.isArray(output[0]) ? [output] : output);
 }
@@ -166,7 +186,7 @@ export function inferenceRoutes(app: FastifyInstance, ctx: ServerContext): void 
       inputs: payload.inputs,
       parameters,
       options: payload.options,
-      shape: wireShape(chosen, payload.inputs),
+      shape: wireShape(chosen, payload.inputs, parameters),
     });
   };
   app.post('/models/*', HF, async (request, reply) => {

@@ -8,6 +8,7 @@
  * text as OpenAI does, and `finish_reason` is `stop` or `length`.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateModelId } from '../../hub/model-id.js';
 import type { TextGenerationOutputItem } from '../../types/text-generation.js';
@@ -33,6 +34,24 @@ const OPENAI: { config: RouteConfig } = { config: { dialect: 'openai' } };
 type Body = Record<string, unknown>;
 type Message = { role: string; content: string };
 type Kind = 'completion' | 'chat';
+
+/**
+ * `system_fingerprint` of every answer and chunk: the server and its version (OpenAI and TGI
+ * send one; `huggingface_hub` types it as a required string).
+ */
+export const SYSTEM_FINGERPRINT = `hf-tasks-${packageVersion()}`;
+
+function packageVersion(): string {
+  try {
+    // ts/server/routes and dist/server/routes are both three levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** Most stop strings one request may give (OpenAI's limit). */
 const MAX_STOP = 4;
@@ -321,7 +340,7 @@ export async function openaiGeneration(
   const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
   const created = Math.floor(Date.now() / 1000);
   const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
-  const head = { id, object, created, model: p.model.id };
+  const head = { id, object, created, model: p.model.id, system_fingerprint: SYSTEM_FINGERPRINT };
   const inputs = kind === 'chat' ? p.prompts[0] : p.prompts;
   const options = normalizePayload({ inputs: '' }, request.headers).options;
   const choiceIndex = (prompt: number, index: number) => prompt * p.n + index;
@@ -378,7 +397,9 @@ export async function openaiGeneration(
     kind === 'chat'
       ? chunk({
           index: i,
-          delta: text === '' && finish !== null ? {} : { content: text },
+          // `role` in every delta, as TGI sends it (`huggingface_hub` types it as required).
+          delta:
+            text === '' && finish !== null ? { role: 'assistant' } : { role: 'assistant', content: text },
           logprobs: null,
           finish_reason: finish,
         })
