@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { InvalidInputError, InvalidParameterError } from '../../ts/index.js';
+import { InvalidInputError, InvalidParameterError, pipeline } from '../../ts/index.js';
 import { assertGolden, fixtures, PipeCache } from './goldens.js';
 
 // Goldens: scripts/fixtures/make_tapas_goldens.py (transformers 4.57.3 TableQuestionAnsweringPipeline
@@ -14,7 +15,10 @@ interface TableCase {
 }
 const golden = JSON.parse(
   readFileSync(path.join(fixtures, 'goldens', 'table-question-answering.json'), 'utf8'),
-) as { models: Record<string, TableCase[]> };
+) as {
+  models: Record<string, TableCase[]>;
+  variants: Record<string, { base: string; config: Record<string, unknown>; cases: TableCase[] }>;
+};
 
 const pipes = new PipeCache('table-question-answering');
 test.after.always(() => pipes.dispose());
@@ -29,6 +33,39 @@ for (const [model, cases] of Object.entries(golden.models)) {
     });
   }
 }
+
+// Variants: a fixture copied with config.json edited, as make_tapas_goldens.py edits it.
+for (const [name, v] of Object.entries(golden.variants)) {
+  test(`${name}: the reference answers with config.json edited (${JSON.stringify(v.config)})`, async (t) => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-tapas-')), name);
+    cpSync(path.join(fixtures, 'models', v.base), dir, { recursive: true });
+    const configFile = path.join(dir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), ...v.config }),
+    );
+    const pipe = await pipeline('table-question-answering', dir);
+    t.true(v.cases.length >= 10);
+    for (const c of v.cases) {
+      const out = await pipe({ table: c.table, query: c.query }, c.params as never);
+      assertGolden(t, out, c.output, 0);
+    }
+    await pipe.dispose();
+  });
+}
+
+test('an aggregation index config.json does not name fails the call, as the reference does', async (t) => {
+  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'hf-tasks-tapas-')), 'tapas-wtq');
+  cpSync(path.join(fixtures, 'models', 'tapas-wtq'), dir, { recursive: true });
+  const configFile = path.join(dir, 'config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  writeFileSync(configFile, JSON.stringify({ ...config, aggregation_labels: { 99: 'NOWHERE' } }));
+  const pipe = await pipeline('table-question-answering', dir);
+  const err = await t.throwsAsync(pipe({ table: seedTable, query: 'How many stars?' }));
+  t.is((err as { code?: string }).code, 'ERR_MODEL_RUN');
+  t.regex(err?.message ?? '', /aggregation_labels does not name/);
+  await pipe.dispose();
+});
 
 test('golden files cover both models, sequential mode and several queries', (t) => {
   t.true((golden.models['tapas-wtq']?.length ?? 0) >= 10);

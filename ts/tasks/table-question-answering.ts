@@ -201,7 +201,12 @@ export function loadTapasTokenizer(dir: string): NativeTapasTokenizerType {
 }
 
 /** `aggregation_labels` of a config with an aggregation head, else null. */
-function aggregationLabels(model: LoadedModel): { labels: Map<number, string>; none: number } | null {
+/**
+ * The aggregation head's labels, and the index that means "no aggregation" (`null` when the
+ * config states no number: TapasConfig's default None, which no prediction equals, so every
+ * answer then carries its aggregator prefix, as in the reference).
+ */
+function aggregationLabels(model: LoadedModel): { labels: Map<number, string>; none: number | null } | null {
   const raw = model.config.raw;
   const labels = raw.aggregation_labels;
   const count = raw.num_aggregation_labels;
@@ -211,7 +216,7 @@ function aggregationLabels(model: LoadedModel): { labels: Map<number, string>; n
     if (typeof v === 'string' && /^\d+$/.test(k)) map.set(Number(k), v);
   }
   if (map.size === 0) return null;
-  const none = typeof raw.no_aggregation_label_index === 'number' ? raw.no_aggregation_label_index : 0;
+  const none = typeof raw.no_aggregation_label_index === 'number' ? raw.no_aggregation_label_index : null;
   return { labels: map, none };
 }
 
@@ -344,8 +349,16 @@ function create(ctx: TaskContext): TaskRun {
       if (agg !== null && aggLogits !== null) {
         const width = aggLogits.length / rows;
         const index = tapasArgmax(aggLogits.subarray(r * width, (r + 1) * width)) ?? 0;
-        aggregator = agg.labels.get(index) ?? '';
-        if (index !== agg.none) prefix = `${aggregator} > `;
+        const label = agg.labels.get(index);
+        if (label === undefined) {
+          // The reference fails on the missing key (a KeyError).
+          throw new ModelError(
+            'ERR_MODEL_RUN',
+            `model ${model.id}: the aggregation head predicted ${index}, which config.json's aggregation_labels does not name`,
+          );
+        }
+        aggregator = label;
+        if (agg.none === null || index !== agg.none) prefix = `${aggregator} > `;
       }
       const result: TableQuestionAnsweringOutputElement = {
         answer: prefix + cells.join(', '),
