@@ -48,7 +48,8 @@ test('token-classification and pooled graphs are batchable; seq axes are found b
 test('graphs the batcher cannot pad safely run call by call', (t) => {
   const logits = [out('logits', 'batch_size', 'sequence_length', 3)];
   t.is(batchLayout([tok('input_ids'), tok('token_type_ids')], logits), null, 'no attention mask');
-  t.is(batchLayout([...BERT_INPUTS, tok('position_ids')], logits), null, 'unknown input');
+  t.is(batchLayout([...BERT_INPUTS, tok('pixel_mask')], logits), null, 'unknown input');
+  t.not(batchLayout([...BERT_INPUTS, tok('position_ids')], logits), null, 'position_ids pad with 0');
   t.is(
     batchLayout([{ ...tok('input_ids'), type: 'int32' }, tok('attention_mask')], logits),
     null,

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseModelConfig } from '../../ts/runtime/config.js';
 import type { TensorLike } from '../../ts/runtime/runner.js';
 
 export const MODELS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'models');
@@ -18,12 +19,17 @@ export function fixtureModels(): string[] {
       const files = readdirSync(path.join(MODELS_DIR, d));
       // Token-input encoders only: decoders, image/audio models (preprocessor_config.json) and
       // TAPAS (its own tokenizer, no tokenizer.json) take other inputs.
-      return (
-        files.includes('model.onnx') &&
-        files.includes('tokenizer.json') &&
-        !files.includes('generation_config.json') &&
-        !files.includes('preprocessor_config.json')
-      );
+      if (
+        !files.includes('model.onnx') ||
+        !files.includes('tokenizer.json') ||
+        files.includes('generation_config.json') ||
+        files.includes('preprocessor_config.json')
+      )
+        return false;
+      // A decoder-only classifier without a pad id reads its last position whatever the
+      // padding: the engine never stacks its calls (config.json's unpaddedRows).
+      const text = readFileSync(path.join(MODELS_DIR, d, 'config.json'), 'utf8');
+      return !parseModelConfig(text, JSON.parse(text) as Record<string, unknown>).unpaddedRows;
     })
     .sort();
 }
@@ -42,7 +48,7 @@ export function modelFacts(name: string): ModelFacts {
   return {
     vocabSize: Number(cfg.vocab_size),
     padId: Number(cfg.pad_token_id ?? 0),
-    maxPositions: Number(cfg.max_position_embeddings),
+    maxPositions: Number(cfg.max_position_embeddings ?? cfg.n_positions),
   };
 }
 
@@ -83,7 +89,15 @@ export function tokenFeeds(
     }
   }
   const feeds: Record<string, TensorLike> = {};
-  const all: Record<string, BigInt64Array> = { input_ids: ids, attention_mask: mask, token_type_ids: types };
+  // Positions as a text pipeline feeds them: 0, 1, ... along each row.
+  const positions = new BigInt64Array(rows * len);
+  for (let r = 0; r < rows; r++) for (let i = 0; i < len; i++) positions[r * len + i] = BigInt(i);
+  const all: Record<string, BigInt64Array> = {
+    input_ids: ids,
+    attention_mask: mask,
+    token_type_ids: types,
+    position_ids: positions,
+  };
   for (const name of inputNames) {
     const data = all[name];
     if (data === undefined) throw new Error(`no test data for input ${name}`);
