@@ -6,6 +6,7 @@
 mod numeric;
 mod predict;
 mod text;
+mod ucd;
 
 use std::collections::HashMap;
 

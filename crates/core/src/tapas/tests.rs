@@ -156,3 +156,22 @@ fn predicts_cells_from_logits() {
     assert!(predict_coordinates(&logits[..3], &mask, &tt, 0.5).is_err());
     assert_eq!(argmax(&[0.1, 0.3, 0.3]), Some(1));
 }
+
+#[test]
+fn categories_are_those_of_unicode_14() {
+    use super::text::py_category;
+    for (c, want) in [
+        ('a', "Ll"),
+        ('\u{378}', "Cn"),
+        ('\u{1E900}', "Lu"),
+        ('\u{A7C1}', "Ll"),
+        ('\u{11D51}', "Nd"),
+        ('\u{1AC1}', "Mn"),
+        ('\u{E000}', "Co"),
+        ('\u{3000}', "Zs"),
+        ('\u{10FFFF}', "Cn"),
+    ] {
+        assert_eq!(py_category(c), want, "U+{:04X}", c as u32);
+    }
+    assert_eq!(super::text::decimal_value('\u{11D55}'), Some(5));
+}

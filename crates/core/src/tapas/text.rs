@@ -4,8 +4,18 @@
 
 use std::collections::HashMap;
 
-use unicode_categories::UnicodeCategories;
 use unicode_normalization_alignments::UnicodeNormalization;
+
+use super::ucd;
+
+/// Python's `unicodedata.category(c)` (Unicode 14.0.0, the reference's Python 3.11).
+pub fn py_category(c: char) -> &'static str {
+    let cp = c as u32;
+    let run = ucd::RUNS
+        .partition_point(|&(start, _)| start <= cp)
+        .saturating_sub(1);
+    ucd::CATEGORIES[ucd::RUNS[run].1 as usize]
+}
 
 /// Python `str.isspace` for one character (White_Space plus the four ASCII separators
 /// U+001C..U+001F that Python also counts).
@@ -15,7 +25,8 @@ pub fn py_isspace(c: char) -> bool {
 
 /// Python `str.isalnum` for one character: a letter (L*) or a number (N*).
 pub fn py_isalnum(c: char) -> bool {
-    c.is_ascii_alphanumeric() || (!c.is_ascii() && (c.is_letter() || c.is_number()))
+    c.is_ascii_alphanumeric()
+        || (!c.is_ascii() && matches!(py_category(c).as_bytes()[0], b'L' | b'N'))
 }
 
 /// Python `str.split()` with no argument: runs of whitespace separate, no empty pieces.
@@ -34,13 +45,13 @@ pub fn decimal_value(c: char) -> Option<u32> {
     if c.is_ascii_digit() {
         return Some(c as u32 - '0' as u32);
     }
-    if c.is_ascii() || !c.is_number_decimal_digit() {
+    if c.is_ascii() || py_category(c) != "Nd" {
         return None;
     }
     let mut start = c as u32;
     while start > 0 {
         match char::from_u32(start - 1) {
-            Some(p) if p.is_number_decimal_digit() => start -= 1,
+            Some(p) if py_category(p) == "Nd" => start -= 1,
             _ => break,
         }
     }
@@ -130,18 +141,15 @@ pub fn py_float(text: &str) -> Option<f64> {
 }
 
 fn is_bert_whitespace(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r') || c.is_separator_space()
+    matches!(c, ' ' | '\t' | '\n' | '\r') || py_category(c) == "Zs"
 }
 
 fn is_bert_control(c: char) -> bool {
     if matches!(c, '\t' | '\n' | '\r') {
         return false;
     }
-    // Python: unicodedata.category(c).startswith("C")
-    c.is_other_control()
-        || c.is_other_format()
-        || c.is_other_private_use()
-        || (0xD800..=0xDFFF).contains(&(c as u32))
+    // Python: unicodedata.category(c).startswith("C"), unassigned code points (Cn) included.
+    py_category(c).starts_with('C')
 }
 
 fn is_bert_punctuation(c: char) -> bool {
@@ -150,7 +158,7 @@ fn is_bert_punctuation(c: char) -> bool {
         || (58..=64).contains(&cp)
         || (91..=96).contains(&cp)
         || (123..=126).contains(&cp)
-        || c.is_punctuation()
+        || py_category(c).starts_with('P')
 }
 
 fn is_chinese_char(c: char) -> bool {
@@ -179,7 +187,7 @@ pub struct BasicOptions {
 fn strip_accents(text: &str) -> String {
     text.nfd()
         .map(|(c, _)| c)
-        .filter(|c| !c.is_mark_nonspacing())
+        .filter(|&c| py_category(c) != "Mn")
         .collect()
 }
 
