@@ -825,9 +825,7 @@ export class GenerationLoop {
 
   /** `tokenCanEndStop` over ids `[from, to)`. */
   #stopCanEnd(stops: readonly string[], from: number, to: number): boolean {
-    const end = Math.min(to, this.#tokenizer.vocabSize);
-    for (let id = from; id < end; id++) if (tokenCanEndStop(this.#pieceOf(id), stops)) return true;
-    return false;
+    return idsCanEndStop((id) => this.#pieceOf(id), stops, from, Math.min(to, this.#tokenizer.vocabSize));
   }
 
   /** `#stopCanEnd` over the ids from `from` on, a slice per turn of the event loop. */
@@ -1191,9 +1189,19 @@ export async function someTokenEndsStop(
 ): Promise<boolean> {
   for (let start = from; start < vocabSize; start += slice) {
     await new Promise((resolve) => setImmediate(resolve));
-    const end = Math.min(start + slice, vocabSize);
-    for (let id = start; id < end; id++) if (tokenCanEndStop(pieceOf(id), stops)) return true;
+    if (idsCanEndStop(pieceOf, stops, start, Math.min(start + slice, vocabSize))) return true;
   }
+  return false;
+}
+
+/** `tokenCanEndStop` for the tokens of ids `[from, to)`. */
+function idsCanEndStop(
+  pieceOf: (id: number) => string,
+  stops: readonly string[],
+  from: number,
+  to: number,
+): boolean {
+  for (let id = from; id < to; id++) if (tokenCanEndStop(pieceOf(id), stops)) return true;
   return false;
 }
 

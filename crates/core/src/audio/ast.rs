@@ -24,6 +24,7 @@
 
 use realfft::RealFftPlanner;
 
+use super::features::linspace;
 use super::AudioError;
 
 /// Samples per analysis frame.
@@ -152,20 +153,11 @@ pub fn kaldi_mel_filter_bank(
     max_frequency: f64,
     sampling_rate: u32,
 ) -> Vec<f64> {
-    let mel_min = hertz_to_mel_kaldi(min_frequency);
-    let mel_max = hertz_to_mel_kaldi(max_frequency);
-    let points = num_mel_filters + 2;
-    // np.linspace: start + i * step, the last point exactly `stop`.
-    let step = (mel_max - mel_min) / (points - 1) as f64;
-    let mel_freqs: Vec<f64> = (0..points)
-        .map(|i| {
-            if i == points - 1 {
-                mel_max
-            } else {
-                mel_min + i as f64 * step
-            }
-        })
-        .collect();
+    let mel_freqs = linspace(
+        hertz_to_mel_kaldi(min_frequency),
+        hertz_to_mel_kaldi(max_frequency),
+        num_mel_filters + 2,
+    );
     let bin_width = f64::from(sampling_rate) / (num_frequency_bins.saturating_sub(1) * 2) as f64;
     let diff: Vec<f64> = mel_freqs.windows(2).map(|w| w[1] - w[0]).collect();
     let mut out = vec![0f64; num_frequency_bins * num_mel_filters];

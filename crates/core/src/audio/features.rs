@@ -60,6 +60,21 @@ fn mel_to_hertz_slaney(mel: f64) -> f64 {
     }
 }
 
+/// `np.linspace(start, stop, points)` for `points >= 2`: `start + i * step`, the last point exactly
+/// `stop`.
+pub(crate) fn linspace(start: f64, stop: f64, points: usize) -> Vec<f64> {
+    let step = (stop - start) / (points - 1) as f64;
+    (0..points)
+        .map(|i| {
+            if i == points - 1 {
+                stop
+            } else {
+                start + i as f64 * step
+            }
+        })
+        .collect()
+}
+
 /// `transformers.audio_utils.mel_filter_bank(num_frequency_bins, num_mel_filters, min_frequency,
 /// max_frequency, sampling_rate, norm="slaney", mel_scale="slaney")`: row-major
 /// `[num_frequency_bins, num_mel_filters]`.
@@ -70,21 +85,14 @@ pub fn mel_filter_bank(
     max_frequency: f64,
     sampling_rate: u32,
 ) -> Vec<f64> {
-    let mel_min = hertz_to_mel_slaney(min_frequency);
-    let mel_max = hertz_to_mel_slaney(max_frequency);
-    let points = num_mel_filters + 2;
-    // np.linspace: start + i * step, the last point exactly `stop`.
-    let step = (mel_max - mel_min) / (points - 1) as f64;
-    let filter_freqs: Vec<f64> = (0..points)
-        .map(|i| {
-            let mel = if i == points - 1 {
-                mel_max
-            } else {
-                mel_min + i as f64 * step
-            };
-            mel_to_hertz_slaney(mel)
-        })
-        .collect();
+    let filter_freqs: Vec<f64> = linspace(
+        hertz_to_mel_slaney(min_frequency),
+        hertz_to_mel_slaney(max_frequency),
+        num_mel_filters + 2,
+    )
+    .into_iter()
+    .map(mel_to_hertz_slaney)
+    .collect();
     let nyquist = f64::from(sampling_rate / 2);
     let fft_step = if num_frequency_bins > 1 {
         nyquist / (num_frequency_bins - 1) as f64
