@@ -17,6 +17,7 @@ import type { ModelRunner } from './runtime/runner.js';
 import type { Device, SessionOptions } from './runtime/session.js';
 import audioClassification from './tasks/audio-classification.js';
 import automaticSpeechRecognition from './tasks/automatic-speech-recognition.js';
+import './tasks/asr-seq2seq.js';
 import './tasks/asr-whisper.js';
 import conversational from './tasks/conversational.js';
 import featureExtraction from './tasks/feature-extraction.js';

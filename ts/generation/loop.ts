@@ -193,6 +193,13 @@ interface Batch {
   hidden: CacheTensor | null;
   encLens: number[];
   encWidth: number;
+  /**
+   * The encoder input's length when the decoder's encoder_attention_mask is read at that length
+   * rather than the encoder output's (Moonshine's sample-level mask, which its decoder
+   * subsamples by the ratio of the two lengths): such a batch holds one request's rows and joins
+   * no other batch, so the ratio stays the request's own.
+   */
+  maskLen: number | null;
 }
 
 /** Every cache tensor a batch holds (self-attention, cross-attention, encoder output). */
@@ -499,9 +506,12 @@ export class GenerationLoop {
         }
         // Encoder-decoder rows join only a batch at the same decoder length (no decoder mask).
         const width = batch.width;
-        const main = this.#batches.find(
-          (b) => b.rows.length > 0 && (this.#parts === null || b.width === width),
-        );
+        const main =
+          batch.maskLen !== null
+            ? undefined
+            : this.#batches.find(
+                (b) => b.rows.length > 0 && b.maskLen === null && (this.#parts === null || b.width === width),
+              );
         if (this.#batching && main !== undefined) await this.#merge(main, batch);
         else this.#batches.push(batch);
       } catch (err) {
@@ -608,10 +618,18 @@ export class GenerationLoop {
     encLens: readonly number[],
     hidden: CacheTensor | null,
     cross: CacheTensor[] | null,
+    maskLen: number | null,
   ): Feeds {
     const X = (this.#layout as Seq2SeqLayout).seq2seq;
     const feeds: Feeds = {};
-    if (X.encoderAttentionMask !== null) {
+    if (X.encoderAttentionMask !== null && maskLen !== null) {
+      // One request's rows: the encoder input's mask, all ones.
+      feeds[X.encoderAttentionMask] = {
+        type: 'int64',
+        data: new BigInt64Array(rows * maskLen).fill(1n),
+        dims: [rows, maskLen],
+      };
+    } else if (X.encoderAttentionMask !== null) {
       const mask = new BigInt64Array(rows * encWidth);
       encLens.forEach((n, i) => {
         mask.fill(1n, i * encWidth, i * encWidth + n);
@@ -639,15 +657,26 @@ export class GenerationLoop {
   async #encode(
     parts: Seq2SeqParts,
     req: GenerationRequest,
-  ): Promise<{ hidden: CacheTensor; length: number }> {
+  ): Promise<{ hidden: CacheTensor; length: number; maskLen: number }> {
     const E = parts.encoderLayout;
     const feeds: Record<string, TensorLike> = {};
+    // The encoder input's length: samples of raw audio ([1, n]), frames of features
+    // ([1, frames, bins]), or tokens.
+    let maskLen: number;
     if (req.encoderFeatures !== undefined) {
       const f = req.encoderFeatures;
       feeds[E.inputIds] = { type: 'float32', data: f.data, dims: f.dims };
+      maskLen = f.dims[1] ?? 0;
+      if (E.attentionMask !== null)
+        feeds[E.attentionMask] = {
+          type: 'int64',
+          data: new BigInt64Array(maskLen).fill(1n),
+          dims: [1, maskLen],
+        };
     } else {
       const ids = req.encoderIds ?? [];
       const n = ids.length;
+      maskLen = n;
       feeds[E.inputIds] = { type: 'int64', data: BigInt64Array.from(ids, (x) => BigInt(x)), dims: [1, n] };
       if (E.attentionMask !== null)
         feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
@@ -672,7 +701,7 @@ export class GenerationLoop {
         `the encoder returned no [1, length, ${hiddenSize}] float output`,
       );
     }
-    return { hidden: isDeviceTensor(t) ? t : ((t as TensorLike).data as Float32Array), length };
+    return { hidden: isDeviceTensor(t) ? t : ((t as TensorLike).data as Float32Array), length, maskLen };
   }
 
   /** The prompt pass of one request: a batch of its rows (beams or samples) sharing the prompt cache. */
@@ -685,7 +714,16 @@ export class GenerationLoop {
     const feeds = this.#feeds(ids, 1, n, positions, mask, 0, null, true);
     const parts = this.#parts;
     const width = req.beam?.numBeams ?? req.rows;
-    const batch: Batch = { rows: [], width: n, cache: [], cross: [], hidden: null, encLens: [], encWidth: 0 };
+    const batch: Batch = {
+      rows: [],
+      width: n,
+      cache: [],
+      cross: [],
+      hidden: null,
+      encLens: [],
+      encWidth: 0,
+      maskLen: null,
+    };
     // Whatever this pass made is freed if it fails before the batch holds it.
     const made: CacheTensor[] = [];
     try {
@@ -696,7 +734,10 @@ export class GenerationLoop {
         const encoded = await this.#encode(parts, req);
         made.push(encoded.hidden);
         const encLen = encoded.length;
-        Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], encoded.hidden, null));
+        // Only a decoder that reads the encoder's mask cares about its length.
+        const maskLen =
+          X.encoderAttentionMask !== null && encoded.maskLen !== encLen ? encoded.maskLen : null;
+        Object.assign(feeds, this.#crossFeeds(1, encLen, [encLen], encoded.hidden, null, maskLen));
         out = await this.#forward(feeds, 1, parts.first, X.cross);
         made.push(...out.cache, ...out.cross);
         batch.cross = await takeCaches(out.cross, X.cross, 1, sources, encLen, 0, encLen, this.#ops);
@@ -717,6 +758,7 @@ export class GenerationLoop {
         }
         batch.encLens = new Array<number>(width).fill(encLen);
         batch.encWidth = encLen;
+        batch.maskLen = maskLen;
       } else {
         out = await this.#forward(feeds, 1);
         made.push(...out.cache);
@@ -950,7 +992,10 @@ export class GenerationLoop {
     if (this.#parts !== null) {
       if (batch.rows.some((r) => r.len !== T))
         throw new ModelError('ERR_INTERNAL', 'encoder-decoder rows of one batch differ in length');
-      Object.assign(feeds, this.#crossFeeds(rows, batch.encWidth, batch.encLens, batch.hidden, batch.cross));
+      Object.assign(
+        feeds,
+        this.#crossFeeds(rows, batch.encWidth, batch.encLens, batch.hidden, batch.cross, batch.maskLen),
+      );
     }
     const fromDevice = batch.cache.length > 0 && batch.cache.every(isDeviceTensor);
     const out = await this.#forward(feeds, rows);

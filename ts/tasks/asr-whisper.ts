@@ -45,6 +45,7 @@ import { isSeq2Seq } from '../generation/seq2seq.js';
 import type { Tokenizer } from '../tokenizer.js';
 import type { AutomaticSpeechRecognitionChunk, AutomaticSpeechRecognitionOutput } from '../types/audio.js';
 import {
+  ASR_GENERATION_DEFAULTS,
   type AsrBackend,
   type AsrParameters,
   chunkWindows,
@@ -53,9 +54,6 @@ import {
 } from './automatic-speech-recognition.js';
 import { describeValue, has, invalidInput } from './params.js';
 import { bool, integer } from './text-generation.js';
-
-/** The ASR pipeline's own generation default (transformers 4.57). */
-const ASR_DEFAULTS: Partial<GenerationSettings> = { max_new_tokens: 256, num_beams: 5 };
 
 const TASK_IDS = ['translate', 'transcribe'];
 
@@ -497,7 +495,12 @@ const whisperBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   const generator = generatorOf(ctx);
   const tok = model.tokenizer;
   const fileConfig = modelGenerationConfig(model.dir, model.config);
-  const base = pipelineSettings(fileConfig, model.config, 'automatic-speech-recognition', ASR_DEFAULTS);
+  const base = pipelineSettings(
+    fileConfig,
+    model.config,
+    'automatic-speech-recognition',
+    ASR_GENERATION_DEFAULTS,
+  );
   const raw = model.config.raw;
   const num = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isInteger(v) ? v : fallback);
   const cfg: WhisperConfig = {

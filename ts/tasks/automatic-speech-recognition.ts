@@ -22,11 +22,15 @@ import {
 import type { Audio } from '../audio/input.js';
 import { audioOptionsOf, loadAudioInputs } from '../audio/run.js';
 import { InvalidParameterError, ModelError } from '../errors.js';
+import type { GenerationSettings } from '../generation/config.js';
 import type { ModelConfig } from '../runtime/config.js';
 import type { AutomaticSpeechRecognitionChunk, AutomaticSpeechRecognitionOutput } from '../types/audio.js';
 import { floatOutput, logitsName } from './encode.js';
 import { describeValue, has, invalidInput, parametersObject } from './params.js';
 import type { TaskContext, TaskDefinition, TaskRun } from './task.js';
+
+/** The ASR pipeline's own generation defaults (transformers 4.57), under the model's generation config. */
+export const ASR_GENERATION_DEFAULTS: Partial<GenerationSettings> = { max_new_tokens: 256, num_beams: 5 };
 
 /** How a model turns audio into text (the reference pipeline's `self.type`). */
 export type AsrModelType = 'ctc' | 'seq2seq_whisper' | 'seq2seq';

@@ -1,0 +1,239 @@
+/**
+ * Speech recognition on sequence-to-sequence speech models other than Whisper (the reference
+ * pipeline's `seq2seq` type: Moonshine's `...ForConditionalGeneration` exports), plugged into the
+ * task with `registerAsrBackend('seq2seq', ...)`.
+ *
+ * As transformers 4.57's pipeline does for this type: the feature extractor's output (raw
+ * `input_values` for Moonshine) and an all-ones attention mask go to `generate` with the
+ * pipeline's generation config (the model's generation_config.json over the pipeline's own
+ * defaults, 256 new tokens and 5 beams) and the call's generation parameters; the sequence,
+ * decoder start included, is decoded without special tokens. `chunk_length_s` cuts the audio
+ * into overlapping windows, each generated alone; their sequences are concatenated whole, as the
+ * reference does for this type (its stride-aware join applies to CTC and Whisper outputs only).
+ * Timestamps are refused, as the reference refuses them on this type.
+ */
+import { audioFeeds, type FeatureExtractorConfig } from '../audio/features.js';
+import { HfTasksError, InvalidParameterError } from '../errors.js';
+import {
+  eosList,
+  type GenerationSettings,
+  modelGenerationConfig,
+  pipelineSettings,
+} from '../generation/config.js';
+import { type Generator, isGenerator } from '../generation/engine.js';
+import type { GenerationRequest } from '../generation/loop.js';
+import { isSeq2Seq } from '../generation/seq2seq.js';
+import type { Tokenizer } from '../tokenizer.js';
+import type { AutomaticSpeechRecognitionOutput } from '../types/audio.js';
+import {
+  ASR_GENERATION_DEFAULTS,
+  type AsrBackend,
+  type AsrParameters,
+  chunkWindows,
+  registerAsrBackend,
+  windowSizes,
+} from './automatic-speech-recognition.js';
+import { describeValue, has, invalidInput } from './params.js';
+import {
+  applyDecodingParameters,
+  bool,
+  decodingConfig,
+  integer,
+  isSpecialToken,
+  validate,
+} from './text-generation.js';
+
+/** Parameters of this model type beside the generation settings (read by the task itself). */
+const PIPELINE_KEYS = new Set([
+  'return_timestamps',
+  'chunk_length_s',
+  'stride_length_s',
+  'ignore_warning',
+  'generate_kwargs',
+  'generation_parameters',
+]);
+
+const GENERATION_KEYS = new Set([
+  'max_new_tokens',
+  'max_length',
+  'min_length',
+  'min_new_tokens',
+  'do_sample',
+  'temperature',
+  'top_k',
+  'top_p',
+  'typical_p',
+  'repetition_penalty',
+  'no_repeat_ngram_size',
+  'num_beams',
+  'length_penalty',
+  'early_stopping',
+  'max_time',
+  'seed',
+]);
+
+interface Resolved {
+  settings: GenerationSettings;
+  seed: number | undefined;
+}
+
+function param(name: string, message: string): InvalidParameterError {
+  return new InvalidParameterError(name, message);
+}
+
+function nested(raw: Record<string, unknown>, name: string): Record<string, unknown> {
+  const v = raw[name];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw param(name, `\`${name}\` must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function resolve(base: GenerationSettings, raw: Record<string, unknown>, limit: number): Resolved {
+  const params: Record<string, unknown> = {
+    ...nested(raw, 'generation_parameters'),
+    ...nested(raw, 'generate_kwargs'),
+  };
+  for (const [key, v] of Object.entries(raw)) if (!PIPELINE_KEYS.has(key)) params[key] = v;
+  for (const key of Object.keys(params)) {
+    if (!GENERATION_KEYS.has(key) && params[key] !== undefined) {
+      throw param(key, `\`${key}\` is not an automatic-speech-recognition parameter for this model`);
+    }
+  }
+  bool(raw, 'ignore_warning');
+  const s: GenerationSettings = { ...base };
+  applyDecodingParameters(s, params);
+  const maxNew = integer(params, 'max_new_tokens');
+  if (maxNew !== undefined) s.max_new_tokens = maxNew;
+  else if (has(params, 'max_new_tokens') && params.max_new_tokens === null) s.max_new_tokens = null;
+  const maxLength = integer(params, 'max_length');
+  if (maxLength !== undefined) s.max_length = maxLength;
+  const seed = integer(params, 'seed');
+  if (seed !== undefined && (seed < 0 || seed > Number.MAX_SAFE_INTEGER)) {
+    throw param('seed', `\`seed\` must be an integer between 0 and ${Number.MAX_SAFE_INTEGER} (got ${seed})`);
+  }
+  validate(s, s.max_new_tokens, s.max_new_tokens === null ? s.max_length : null, limit);
+  return { settings: s, seed };
+}
+
+function generatorOf(ctx: Parameters<AsrBackend>[0]): Pick<Generator, 'generate' | 'layout'> {
+  const runner = ctx.model.runner;
+  if (isGenerator(runner) && isSeq2Seq(runner.layout)) return runner;
+  throw new HfTasksError(
+    'ERR_MODEL_LOAD',
+    `model ${ctx.model.id} is not loaded as an encoder-decoder (it needs encoder_model.onnx and decoder_model_merged.onnx)`,
+  );
+}
+
+const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
+  const { model } = ctx;
+  if (fe.kind !== 'wav2vec2') {
+    throw new HfTasksError(
+      'ERR_MODEL_LOAD',
+      `model ${model.id}: sequence-to-sequence speech recognition takes raw samples (Wav2Vec2FeatureExtractor); this model's feature extractor is not served for it`,
+    );
+  }
+  const generator = generatorOf(ctx);
+  const tok: Tokenizer = model.tokenizer;
+  const fileConfig = modelGenerationConfig(model.dir, model.config);
+  const base = pipelineSettings(
+    fileConfig,
+    model.config,
+    'automatic-speech-recognition',
+    ASR_GENERATION_DEFAULTS,
+  );
+  const limit = ctx.options.generation?.maxNewTokensLimit ?? 4096;
+  // Window sizes align to the config's `inputs_to_logits_ratio` when it has one (1 otherwise).
+  const declared = model.config.raw.inputs_to_logits_ratio;
+  const ratio = typeof declared === 'number' && declared > 0 ? declared : 1;
+
+  // Moonshine's convolutions (kernels 127, 7, 3; strides 64, 3, 2) need enough samples for one
+  // frame; shorter input fails inside the network.
+  const encoderFrames =
+    model.config.modelType === 'moonshine'
+      ? (n: number) => {
+          const conv = (len: number, kernel: number, stride: number) =>
+            Math.floor((len - kernel) / stride) + 1;
+          return conv(conv(conv(n, 127, 64), 7, 3), 3, 2);
+        }
+      : null;
+
+  const generateOne = async (samples: Float32Array, r: Resolved): Promise<number[]> => {
+    const s = r.settings;
+    const start = s.decoder_start_token_id ?? s.bos_token_id;
+    if (start === null) {
+      throw new HfTasksError(
+        'ERR_MODEL_CONFIG',
+        '`decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation.',
+      );
+    }
+    const prompt = [start];
+    let maxNew = s.max_new_tokens !== null ? s.max_new_tokens : Math.max(0, s.max_length - prompt.length);
+    maxNew = Math.min(maxNew, limit);
+    if (maxNew < 1) {
+      throw new InvalidParameterError(
+        'max_length',
+        `Input length of decoder_input_ids is ${prompt.length}, but \`max_length\` is set to ${s.max_length}. This can lead to unexpected behavior. You should consider increasing \`max_length\` or, better yet, setting \`max_new_tokens\`.`,
+      );
+    }
+    if (encoderFrames !== null && encoderFrames(samples.length) < 1) {
+      throw invalidInput(
+        `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its encoder no frames`,
+      );
+    }
+    const feeds = await audioFeeds(fe, samples, ['input_values']);
+    const values = feeds.input_values;
+    if (values === undefined || !(values.data instanceof Float32Array)) {
+      throw new HfTasksError('ERR_INTERNAL', 'the input values were not computed');
+    }
+    const eos = eosList(s.eos_token_id ?? tok.specialTokens.eos_token_id);
+    const req: GenerationRequest = {
+      promptIds: prompt,
+      encoderFeatures: { data: values.data, dims: [...values.dims] },
+      decoding: decodingConfig(s, eos, prompt.length, maxNew),
+      rows: 1,
+      maxNewTokens: maxNew,
+      eosTokenIds: eos,
+      padTokenId: s.pad_token_id ?? eos[0] ?? 0,
+      stream: false,
+    };
+    if (s.max_time !== null) req.maxTime = s.max_time;
+    if (r.seed !== undefined) req.seed = r.seed;
+    if (s.num_beams > 1) {
+      req.beam = {
+        numBeams: s.num_beams,
+        lengthPenalty: s.length_penalty,
+        earlyStopping: s.early_stopping,
+        numReturnSequences: 1,
+      };
+    }
+    const out = await generator.generate(req, {});
+    return [...prompt, ...(out.sequences[0]?.ids ?? [])];
+  };
+
+  return async ({ audio, parameters }: { audio: { samples: Float32Array }; parameters: AsrParameters }) => {
+    if (parameters.returnTimestamps !== false) {
+      throw invalidInput('We cannot return_timestamps yet on non-CTC models apart from Whisper!');
+    }
+    if (has(parameters.raw, 'num_return_sequences') && parameters.raw.num_return_sequences !== 1) {
+      throw param(
+        'num_return_sequences',
+        `\`num_return_sequences\` must be 1 for speech recognition (got ${describeValue(parameters.raw.num_return_sequences)})`,
+      );
+    }
+    const r = resolve(base, parameters.raw, limit);
+    let tokens: number[];
+    if (parameters.chunkLengthS > 0) {
+      const windows = chunkWindows(audio.samples, ...windowSizes(parameters, fe.samplingRate, ratio));
+      tokens = [];
+      for (const w of windows) for (const t of await generateOne(w.samples, r)) tokens.push(t);
+    } else {
+      tokens = await generateOne(audio.samples, r);
+    }
+    const result: AutomaticSpeechRecognitionOutput = {
+      text: tok.decode(tokens, { skip_special_tokens: true }),
+    };
+    return result;
+  };
+};
+
+registerAsrBackend('seq2seq', seq2seqBackend);
