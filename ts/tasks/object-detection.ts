@@ -2,7 +2,8 @@
  * Object detection (`object-detection`): task contract section 13, DETR-family
  * post-processing. DETR and YOLOS: softmax over the classes, the no-object class dropped before
  * the max, one detection per query, in query order. Conditional DETR: a sigmoid per class and
- * the best 100 query-class pairs, best first. Then detections with a score strictly above
+ * the best 100 query-class pairs, best first. RT-DETR (v1, v2, D-FINE): the same with as many
+ * pairs as the model has queries. Then detections with a score strictly above
  * `threshold` (default 0.5), boxes from (cx, cy, w, h) to corners scaled by the oriented image
  * size in float32 and truncated toward zero.
  */
@@ -60,17 +61,24 @@ function softmaxPerQuery(logits: Float32Array, queries: number, classes: number,
 const TOP_K = 100;
 
 /**
- * Conditional DETR: a sigmoid per class (no "no object" class), the best `TOP_K` of all
+ * Conditional DETR: a sigmoid per class (no "no object" class), the best `k` (`TOP_K`) of all
  * query-class pairs, best first, then those above the threshold. A query may give several labels.
+ * RT-DETR keeps the best `queries` pairs instead.
  */
-function sigmoidTopK(logits: Float32Array, queries: number, classes: number, threshold: number): Pick[] {
+function sigmoidTopK(
+  logits: Float32Array,
+  queries: number,
+  classes: number,
+  threshold: number,
+  k = TOP_K,
+): Pick[] {
   const n = queries * classes;
   const scores = new Float32Array(n);
   for (let i = 0; i < n; i++) scores[i] = f32(1 / f32(1 + f32(Math.exp(-(logits[i] as number)))));
   const order = Array.from({ length: n }, (_, i) => i);
   order.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
   const picks: Pick[] = [];
-  for (const i of order.slice(0, Math.min(TOP_K, n))) {
+  for (const i of order.slice(0, Math.min(k, n))) {
     const score = scores[i] as number;
     if (score > threshold) picks.push({ query: Math.floor(i / classes), label: i % classes, score });
   }
@@ -103,10 +111,10 @@ function cornerBox(
 function create(ctx: TaskContext): TaskRun {
   const { model } = ctx;
   const processor = loadImageProcessor(model.dir);
-  if (processor.kind !== 'detr' && processor.kind !== 'yolos') {
+  if (processor.kind !== 'detr' && processor.kind !== 'yolos' && processor.kind !== 'rtdetr') {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `object-detection needs a DETR-family image processor (DetrImageProcessor, ConditionalDetrImageProcessor, YolosImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
+      `object-detection needs a DETR-family image processor (DetrImageProcessor, ConditionalDetrImageProcessor, YolosImageProcessor, RTDetrImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
     );
   }
   for (const name of ['logits', 'pred_boxes']) {
@@ -129,7 +137,7 @@ function create(ctx: TaskContext): TaskRun {
       const boxes = floatTensor(out, 'pred_boxes');
       const [, queries = 0, classes = 0] = logits.dims;
       // Softmax scoring needs a real class besides "no object"; sigmoid scoring needs one class.
-      const minClasses = processor.detection === 'sigmoid-top-k' ? 1 : 2;
+      const minClasses = processor.detection === 'softmax' ? 2 : 1;
       if (classes < minClasses || boxes.data.length !== queries * 4) {
         throw new ModelError(
           'ERR_MODEL_RUN',
@@ -140,9 +148,15 @@ function create(ctx: TaskContext): TaskRun {
       const w = f32(image?.originalWidth ?? 0);
       const h = f32(image?.originalHeight ?? 0);
       const picks =
-        processor.detection === 'sigmoid-top-k'
-          ? sigmoidTopK(logits.data, queries, classes, threshold)
-          : softmaxPerQuery(logits.data, queries, classes, threshold);
+        processor.detection === 'softmax'
+          ? softmaxPerQuery(logits.data, queries, classes, threshold)
+          : sigmoidTopK(
+              logits.data,
+              queries,
+              classes,
+              threshold,
+              processor.detection === 'sigmoid-top-queries' ? queries : TOP_K,
+            );
       const found: ObjectDetectionOutput = picks.map(({ query, label, score }) => ({
         score,
         label: model.config.id2label.get(label) ?? `LABEL_${label}`,

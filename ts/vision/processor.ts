@@ -9,7 +9,8 @@
  * edge scaled by 256/224, then center crop), PoolFormer (shortest edge divided by `crop_pct`,
  * then center crop), ConvNeXt (`crop_pct`), EfficientNet (exact size; `rescale_offset` and
  * `include_top`), DETR and Conditional DETR (shortest/longest edge, padding and pixel mask),
- * YOLOS (multiples of 16).
+ * YOLOS (multiples of 16), RT-DETR (exact size, no normalisation by default; also serves
+ * RT-DETR v2 and D-FINE, which the reference processes with the same processor).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { ModelError } from '../errors.js';
 import type { NativeProcessorSpec } from '../native.js';
 
 /** How a family post-processes (which segmentation subtasks its processor offers). */
-export type ProcessorKind = 'classification' | 'detr' | 'yolos' | 'semantic';
+export type ProcessorKind = 'classification' | 'detr' | 'yolos' | 'rtdetr' | 'semantic';
 
 export interface ImageProcessor {
   /** `image_processor_type` as written in the config. */
@@ -31,10 +32,11 @@ export interface ImageProcessor {
   readonly pixelMask: boolean;
   /**
    * How object detection scores queries: `softmax` (DETR, YOLOS: softmax over the classes, the
-   * last one "no object", one detection per query in query order) or `sigmoid-top-k`
-   * (Conditional DETR: a sigmoid per class, the best 100 query-class pairs, best first).
+   * last one "no object", one detection per query in query order), `sigmoid-top-k`
+   * (Conditional DETR: a sigmoid per class, the best 100 query-class pairs, best first) or
+   * `sigmoid-top-queries` (RT-DETR: the same with as many pairs as the model has queries).
    */
-  readonly detection: 'softmax' | 'sigmoid-top-k';
+  readonly detection: 'softmax' | 'sigmoid-top-k' | 'sigmoid-top-queries';
 }
 
 const IMAGENET_DEFAULT: Norm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -80,6 +82,12 @@ interface Defaults {
   convnext?: boolean;
   yolos?: boolean;
   sigmoidDetection?: boolean;
+  /**
+   * RT-DETR: `do_normalize` false by default; a size must be `{height, width}` or
+   * `{shortest_edge, longest_edge}` (an integer reads as a lone shortest edge, which the
+   * reference's resize refuses); `do_pad` with a `pad_size` is not served.
+   */
+  rtdetr?: boolean;
 }
 
 /** Constructor defaults of the supported slow processors (transformers 4.57). */
@@ -210,6 +218,14 @@ const PROCESSORS: Record<string, Defaults> = {
     norm: IMAGENET_DEFAULT,
     pixelMask: true,
     yolos: true,
+  },
+  RTDetrImageProcessor: {
+    kind: 'rtdetr',
+    size: { height: 640, width: 640 },
+    sizeRule: 'detr',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    rtdetr: true,
   },
 };
 
@@ -374,8 +390,14 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     const size =
       cfg.size === undefined || cfg.size === null
         ? defaults.size
-        : sizeDict(cfg.size, defaults.sizeRule, cfg.max_size, file);
+        : sizeDict(cfg.size, defaults.sizeRule, defaults.rtdetr ? undefined : cfg.max_size, file);
     const { height, width, shortest_edge: shortest, longest_edge: longest } = size;
+    if (defaults.rtdetr && (height === undefined || width === undefined) && longest === undefined) {
+      throw bad(
+        file,
+        `size ${JSON.stringify(cfg.size)} is not supported by ${type} (height and width, or shortest_edge and longest_edge)`,
+      );
+    }
     if (defaults.resize !== undefined) {
       Object.assign(spec, familyResize(defaults.resize, size, cfg, defaults, type, file));
     } else if (defaults.convnext) {
@@ -421,7 +443,10 @@ export function loadImageProcessor(dir: string): ImageProcessor {
       spec.rescaleOffset = true;
     }
   }
-  if (flag(cfg.do_normalize, true)) {
+  if (defaults.rtdetr && flag(cfg.do_pad, false) && cfg.pad_size !== undefined && cfg.pad_size !== null) {
+    throw bad(file, `do_pad with a pad_size is not supported by ${type}`);
+  }
+  if (flag(cfg.do_normalize, defaults.rtdetr !== true)) {
     spec.imageMean = norm(cfg.image_mean, defaults.norm.mean, file, 'image_mean');
     spec.imageStd = norm(cfg.image_std, defaults.norm.std, file, 'image_std');
   }
@@ -436,6 +461,10 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     kind: defaults.kind,
     spec,
     pixelMask: defaults.pixelMask === true,
-    detection: defaults.sigmoidDetection === true ? 'sigmoid-top-k' : 'softmax',
+    detection: defaults.rtdetr
+      ? 'sigmoid-top-queries'
+      : defaults.sigmoidDetection === true
+        ? 'sigmoid-top-k'
+        : 'softmax',
   };
 }
