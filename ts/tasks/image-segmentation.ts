@@ -5,7 +5,7 @@
  *   `semantic`, from class logits and mask logits (`compute_segments`: score-weighted,
  *   bilinearly upsampled mask probabilities; a query keeps the pixels it wins when that area
  *   over its thresholded area is above `overlap_mask_area_threshold`);
- * - semantic processors (SegFormer, BEiT): `semantic` only (upsampled logits, per-pixel argmax,
+ * - semantic processors (SegFormer, BEiT, MobileViT, DPT): `semantic` only (upsampled logits, per-pixel argmax,
  *   one segment per class present, `score: null`).
  *
  * Masks are 8-bit grayscale PNGs (255 inside), base64, at the oriented image size.
@@ -52,7 +52,7 @@ function create(ctx: TaskContext): TaskRun {
   } else {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `image-segmentation needs a segmentation image processor (DetrImageProcessor, SegformerImageProcessor, BeitImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
+      `image-segmentation needs a segmentation image processor (DetrImageProcessor, SegformerImageProcessor, BeitImageProcessor, MobileViTImageProcessor, DPTImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
     );
   }
   const vision = resolveVisionOptions(ctx.options.vision);

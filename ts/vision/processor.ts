@@ -10,7 +10,10 @@
  * then center crop), ConvNeXt (`crop_pct`), EfficientNet (exact size; `rescale_offset` and
  * `include_top`), DETR and Conditional DETR (shortest/longest edge, padding and pixel mask),
  * YOLOS (multiples of 16), RT-DETR (exact size, no normalisation by default; also serves
- * RT-DETR v2 and D-FINE, which the reference processes with the same processor).
+ * RT-DETR v2 and D-FINE, which the reference processes with the same processor), PVT (exact
+ * size), MobileViT (shortest edge, center crop, no normalisation, RGB to BGR), DPT
+ * (`keep_aspect_ratio`, `ensure_multiple_of`, centered padding to `size_divisor`), Perceiver
+ * (center crop of `size / crop_size` of the shorter side before an exact resize).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -88,6 +91,12 @@ interface Defaults {
    * reference's resize refuses); `do_pad` with a `pad_size` is not served.
    */
   rtdetr?: boolean;
+  /** MobileViT: no normalisation step, `do_flip_channel_order` (default true). */
+  mobilevit?: boolean;
+  /** DPT: `keep_aspect_ratio`, `ensure_multiple_of`, `do_pad` with `size_divisor`. */
+  dpt?: boolean;
+  /** Perceiver: the center crop comes first and is sized from `size`, `crop_size` and the image. */
+  perceiver?: boolean;
 }
 
 /** Constructor defaults of the supported slow processors (transformers 4.57). */
@@ -185,6 +194,39 @@ const PROCESSORS: Record<string, Defaults> = {
     resample: 3,
     crop: 224,
     norm: OPENAI_CLIP,
+  },
+  PvtImageProcessor: {
+    kind: 'classification',
+    size: { height: 224, width: 224 },
+    sizeRule: 'square',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+  },
+  MobileViTImageProcessor: {
+    kind: 'semantic',
+    size: { shortest_edge: 224 },
+    sizeRule: 'shortest',
+    resample: 2,
+    crop: 256,
+    norm: IMAGENET_STANDARD,
+    resize: 'shortest-first',
+    mobilevit: true,
+  },
+  DPTImageProcessor: {
+    kind: 'semantic',
+    size: { height: 384, width: 384 },
+    sizeRule: 'square',
+    resample: 3,
+    norm: IMAGENET_STANDARD,
+    dpt: true,
+  },
+  PerceiverImageProcessor: {
+    kind: 'classification',
+    size: { height: 224, width: 224 },
+    sizeRule: 'square',
+    resample: 3,
+    norm: IMAGENET_DEFAULT,
+    perceiver: true,
   },
   SegformerImageProcessor: {
     kind: 'semantic',
@@ -400,6 +442,21 @@ export function loadImageProcessor(dir: string): ImageProcessor {
     }
     if (defaults.resize !== undefined) {
       Object.assign(spec, familyResize(defaults.resize, size, cfg, defaults, type, file));
+    } else if (defaults.dpt) {
+      if (height === undefined || width === undefined) {
+        throw bad(
+          file,
+          `DPTImageProcessor size must hold height and width (got ${JSON.stringify(cfg.size)})`,
+        );
+      }
+      const multiple = cfg.ensure_multiple_of ?? 1;
+      Object.assign(spec, {
+        resizeMode: 'dpt',
+        height,
+        width,
+        keepAspectRatio: strictFlag(cfg.keep_aspect_ratio, false, file, 'keep_aspect_ratio'),
+        ensureMultipleOf: positiveInt(multiple, file, 'ensure_multiple_of'),
+      });
     } else if (defaults.convnext) {
       if (shortest === undefined) throw bad(file, 'ConvNeXt size must hold shortest_edge');
       const cropPct = cfg.crop_pct ?? 224 / 256;
@@ -433,6 +490,24 @@ export function loadImageProcessor(dir: string): ImageProcessor {
       throw bad(file, 'crop_size must hold height and width');
     spec.centerCrop = { width: crop.width, height: crop.height };
   }
+  if (defaults.perceiver && flag(cfg.do_center_crop, true)) {
+    // Sized from `size` whether or not the resize runs.
+    const size =
+      cfg.size === undefined || cfg.size === null
+        ? defaults.size
+        : sizeDict(cfg.size, 'square', undefined, file);
+    const crop = sizeDict(cfg.crop_size ?? 256, 'square', undefined, file);
+    if (size.height === undefined || size.width === undefined)
+      throw bad(file, 'PerceiverImageProcessor size must hold height and width');
+    if (crop.height === undefined || crop.width === undefined)
+      throw bad(file, 'crop_size must hold height and width');
+    spec.preCrop = {
+      sizeHeight: size.height,
+      sizeWidth: size.width,
+      cropHeight: crop.height,
+      cropWidth: crop.width,
+    };
+  }
   if (flag(cfg.do_rescale, true)) {
     const factor = cfg.rescale_factor ?? 1 / 255;
     if (typeof factor !== 'number' || !Number.isFinite(factor))
@@ -446,9 +521,18 @@ export function loadImageProcessor(dir: string): ImageProcessor {
   if (defaults.rtdetr && flag(cfg.do_pad, false) && cfg.pad_size !== undefined && cfg.pad_size !== null) {
     throw bad(file, `do_pad with a pad_size is not supported by ${type}`);
   }
-  if (flag(cfg.do_normalize, defaults.rtdetr !== true)) {
+  if (defaults.mobilevit) {
+    // No normalisation step; the channel flip comes last.
+    if (flag(cfg.do_flip_channel_order, true)) spec.flipChannelOrder = true;
+  } else if (flag(cfg.do_normalize, defaults.rtdetr !== true)) {
     spec.imageMean = norm(cfg.image_mean, defaults.norm.mean, file, 'image_mean');
     spec.imageStd = norm(cfg.image_std, defaults.norm.std, file, 'image_std');
+  }
+  if (defaults.dpt && flag(cfg.do_pad, false)) {
+    if (cfg.size_divisor === undefined || cfg.size_divisor === null) {
+      throw bad(file, 'do_pad needs a size_divisor (the reference fails on None)');
+    }
+    spec.sizeDivisor = positiveInt(cfg.size_divisor, file, 'size_divisor');
   }
   // EfficientNet's `include_top`: a second normalisation with mean 0 and the same std, whether
   // or not the first one ran.

@@ -2,7 +2,7 @@
 //! the libuv thread pool (never on the event loop). Errors reach JS as `"<CODE>: <message>"`
 //! (an async task can only reject with a napi status); the TS wrapper restores the code.
 
-use hf_tasks_core::image::processor::{ProcessorSpec, ResizeMode};
+use hf_tasks_core::image::processor::{PreCrop, ProcessorSpec, ResizeMode};
 use hf_tasks_core::image::transform::{ExtraNormalization, Normalization};
 use hf_tasks_core::image::{
     self as core, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
@@ -267,6 +267,30 @@ pub struct NativeProcessorSpec {
     /// Divide by this per-channel std (1 or 3 values) once more after normalising
     /// (EfficientNet's `include_top`); absent skips it.
     pub extra_std: Option<Vec<f64>>,
+    /// `dpt` mode: keep the aspect ratio (the scale closer to 1 wins); default false.
+    pub keep_aspect_ratio: Option<bool>,
+    /// `dpt` mode: round each side to a multiple of this (default 1).
+    pub ensure_multiple_of: Option<u32>,
+    /// Swap the red and blue channels at the end (MobileViT); default false.
+    pub flip_channel_order: Option<bool>,
+    /// Zero-pad the normalised image, centered, to multiples of this (DPT's `do_pad`).
+    pub size_divisor: Option<u32>,
+    /// Perceiver's center crop before the resize: `int(size / crop_size * min(height, width))`
+    /// per axis, from these four numbers.
+    pub pre_crop: Option<NativePreCrop>,
+}
+
+/// Perceiver's pre-resize crop settings (`size` and `crop_size`).
+#[napi(object)]
+pub struct NativePreCrop {
+    /// `size["height"]`.
+    pub size_height: u32,
+    /// `size["width"]`.
+    pub size_width: u32,
+    /// `crop_size["height"]`.
+    pub crop_height: u32,
+    /// `crop_size["width"]`.
+    pub crop_width: u32,
 }
 
 fn need(v: Option<u32>, mode: &str, name: &str) -> hf_tasks_core::Result<u32> {
@@ -312,9 +336,19 @@ fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorS
             longest_edge: spec.longest_edge,
             mod_size: 16,
         }),
+        Some(m @ "dpt") => Some(ResizeMode::Dpt {
+            width: need(spec.width, m, "width")?,
+            height: need(spec.height, m, "height")?,
+            keep_aspect_ratio: spec.keep_aspect_ratio.unwrap_or(false),
+            multiple: need(
+                Some(spec.ensure_multiple_of.unwrap_or(1)),
+                m,
+                "ensureMultipleOf",
+            )?,
+        }),
         Some(other) => {
             return Err(ImageError::InvalidArgument(format!(
-                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos)"
+                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos, dpt)"
             ))
             .into())
         }
@@ -328,6 +362,14 @@ fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorS
             rescale_offset: spec.rescale_offset.unwrap_or(false),
             extra_std: spec.extra_std,
         },
+        pre_crop: spec.pre_crop.map(|c| PreCrop {
+            size_height: c.size_height,
+            size_width: c.size_width,
+            crop_height: c.crop_height,
+            crop_width: c.crop_width,
+        }),
+        flip_channel_order: spec.flip_channel_order.unwrap_or(false),
+        pad_size_divisor: spec.size_divisor,
     })
 }
 

@@ -12,11 +12,15 @@
 //!   `int(shortest_edge / crop_pct)` then a square center crop; otherwise a square warp);
 //! - DETR `{shortest_edge, longest_edge}` (`get_size_with_aspect_ratio`);
 //! - YOLOS `{shortest_edge, longest_edge}` (its own branch order, sizes rounded down to a
-//!   multiple of 16).
+//!   multiple of 16);
+//! - DPT `{height, width}` with `keep_aspect_ratio` and `ensure_multiple_of`, and its centered
+//!   zero padding to a multiple of `size_divisor` after normalising;
+//! - MobileViT's channel flip (RGB to BGR, after the rescale and center crop);
+//! - Perceiver's center crop before the resize, of `size / crop_size * min(height, width)`.
 
 use super::preprocess::{preprocess_with, PreprocessConfig, Tensor};
 use super::size::{detr_size, shortest_edge_size};
-use super::transform::{ExtraNormalization, Normalization};
+use super::transform::{center_crop, ExtraNormalization, Normalization};
 use super::{Filter, ImageError, RgbImage};
 
 /// How the resize target follows from the image size.
@@ -59,6 +63,32 @@ pub enum ResizeMode {
         /// Both sides are rounded down to a multiple of this.
         mod_size: u32,
     },
+    /// DPT's `get_resize_output_image_size`: `{height, width}`, optionally keeping the aspect
+    /// ratio (the scale closer to 1 wins), each side rounded to a multiple.
+    Dpt {
+        /// `size["width"]`.
+        width: u32,
+        /// `size["height"]`.
+        height: u32,
+        /// `keep_aspect_ratio`.
+        keep_aspect_ratio: bool,
+        /// `ensure_multiple_of` (at least 1).
+        multiple: u32,
+    },
+}
+
+/// Perceiver's center crop, taken before the resize: `int(size / crop_size * min_dim)` on each
+/// axis, `min_dim` the shorter side of the decoded image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreCrop {
+    /// `size["height"]`.
+    pub size_height: u32,
+    /// `size["width"]`.
+    pub size_width: u32,
+    /// `crop_size["height"]`.
+    pub crop_height: u32,
+    /// `crop_size["width"]`.
+    pub crop_width: u32,
 }
 
 /// A processor's settings, independent of any image.
@@ -74,6 +104,118 @@ pub struct ProcessorSpec {
     pub normalization: Normalization,
     /// EfficientNet's rescale offset and second std division.
     pub extra: ExtraNormalization,
+    /// Perceiver's center crop before the resize.
+    pub pre_crop: Option<PreCrop>,
+    /// Swap the first and last channels at the end (MobileViT's `do_flip_channel_order`).
+    pub flip_channel_order: bool,
+    /// DPT's `do_pad`: zero padding of the normalised image, split evenly (the extra pixel at
+    /// the bottom / right), up to the next multiple of this on each side.
+    pub pad_size_divisor: Option<u32>,
+}
+
+/// DPT's `get_resize_output_image_size(image, (height, width), keep_aspect_ratio, multiple)`,
+/// in float64 with Python's round-half-to-even. Returns `(height, width)`.
+pub fn dpt_size(
+    height: u32,
+    width: u32,
+    out_height: u32,
+    out_width: u32,
+    keep_aspect_ratio: bool,
+    multiple: u32,
+) -> Result<(u32, u32), ImageError> {
+    if height == 0 || width == 0 || multiple == 0 {
+        return Err(ImageError::InvalidArgument(format!(
+            "size: image {height}x{width} and ensure_multiple_of {multiple} must be non-zero"
+        )));
+    }
+    let (h, w) = (f64::from(height), f64::from(width));
+    let mut scale_height = f64::from(out_height) / h;
+    let mut scale_width = f64::from(out_width) / w;
+    if keep_aspect_ratio {
+        if (1.0 - scale_width).abs() < (1.0 - scale_height).abs() {
+            scale_height = scale_width;
+        } else {
+            scale_width = scale_height;
+        }
+    }
+    let m = f64::from(multiple);
+    // `round(val / multiple) * multiple` (the `max_val` and `min_val` checks never bind here).
+    let constrain = |v: f64| -> Result<u32, ImageError> {
+        let x = (v / m).round_ties_even() * m;
+        if (0.0..=f64::from(u32::MAX)).contains(&x) {
+            Ok(x as u32)
+        } else {
+            Err(ImageError::InvalidArgument(format!(
+                "size: {x} out of range"
+            )))
+        }
+    };
+    Ok((constrain(scale_height * h)?, constrain(scale_width * w)?))
+}
+
+/// Perceiver's crop `(width, height)` for an image of `width x height`.
+pub fn pre_crop_size(crop: &PreCrop, width: u32, height: u32) -> Result<Size, ImageError> {
+    if crop.crop_height == 0 || crop.crop_width == 0 {
+        return Err(ImageError::InvalidArgument(
+            "crop_size must be positive".into(),
+        ));
+    }
+    let min_dim = f64::from(width.min(height));
+    let side = |size: u32, crop_side: u32| -> Result<u32, ImageError> {
+        let v = (f64::from(size) / f64::from(crop_side) * min_dim).trunc();
+        if (0.0..=f64::from(u32::MAX)).contains(&v) {
+            Ok(v as u32)
+        } else {
+            Err(ImageError::InvalidArgument(format!(
+                "center crop: {v} out of range"
+            )))
+        }
+    };
+    let (cw, ch) = (
+        side(crop.size_width, crop.crop_width)?,
+        side(crop.size_height, crop.crop_height)?,
+    );
+    if cw == 0 || ch == 0 {
+        return Err(ImageError::InvalidArgument(format!(
+            "an image of {width}x{height} pixels center-crops to {cw}x{ch} under this processor's \
+             size and crop_size (height and width must be > 0)"
+        )));
+    }
+    Ok((cw, ch))
+}
+
+/// DPT's `pad_image`: pads a `[channels, height, width]` tensor with zeros to the next multiple
+/// of `divisor` on each side, `pad // 2` before and the rest after.
+pub fn pad_to_multiple(tensor: &Tensor, divisor: u32) -> Result<Tensor, ImageError> {
+    let &[c, h, w] = tensor.shape.as_slice() else {
+        return Err(ImageError::InvalidArgument(
+            "pad: expected a [channels, height, width] tensor".into(),
+        ));
+    };
+    if divisor == 0 {
+        return Err(ImageError::InvalidArgument(
+            "size_divisor must be positive".into(),
+        ));
+    }
+    let d = divisor as usize;
+    let (nh, nw) = (h.div_ceil(d) * d, w.div_ceil(d) * d);
+    let (top, left) = ((nh - h) / 2, (nw - w) / 2);
+    let plane = nh
+        .checked_mul(nw)
+        .filter(|p| p.checked_mul(c).is_some())
+        .ok_or_else(|| ImageError::InvalidArgument("pad: target size too large".into()))?;
+    let mut data = vec![0f32; plane * c];
+    for ch in 0..c {
+        for y in 0..h {
+            let s = (ch * h + y) * w;
+            let o = ch * plane + (top + y) * nw + left;
+            data[o..o + w].copy_from_slice(&tensor.data[s..s + w]);
+        }
+    }
+    Ok(Tensor {
+        shape: vec![c, nh, nw],
+        data,
+    })
 }
 
 /// YOLOS's `get_size_with_aspect_ratio(image_size, size, max_size, mod_size)`. Returns
@@ -173,6 +315,19 @@ pub fn resize_target(
             longest_edge,
             mod_size,
         } => yolos_size(height, width, shortest_edge, longest_edge, mod_size)?,
+        ResizeMode::Dpt {
+            width: out_width,
+            height: out_height,
+            keep_aspect_ratio,
+            multiple,
+        } => dpt_size(
+            height,
+            width,
+            out_height,
+            out_width,
+            keep_aspect_ratio,
+            multiple,
+        )?,
     };
     if h == 0 || w == 0 {
         return Err(ImageError::InvalidArgument(format!(
@@ -185,6 +340,21 @@ pub fn resize_target(
 
 /// Runs the processor on one image: `pixel_values` of shape `[3, height, width]`.
 pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageError> {
+    let pre_cropped;
+    let mut image = image;
+    if let Some(crop) = &spec.pre_crop {
+        let (cw, ch) = pre_crop_size(crop, image.width(), image.height())?;
+        let data = center_crop(
+            image.data(),
+            image.width() as usize,
+            image.height() as usize,
+            3,
+            cw as usize,
+            ch as usize,
+        )?;
+        pre_cropped = RgbImage::new(cw, ch, data)?;
+        image = &pre_cropped;
+    }
     let mut resize = None;
     let mut crop = spec.center_crop;
     if let Some(mode) = &spec.resize {
@@ -194,7 +364,7 @@ pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageEr
             crop = implied_crop;
         }
     }
-    preprocess_with(
+    let mut tensor = preprocess_with(
         image,
         &PreprocessConfig {
             resize,
@@ -202,7 +372,17 @@ pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageEr
             normalization: spec.normalization.clone(),
         },
         &spec.extra,
-    )
+    )?;
+    if spec.flip_channel_order {
+        // RGB to BGR: the last plane first (the tensor always has 3 channels).
+        let plane = tensor.data.len() / 3;
+        let (first, rest) = tensor.data.split_at_mut(plane);
+        first.swap_with_slice(&mut rest[plane..]);
+    }
+    if let Some(divisor) = spec.pad_size_divisor {
+        tensor = pad_to_multiple(&tensor, divisor)?;
+    }
+    Ok(tensor)
 }
 
 #[cfg(test)]
@@ -273,6 +453,9 @@ mod tests {
                 mean_std: None,
             },
             extra: ExtraNormalization::default(),
+            pre_crop: None,
+            flip_channel_order: false,
+            pad_size_divisor: None,
         };
         let t = process(&image, &spec).expect("process");
         assert_eq!(t.shape, vec![3, 2, 2]);
@@ -294,5 +477,61 @@ mod tests {
         // Pixel (0, 1) holds 3, 4, 5; the green plane starts at 8.
         assert_eq!(t.data[1], ((3.0f64 / 127.5) as f32 - 1.0) / 0.5);
         assert_eq!(t.data[8], ((1.0f64 / 127.5) as f32 - 1.0) / 0.5);
+    }
+
+    #[test]
+    fn dpt_sizes_keep_the_aspect_and_round_to_multiples() {
+        // Exact size: (32 / 48) * 48 rounds back to 32.
+        assert_eq!(dpt_size(48, 64, 32, 32, false, 1).ok(), Some((32, 32)));
+        // Keep aspect: the height scale 32/48 is closer to 1 than the width one 32/64, so it
+        // wins: width 64 * 2/3 = 42.67, a multiple of 8 -> 40.
+        assert_eq!(dpt_size(48, 64, 32, 32, true, 8).ok(), Some((32, 40)));
+        // Half-way values round to even multiples: 36 / 8 = 4.5 -> 4 -> 32.
+        assert_eq!(dpt_size(36, 36, 36, 36, false, 8).ok(), Some((32, 32)));
+        assert!(dpt_size(0, 10, 32, 32, true, 8).is_err());
+    }
+
+    #[test]
+    fn dpt_padding_is_centered_and_perceiver_crops_first() {
+        let t = Tensor {
+            shape: vec![3, 1, 2],
+            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        let p = pad_to_multiple(&t, 4).expect("pad");
+        assert_eq!(p.shape, vec![3, 4, 4]);
+        // Row 1 (pad 3: 1 above, 2 below), columns 1..3 (pad 2: 1 each side).
+        assert_eq!(&p.data[4..8], &[0.0, 1.0, 2.0, 0.0]);
+        assert_eq!(p.data.iter().filter(|&&v| v != 0.0).count(), 6);
+        let crop = PreCrop {
+            size_height: 224,
+            size_width: 224,
+            crop_height: 256,
+            crop_width: 256,
+        };
+        // int(224 / 256 * 48) = 42.
+        assert_eq!(pre_crop_size(&crop, 64, 48).ok(), Some((42, 42)));
+        assert!(pre_crop_size(&crop, 1, 1).is_err());
+    }
+
+    #[test]
+    fn channel_flip_swaps_red_and_blue_planes() {
+        let image = RgbImage::new(1, 1, vec![10, 20, 30]).expect("image");
+        let spec = ProcessorSpec {
+            resize: None,
+            filter: Filter::Nearest,
+            center_crop: None,
+            normalization: Normalization {
+                rescale_factor: None,
+                mean_std: None,
+            },
+            extra: ExtraNormalization::default(),
+            pre_crop: None,
+            flip_channel_order: true,
+            pad_size_divisor: None,
+        };
+        assert_eq!(
+            process(&image, &spec).expect("process").data,
+            vec![30.0, 20.0, 10.0]
+        );
     }
 }
