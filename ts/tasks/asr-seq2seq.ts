@@ -30,6 +30,7 @@ import {
   type AsrBackend,
   type AsrParameters,
   chunkWindows,
+  nestedParameters,
   registerAsrBackend,
   windowSizes,
 } from './automatic-speech-recognition.js';
@@ -37,9 +38,9 @@ import { describeValue, has, invalidInput } from './params.js';
 import {
   applyDecodingParameters,
   bool,
+  DECODING_KEYS,
   decodingConfig,
   integer,
-  isSpecialToken,
   validate,
 } from './text-generation.js';
 
@@ -53,24 +54,7 @@ const PIPELINE_KEYS = new Set([
   'generation_parameters',
 ]);
 
-const GENERATION_KEYS = new Set([
-  'max_new_tokens',
-  'max_length',
-  'min_length',
-  'min_new_tokens',
-  'do_sample',
-  'temperature',
-  'top_k',
-  'top_p',
-  'typical_p',
-  'repetition_penalty',
-  'no_repeat_ngram_size',
-  'num_beams',
-  'length_penalty',
-  'early_stopping',
-  'max_time',
-  'seed',
-]);
+const GENERATION_KEYS = new Set(DECODING_KEYS);
 
 interface Resolved {
   settings: GenerationSettings;
@@ -81,17 +65,10 @@ function param(name: string, message: string): InvalidParameterError {
   return new InvalidParameterError(name, message);
 }
 
-function nested(raw: Record<string, unknown>, name: string): Record<string, unknown> {
-  const v = raw[name];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw param(name, `\`${name}\` must be an object`);
-  return v as Record<string, unknown>;
-}
-
 function resolve(base: GenerationSettings, raw: Record<string, unknown>, limit: number): Resolved {
   const params: Record<string, unknown> = {
-    ...nested(raw, 'generation_parameters'),
-    ...nested(raw, 'generate_kwargs'),
+    ...nestedParameters(raw, 'generation_parameters'),
+    ...nestedParameters(raw, 'generate_kwargs'),
   };
   for (const [key, v] of Object.entries(raw)) if (!PIPELINE_KEYS.has(key)) params[key] = v;
   for (const key of Object.keys(params)) {

@@ -49,6 +49,7 @@ import {
   type AsrBackend,
   type AsrParameters,
   chunkWindows,
+  nestedParameters,
   registerAsrBackend,
   windowSizes,
 } from './automatic-speech-recognition.js';
@@ -369,17 +370,10 @@ function param(name: string, message: string): InvalidParameterError {
   return new InvalidParameterError(name, message);
 }
 
-function nestedObject(raw: Record<string, unknown>, name: string): Record<string, unknown> {
-  const v = raw[name];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw param(name, `\`${name}\` must be an object`);
-  return v as Record<string, unknown>;
-}
-
 function resolve(base: GenerationSettings, cfg: WhisperConfig, raw: Record<string, unknown>): Resolved {
   const params: Record<string, unknown> = {
-    ...nestedObject(raw, 'generation_parameters'),
-    ...nestedObject(raw, 'generate_kwargs'),
+    ...nestedParameters(raw, 'generation_parameters'),
+    ...nestedParameters(raw, 'generate_kwargs'),
     ...raw,
   };
   delete params.generation_parameters;

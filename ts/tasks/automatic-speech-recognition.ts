@@ -80,6 +80,16 @@ export function asrModelType(config: ModelConfig): AsrModelType {
   return 'ctc';
 }
 
+/** A parameters object nested under `name` (`generate_kwargs`, `generation_parameters`), or {}. */
+export function nestedParameters(raw: Record<string, unknown>, name: string): Record<string, unknown> {
+  const v = raw[name];
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new InvalidParameterError(name, `\`${name}\` must be an object`);
+  }
+  return v as Record<string, unknown>;
+}
+
 /** Python's `round` (half to even). */
 export function pyRound(x: number): number {
   const r = Math.round(x);

@@ -158,11 +158,9 @@ function strings(params: Record<string, unknown>, name: string): string[] | unde
   return (list as string[]).map((s, i) => checkText(`${name}[${i}]`, s));
 }
 
-const KNOWN = new Set([
-  'return_full_text',
-  'num_return_sequences',
+/** The generation parameters every generating task reads (generate's names, flat). */
+export const DECODING_KEYS: readonly string[] = [
   'max_new_tokens',
-  'max_tokens',
   'max_length',
   'min_length',
   'min_new_tokens',
@@ -173,15 +171,22 @@ const KNOWN = new Set([
   'typical_p',
   'repetition_penalty',
   'no_repeat_ngram_size',
+  'num_beams',
+  'length_penalty',
+  'early_stopping',
   'max_time',
   'seed',
+];
+
+const KNOWN = new Set([
+  ...DECODING_KEYS,
+  'return_full_text',
+  'num_return_sequences',
+  'max_tokens',
   'stop',
   'stop_sequences',
   'stop_sequence',
   'details',
-  'num_beams',
-  'length_penalty',
-  'early_stopping',
   'continue_final_message',
   'return_text',
   'return_tensors',
