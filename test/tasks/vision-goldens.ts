@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pipeline } from '../../ts/index.js';
 import { decodeImage } from '../../ts/native.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,10 +23,94 @@ export interface VisionCase {
   error?: { type: string; message: string };
 }
 
-export const GOLDENS = JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', 'vision.json'), 'utf8')) as {
+export interface VisionGoldens {
   images: string[];
   cases: VisionCase[];
+}
+
+/** A goldens file of test/fixtures/goldens in the vision case format. */
+export function readGoldens(file: string): VisionGoldens {
+  return JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', file), 'utf8')) as VisionGoldens;
+}
+
+export const GOLDENS = readGoldens('vision.json');
+
+export const isJpeg = (name: string) => name.endsWith('.jpg');
+/** The reference's own decode of a JPEG of the corpus, saved as PNG. */
+export const refOf = (name: string) => name.replace(/\.jpg$/, '.ref.png');
+
+export type VisionPipe = ((inputs: unknown, parameters?: unknown) => Promise<unknown>) & {
+  dispose(): Promise<void>;
 };
+
+/** Inline pipelines per (task, model) of test/fixtures/models, each opened once. */
+export function pipeCache(): {
+  pipeFor(task: string, model: string): Promise<VisionPipe>;
+  disposeAll(): Promise<void>;
+} {
+  const pipes = new Map<string, Promise<VisionPipe>>();
+  return {
+    pipeFor(task, model) {
+      const key = `${task}|${model}`;
+      let p = pipes.get(key);
+      if (p === undefined) {
+        p = pipeline(task as 'image-classification', path.join(MODELS, model), {
+          workers: 0,
+        }) as unknown as Promise<VisionPipe>;
+        pipes.set(key, p);
+      }
+      return p;
+    },
+    async disposeAll() {
+      for (const p of pipes.values()) await (await p).dispose();
+    },
+  };
+}
+
+/** What running a list of golden cases found. */
+export interface GoldenRun {
+  /** One line per case that differs (or fails where the reference answered, or the reverse). */
+  failures: string[];
+  /** Outputs compared (the reference's errors not counted). */
+  checked: number;
+  maxScoreDelta: number;
+  /** Items (labels, detections, segments) in the compared goldens. */
+  items: number;
+}
+
+/**
+ * Runs every case (a JPEG through the reference's own decode of it) and compares the output with
+ * its golden; where the reference raised, the call must fail with a typed error.
+ */
+export async function runGoldens(
+  cases: readonly VisionCase[],
+  pipeFor: (task: string, model: string) => Promise<VisionPipe>,
+): Promise<GoldenRun> {
+  const run: GoldenRun = { failures: [], checked: 0, maxScoreDelta: 0, items: 0 };
+  for (const kase of cases) {
+    const pipe = await pipeFor(kase.task, kase.model);
+    const file = isJpeg(kase.image) ? refOf(kase.image) : kase.image;
+    const where = `${kase.model} ${kase.image} ${JSON.stringify(kase.parameters)}`;
+    let got: unknown;
+    try {
+      got = await pipe(readFileSync(path.join(IMAGES, file)), kase.parameters);
+    } catch (err) {
+      if (kase.error === undefined) run.failures.push(`${where}: threw ${(err as Error).message}`);
+      else if ((err as { code?: string }).code === undefined) run.failures.push(`${where}: untyped error`);
+      continue;
+    }
+    if (kase.error !== undefined) {
+      run.failures.push(`${where}: expected ${kase.error.type}: ${kase.error.message}`);
+      continue;
+    }
+    const r = await compare(kase, got);
+    run.maxScoreDelta = Math.max(run.maxScoreDelta, r.maxScoreDelta);
+    if (r.problems.length > 0) run.failures.push(`${where}: ${r.problems.slice(0, 3).join('; ')}`);
+    run.checked++;
+    run.items += (kase.output ?? []).length;
+  }
+  return run;
+}
 
 export const SCORE_TOLERANCE = 1e-4;
 

@@ -13,33 +13,15 @@ import path from 'node:path';
 import test from 'ava';
 import { pipeline } from '../../ts/index.js';
 import { loadImageProcessor } from '../../ts/vision/processor.js';
-import { compare, FIXTURES, IMAGES, MODELS, type VisionCase } from './vision-goldens.js';
+import { IMAGES, isJpeg, MODELS, pipeCache, readGoldens, runGoldens } from './vision-goldens.js';
 
-const GOLDENS = JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', 'vision-rtdetr.json'), 'utf8')) as {
-  images: string[];
-  cases: VisionCase[];
-};
+const GOLDENS = readGoldens('vision-rtdetr.json');
 
 const MODEL_NAMES = ['rt-detr-tiny', 'rt-detr-v2-tiny', 'd-fine-tiny'];
 
-type AnyPipe = ((inputs: unknown, parameters?: unknown) => Promise<unknown>) & { dispose(): Promise<void> };
-const pipes = new Map<string, Promise<AnyPipe>>();
+const { pipeFor, disposeAll } = pipeCache();
 
-function pipeFor(model: string): Promise<AnyPipe> {
-  let p = pipes.get(model);
-  if (p === undefined) {
-    p = pipeline('object-detection', path.join(MODELS, model), { workers: 0 }) as unknown as Promise<AnyPipe>;
-    pipes.set(model, p);
-  }
-  return p;
-}
-
-test.after.always(async () => {
-  for (const p of pipes.values()) await (await p).dispose();
-});
-
-const isJpeg = (name: string) => name.endsWith('.jpg');
-const refOf = (name: string) => name.replace(/\.jpg$/, '.ref.png');
+test.after.always(disposeAll);
 
 test('the goldens cover every model with outputs, errors and detections above each threshold', (t) => {
   for (const model of MODEL_NAMES) {
@@ -67,32 +49,7 @@ for (const model of MODEL_NAMES) {
   test(`${model}: equal to the reference on every golden (JPEGs through the reference decode)`, async (t) => {
     const cases = GOLDENS.cases.filter((c) => c.model === model);
     t.true(cases.length > 50);
-    const pipe = await pipeFor(model);
-    let maxScoreDelta = 0;
-    let checked = 0;
-    let detections = 0;
-    const failures: string[] = [];
-    for (const kase of cases) {
-      const file = isJpeg(kase.image) ? refOf(kase.image) : kase.image;
-      const where = `${kase.image} ${JSON.stringify(kase.parameters)}`;
-      let got: unknown;
-      try {
-        got = await pipe(readFileSync(path.join(IMAGES, file)), kase.parameters);
-      } catch (err) {
-        if (kase.error === undefined) failures.push(`${where}: threw ${(err as Error).message}`);
-        else if ((err as { code?: string }).code === undefined) failures.push(`${where}: untyped error`);
-        continue;
-      }
-      if (kase.error !== undefined) {
-        failures.push(`${where}: expected ${kase.error.type}: ${kase.error.message}`);
-        continue;
-      }
-      const r = await compare(kase, got);
-      maxScoreDelta = Math.max(maxScoreDelta, r.maxScoreDelta);
-      if (r.problems.length > 0) failures.push(`${where}: ${r.problems.slice(0, 3).join('; ')}`);
-      checked++;
-      detections += (kase.output ?? []).length;
-    }
+    const { failures, checked, maxScoreDelta, items: detections } = await runGoldens(cases, pipeFor);
     t.deepEqual(failures, []);
     t.true(detections > 100);
     t.log(
@@ -107,7 +64,7 @@ test('JPEG bytes: well-formed detections, at most num_queries, best first', asyn
   );
   t.true(cases.length > 10);
   for (const kase of cases) {
-    const pipe = await pipeFor(kase.model);
+    const pipe = await pipeFor(kase.task, kase.model);
     const got = (await pipe(readFileSync(path.join(IMAGES, kase.image)), kase.parameters)) as {
       score: number;
       label: string;

@@ -12,36 +12,23 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { pipeline } from '../../ts/index.js';
 import { loadImageProcessor } from '../../ts/vision/processor.js';
-import { compare, FIXTURES, IMAGES, MODELS, maskPixels, type VisionCase } from './vision-goldens.js';
+import {
+  IMAGES,
+  isJpeg,
+  maskPixels,
+  pipeCache,
+  readGoldens,
+  refOf,
+  runGoldens,
+  type VisionCase,
+} from './vision-goldens.js';
 
-const GOLDENS = JSON.parse(readFileSync(path.join(FIXTURES, 'goldens', 'vision-visproc.json'), 'utf8')) as {
-  images: string[];
-  cases: VisionCase[];
-};
+const GOLDENS = readGoldens('vision-visproc.json');
 
-type AnyPipe = ((inputs: unknown, parameters?: unknown) => Promise<unknown>) & { dispose(): Promise<void> };
-const pipes = new Map<string, Promise<AnyPipe>>();
+const { pipeFor, disposeAll } = pipeCache();
 
-function pipeFor(task: string, model: string): Promise<AnyPipe> {
-  const key = `${task}|${model}`;
-  let p = pipes.get(key);
-  if (p === undefined) {
-    p = pipeline(task as 'image-classification', path.join(MODELS, model), {
-      workers: 0,
-    }) as unknown as Promise<AnyPipe>;
-    pipes.set(key, p);
-  }
-  return p;
-}
-
-test.after.always(async () => {
-  for (const p of pipes.values()) await (await p).dispose();
-});
-
-const isJpeg = (name: string) => name.endsWith('.jpg');
-const refOf = (name: string) => name.replace(/\.jpg$/, '.ref.png');
+test.after.always(disposeAll);
 
 const MODELS_OF = {
   'image-classification': ['mobilevit-tiny', 'pvt-tiny', 'vit-perceiver-proc-tiny'],
@@ -53,30 +40,7 @@ for (const [task, models] of Object.entries(MODELS_OF)) {
     test(`${task} ${model}: equal to the reference on every golden (JPEGs through the reference decode)`, async (t) => {
       const cases = GOLDENS.cases.filter((c) => c.task === task && c.model === model);
       t.true(cases.length >= GOLDENS.images.length);
-      let maxScoreDelta = 0;
-      let checked = 0;
-      const failures: string[] = [];
-      const pipe = await pipeFor(task, model);
-      for (const kase of cases) {
-        const file = isJpeg(kase.image) ? refOf(kase.image) : kase.image;
-        const where = `${kase.image} ${JSON.stringify(kase.parameters)}`;
-        let got: unknown;
-        try {
-          got = await pipe(readFileSync(path.join(IMAGES, file)), kase.parameters);
-        } catch (err) {
-          if (kase.error === undefined) failures.push(`${where}: threw ${(err as Error).message}`);
-          else if ((err as { code?: string }).code === undefined) failures.push(`${where}: untyped error`);
-          continue;
-        }
-        if (kase.error !== undefined) {
-          failures.push(`${where}: expected ${kase.error.type}: ${kase.error.message}`);
-          continue;
-        }
-        const r = await compare(kase, got);
-        maxScoreDelta = Math.max(maxScoreDelta, r.maxScoreDelta);
-        if (r.problems.length > 0) failures.push(`${where}: ${r.problems.slice(0, 3).join('; ')}`);
-        checked++;
-      }
+      const { failures, checked, maxScoreDelta } = await runGoldens(cases, pipeFor);
       t.deepEqual(failures, []);
       t.true(checked > cases.length / 2);
       t.log(`${checked} outputs equal, largest score difference ${maxScoreDelta.toExponential(2)}`);

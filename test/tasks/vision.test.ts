@@ -15,58 +15,29 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { pipeline } from '../../ts/index.js';
-import { compare, GOLDENS, IMAGES, MODELS, maskPixels, type VisionCase } from './vision-goldens.js';
+import {
+  compare,
+  GOLDENS,
+  IMAGES,
+  isJpeg,
+  MODELS,
+  maskPixels,
+  pipeCache,
+  refOf,
+  runGoldens,
+  type VisionCase,
+  type VisionPipe,
+} from './vision-goldens.js';
 
-type AnyPipe = ((inputs: unknown, parameters?: unknown) => Promise<unknown>) & { dispose(): Promise<void> };
-const pipes = new Map<string, Promise<AnyPipe>>();
+const { pipeFor, disposeAll } = pipeCache();
 
-function pipeFor(task: string, model: string): Promise<AnyPipe> {
-  const key = `${task}|${model}`;
-  let p = pipes.get(key);
-  if (p === undefined) {
-    p = pipeline(task as 'image-classification', path.join(MODELS, model), {
-      workers: 0,
-    }) as unknown as Promise<AnyPipe>;
-    pipes.set(key, p);
-  }
-  return p;
-}
-
-test.after.always(async () => {
-  for (const p of pipes.values()) await (await p).dispose();
-});
-
-const isJpeg = (name: string) => name.endsWith('.jpg');
-const refOf = (name: string) => name.replace(/\.jpg$/, '.ref.png');
+test.after.always(disposeAll);
 
 for (const task of ['image-classification', 'object-detection', 'image-segmentation'] as const) {
   test(`${task}: equal to the reference on every golden (JPEGs through the reference decode)`, async (t) => {
     const cases = GOLDENS.cases.filter((c) => c.task === task);
     t.true(cases.length > 50);
-    let maxScoreDelta = 0;
-    let checked = 0;
-    const failures: string[] = [];
-    for (const kase of cases) {
-      const pipe = await pipeFor(task, kase.model);
-      const file = isJpeg(kase.image) ? refOf(kase.image) : kase.image;
-      const where = `${kase.model} ${kase.image} ${JSON.stringify(kase.parameters)}`;
-      let got: unknown;
-      try {
-        got = await pipe(readFileSync(path.join(IMAGES, file)), kase.parameters);
-      } catch (err) {
-        if (kase.error === undefined) failures.push(`${where}: threw ${(err as Error).message}`);
-        else if ((err as { code?: string }).code === undefined) failures.push(`${where}: untyped error`);
-        continue;
-      }
-      if (kase.error !== undefined) {
-        failures.push(`${where}: expected ${kase.error.type}: ${kase.error.message}`);
-        continue;
-      }
-      const r = await compare(kase, got);
-      maxScoreDelta = Math.max(maxScoreDelta, r.maxScoreDelta);
-      if (r.problems.length > 0) failures.push(`${where}: ${r.problems.slice(0, 3).join('; ')}`);
-      checked++;
-    }
+    const { failures, checked, maxScoreDelta } = await runGoldens(cases, pipeFor);
     t.deepEqual(failures, []);
     t.log(`${checked} outputs equal, largest score difference ${maxScoreDelta.toExponential(2)}`);
   });
@@ -163,7 +134,7 @@ test('a list of images on a 2-worker engine is split across the workers and equa
   const { files, cases } = listCases();
   const pipe = (await pipeline('image-classification', path.join(MODELS, 'vit-tiny'), {
     workers: 2,
-  })) as unknown as AnyPipe;
+  })) as unknown as VisionPipe;
   try {
     const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
     t.is(got.length, files.length);
@@ -191,7 +162,7 @@ test("no run holds more images than the engine's batch size, and the results equ
       };
       return runner;
     },
-  })) as unknown as AnyPipe;
+  })) as unknown as VisionPipe;
   try {
     const got = (await pipe(files.map((f) => readFileSync(path.join(IMAGES, f))))) as unknown[];
     t.true(
