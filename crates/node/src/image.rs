@@ -5,7 +5,7 @@
 use hf_tasks_core::image::processor::{ProcessorSpec, ResizeMode};
 use hf_tasks_core::image::transform::{ExtraNormalization, Normalization};
 use hf_tasks_core::image::{
-    self as core, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
+    self as core, maskformer, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
 };
 use hf_tasks_core::mask;
 use hf_tasks_core::Error;
@@ -240,7 +240,8 @@ pub fn preprocess_image(
 pub struct NativeProcessorSpec {
     /// Resize rule: `exact` (`width`, `height`), `shortest_edge` (`shortestEdge`, optional
     /// `longestEdge` as max size), `convnext` (`shortestEdge`, `cropPct`), `detr` or `yolos`
-    /// (`shortestEdge`, optional `longestEdge`); absent keeps the decoded size.
+    /// (`shortestEdge`, optional `longestEdge`), `maskformer` (`shortestEdge`, `longestEdge`,
+    /// `sizeDivisor`); absent keeps the decoded size.
     pub resize_mode: Option<String>,
     /// Exact target width.
     pub width: Option<u32>,
@@ -267,6 +268,8 @@ pub struct NativeProcessorSpec {
     /// Divide by this per-channel std (1 or 3 values) once more after normalising
     /// (EfficientNet's `include_top`); absent skips it.
     pub extra_std: Option<Vec<f64>>,
+    /// MaskFormer's `size_divisor`: both resized sides rounded up to a multiple (0: none).
+    pub size_divisor: Option<u32>,
 }
 
 fn need(v: Option<u32>, mode: &str, name: &str) -> hf_tasks_core::Result<u32> {
@@ -312,9 +315,15 @@ fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorS
             longest_edge: spec.longest_edge,
             mod_size: 16,
         }),
+        Some(m @ "maskformer") => Some(ResizeMode::MaskFormer {
+            shortest_edge: need(spec.shortest_edge, m, "shortestEdge")?,
+            longest_edge: need(spec.longest_edge, m, "longestEdge")?,
+            size_divisor: spec.size_divisor.unwrap_or(0),
+        }),
         Some(other) => {
             return Err(ImageError::InvalidArgument(format!(
-                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos)"
+                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos, \
+                 maskformer)"
             ))
             .into())
         }
@@ -411,7 +420,8 @@ pub struct NativeSegment {
 pub struct NativeSegmentOptions {
     /// `semantic_logits` (SegFormer: `logits` of `[classes, height, width]`), `semantic`,
     /// `panoptic` or `instance` (DETR-style `[queries, classes + 1]` class logits and
-    /// `[queries, height, width]` mask logits).
+    /// `[queries, height, width]` mask logits), `maskformer_instance` (MaskFormer's instance
+    /// post-processing on the same inputs).
     pub mode: String,
     /// Queries (query modes) or classes (`semantic_logits`).
     pub planes: u32,
@@ -490,6 +500,18 @@ fn run_segments(task: &SegmentTask) -> hf_tasks_core::Result<Vec<NativeSegment>>
                 mask_threshold: o.mask_threshold.unwrap_or(0.5),
                 overlap_mask_area_threshold: o.overlap_mask_area_threshold.unwrap_or(0.5),
             },
+            max_pixels,
+        )?,
+        "maskformer_instance" => maskformer::instance_segments(
+            &task.class_logits,
+            planes,
+            cp1()?,
+            &task.planes,
+            h,
+            w,
+            oh,
+            ow,
+            o.threshold.unwrap_or(0.9),
             max_pixels,
         )?,
         other => {

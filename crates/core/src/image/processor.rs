@@ -12,7 +12,9 @@
 //!   `int(shortest_edge / crop_pct)` then a square center crop; otherwise a square warp);
 //! - DETR `{shortest_edge, longest_edge}` (`get_size_with_aspect_ratio`);
 //! - YOLOS `{shortest_edge, longest_edge}` (its own branch order, sizes rounded down to a
-//!   multiple of 16).
+//!   multiple of 16);
+//! - MaskFormer `{shortest_edge, longest_edge}` (the shortest-edge rule capped by the longest
+//!   edge, sizes rounded up to a multiple of `size_divisor`).
 
 use super::preprocess::{preprocess_with, PreprocessConfig, Tensor};
 use super::size::{detr_size, shortest_edge_size};
@@ -58,6 +60,16 @@ pub enum ResizeMode {
         longest_edge: Option<u32>,
         /// Both sides are rounded down to a multiple of this.
         mod_size: u32,
+    },
+    /// MaskFormer's resize: the `ShortestEdge` rule capped by `longest_edge`, then both sides
+    /// rounded up to a multiple of `size_divisor` (0: no rounding).
+    MaskFormer {
+        /// `size["shortest_edge"]`.
+        shortest_edge: u32,
+        /// `size["longest_edge"]`.
+        longest_edge: u32,
+        /// `size_divisor` (32 by default in transformers).
+        size_divisor: u32,
     },
 }
 
@@ -128,6 +140,16 @@ pub fn yolos_size(
     Ok((fit(oh)?, fit(ow)?))
 }
 
+/// `int(math.ceil(v / divisor) * divisor)` (MaskFormer's `size_divisor`; 0 keeps `v`).
+fn round_up(v: u32, divisor: u32) -> Result<u32, ImageError> {
+    if divisor == 0 {
+        return Ok(v);
+    }
+    v.div_ceil(divisor)
+        .checked_mul(divisor)
+        .ok_or_else(|| ImageError::InvalidArgument(format!("size: {v} too large")))
+}
+
 /// A size `(width, height)` in pixels.
 pub type Size = (u32, u32);
 
@@ -173,6 +195,14 @@ pub fn resize_target(
             longest_edge,
             mod_size,
         } => yolos_size(height, width, shortest_edge, longest_edge, mod_size)?,
+        ResizeMode::MaskFormer {
+            shortest_edge,
+            longest_edge,
+            size_divisor,
+        } => {
+            let (h, w) = shortest_edge_size(height, width, shortest_edge, Some(longest_edge))?;
+            (round_up(h, size_divisor)?, round_up(w, size_divisor)?)
+        }
     };
     if h == 0 || w == 0 {
         return Err(ImageError::InvalidArgument(format!(
@@ -246,6 +276,27 @@ mod tests {
             crop_pct: 0.0,
         };
         assert!(resize_target(&bad, 300, 200).is_err());
+    }
+
+    #[test]
+    fn maskformer_rounds_up_to_the_size_divisor() {
+        let mode = ResizeMode::MaskFormer {
+            shortest_edge: 64,
+            longest_edge: 96,
+            size_divisor: 32,
+        };
+        // 300x200 (w x h): 96x64 within the cap; already multiples of 32.
+        assert_eq!(resize_target(&mode, 300, 200).ok(), Some(((96, 64), None)));
+        // 1000x30: long side capped at 96, short side int(96 * 64 / 2133) = 2, rounded up to 32.
+        assert_eq!(resize_target(&mode, 1000, 30).ok(), Some(((96, 32), None)));
+        // 70x50: 89x64 -> 96x64.
+        assert_eq!(resize_target(&mode, 70, 50).ok(), Some(((96, 64), None)));
+        let plain = ResizeMode::MaskFormer {
+            shortest_edge: 64,
+            longest_edge: 96,
+            size_divisor: 0,
+        };
+        assert_eq!(resize_target(&plain, 70, 50).ok(), Some(((89, 64), None)));
     }
 
     #[test]
