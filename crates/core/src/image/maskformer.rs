@@ -292,7 +292,7 @@ pub fn instance_segments(
             }
             ((sum as f32) / (area + 1e-6f32), visible)
         };
-        let (mask_score, visible) = if j + 1 == picks.len() && numel % 32 != 0 {
+        let (mask_score, visible) = if j + 1 == picks.len() && !numel.is_multiple_of(32) {
             *last_mean.get_or_insert_with(measure)
         } else {
             *mean[q].get_or_insert_with(measure)
