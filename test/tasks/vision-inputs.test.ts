@@ -108,7 +108,7 @@ test('processor configs: families, defaults, integer sizes and the Fast suffix',
   );
   t.is(plain.spec.resizeMode, undefined);
   t.is(plain.spec.rescaleFactor, undefined);
-  t.throws(() => loadImageProcessor(withConfig({ image_processor_type: 'MaskFormerImageProcessor' })), {
+  t.throws(() => loadImageProcessor(withConfig({ image_processor_type: 'OneFormerImageProcessor' })), {
     message: /not supported/,
   });
   t.throws(() => loadImageProcessor(withConfig({ image_processor_type: 'ViTImageProcessor', resample: 9 })), {

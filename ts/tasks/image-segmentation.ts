@@ -5,6 +5,11 @@
  *   `semantic`, from class logits and mask logits (`compute_segments`: score-weighted,
  *   bilinearly upsampled mask probabilities; a query keeps the pixels it wins when that area
  *   over its thresholded area is above `overlap_mask_area_threshold`);
+ * - MaskFormer (MaskFormerForInstanceSegmentation: `class_queries_logits` +
+ *   `masks_queries_logits`): `panoptic` (default) and `semantic` as DETR's; `instance` is
+ *   MaskFormer's own (the best `num_queries` query-class pairs in torch's `topk` order, binary
+ *   masks `logits > 0` upsampled by nearest neighbour, scores times the mean mask probability,
+ *   `score >= threshold`, later segments drawn over earlier ones);
  * - semantic processors (SegFormer, BEiT, MobileViT, DPT): `semantic` only (upsampled logits, per-pixel argmax,
  *   one segment per class present, `score: null`).
  *
@@ -37,9 +42,14 @@ function create(ctx: TaskContext): TaskRun {
   const processor = loadImageProcessor(model.dir);
   const arch = model.config.architectures[0] ?? model.config.modelType ?? 'this model';
   let supported: readonly ImageSegmentationSubtask[];
-  if (processor.kind === 'detr') {
+  // Output names of the class and mask logits of the query-based families.
+  const queryOutputs =
+    processor.kind === 'maskformer'
+      ? (['class_queries_logits', 'masks_queries_logits'] as const)
+      : (['logits', 'pred_masks'] as const);
+  if (processor.kind === 'detr' || processor.kind === 'maskformer') {
     supported = ORDER;
-    for (const name of ['logits', 'pred_masks']) {
+    for (const name of queryOutputs) {
       if (!model.runner.outputNames.includes(name)) {
         throw new ModelError(
           'ERR_MODEL_LOAD',
@@ -52,7 +62,7 @@ function create(ctx: TaskContext): TaskRun {
   } else {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `image-segmentation needs a segmentation image processor (DetrImageProcessor, SegformerImageProcessor, BeitImageProcessor, MobileViTImageProcessor, DPTImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
+      `image-segmentation needs a segmentation image processor (DetrImageProcessor, MaskFormerImageProcessor, SegformerImageProcessor, BeitImageProcessor, MobileViTImageProcessor, DPTImageProcessor); ${model.id} has ${processor.configType || 'none'}`,
     );
   }
   const vision = resolveVisionOptions(ctx.options.vision);
@@ -76,7 +86,8 @@ function create(ctx: TaskContext): TaskRun {
     const overlap = unitParam(params, 'overlap_mask_area_threshold', 0.5);
     const { items, single } = imageList(inputs);
     const images = await preprocessAll(items, processor, vision);
-    const outputs = processor.kind === 'detr' ? ['logits', 'pred_masks'] : ['logits'];
+    const queries = processor.kind === 'detr' || processor.kind === 'maskformer';
+    const outputs = queries ? [...queryOutputs] : ['logits'];
     const outs = await runImages(model, images, outputs);
     const results = await Promise.all(
       outs.map(async (out, i): Promise<ImageSegmentationOutput> => {
@@ -84,13 +95,13 @@ function create(ctx: TaskContext): TaskRun {
         const outHeight = image?.originalHeight ?? 0;
         const outWidth = image?.originalWidth ?? 0;
         const common = { outHeight, outWidth, maxPixels: vision.maxPixels };
-        if (processor.kind === 'detr') {
-          const logits = floatTensor(out, 'logits');
-          const masks = floatTensor(out, 'pred_masks');
+        if (queries) {
+          const logits = floatTensor(out, queryOutputs[0]);
+          const masks = floatTensor(out, queryOutputs[1]);
           const [, queries = 0, classesPlusOne = 0] = logits.dims;
           const [, , height = 0, width = 0] = masks.dims;
           const segments = await segmentImage(masks.data, logits.data, {
-            mode: chosen,
+            mode: processor.kind === 'maskformer' && chosen === 'instance' ? 'maskformer_instance' : chosen,
             planes: queries,
             classesPlusOne,
             height,

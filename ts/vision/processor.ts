@@ -13,7 +13,8 @@
  * RT-DETR v2 and D-FINE, which the reference processes with the same processor), PVT (exact
  * size), MobileViT (shortest edge, center crop, no normalisation, RGB to BGR), DPT
  * (`keep_aspect_ratio`, `ensure_multiple_of`, centered padding to `size_divisor`), Perceiver
- * (center crop of `size / crop_size` of the shorter side before an exact resize).
+ * (center crop of `size / crop_size` of the shorter side before an exact resize), MaskFormer
+ * (shortest/longest edge, sizes rounded up to multiples of `size_divisor`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +22,7 @@ import { ModelError } from '../errors.js';
 import type { NativeProcessorSpec } from '../native.js';
 
 /** How a family post-processes (which segmentation subtasks its processor offers). */
-export type ProcessorKind = 'classification' | 'detr' | 'yolos' | 'rtdetr' | 'semantic';
+export type ProcessorKind = 'classification' | 'detr' | 'yolos' | 'rtdetr' | 'semantic' | 'maskformer';
 
 export interface ImageProcessor {
   /** `image_processor_type` as written in the config. */
@@ -97,6 +98,8 @@ interface Defaults {
   dpt?: boolean;
   /** Perceiver: the center crop comes first and is sized from `size`, `crop_size` and the image. */
   perceiver?: boolean;
+  /** MaskFormer's resize: `size_divisor` rounding, `max_size` for an integer size. */
+  maskformer?: boolean;
 }
 
 /** Constructor defaults of the supported slow processors (transformers 4.57). */
@@ -269,6 +272,15 @@ const PROCESSORS: Record<string, Defaults> = {
     norm: IMAGENET_DEFAULT,
     rtdetr: true,
   },
+  MaskFormerImageProcessor: {
+    kind: 'maskformer',
+    size: { shortest_edge: 800, longest_edge: 1333 },
+    sizeRule: 'detr',
+    resample: 2,
+    norm: IMAGENET_DEFAULT,
+    pixelMask: true,
+    maskformer: true,
+  },
 };
 
 /** The processor types `loadImageProcessor` serves (each also with the `Fast` suffix). */
@@ -398,6 +410,57 @@ function familyResize(
   };
 }
 
+/**
+ * MaskFormer's resize (`MaskFormerImageProcessor.resize`): `{shortest_edge, longest_edge}` (an
+ * integer size is the shortest edge, `max_size`, 1333 by default, the longest) or `{height,
+ * width}`, then both sides rounded up to a multiple of `size_divisor` (32 by default; 0 turns
+ * it off). The legacy `size_divisibility` key is dropped by the reference, as here. A
+ * `pad_size` pads every image to one size, which is not reproduced: such a config is refused.
+ */
+function maskformerResize(cfg: Record<string, unknown>, file: string): Partial<NativeProcessorSpec> {
+  const rawDivisor = cfg.size_divisor === undefined ? 32 : cfg.size_divisor;
+  if (
+    typeof rawDivisor !== 'number' ||
+    !Number.isInteger(rawDivisor) ||
+    rawDivisor < 0 ||
+    rawDivisor > 1 << 20
+  ) {
+    throw bad(file, `size_divisor must be a non-negative integer (got ${JSON.stringify(rawDivisor)})`);
+  }
+  const divisor = rawDivisor;
+  if (cfg.pad_size !== undefined && cfg.pad_size !== null) {
+    throw bad(file, 'pad_size (padding every image to one size) is not supported');
+  }
+  const maxSize = cfg.max_size === undefined || cfg.max_size === null ? 1333 : cfg.max_size;
+  const size =
+    cfg.size === undefined || cfg.size === null
+      ? { shortest_edge: 800, longest_edge: positiveInt(maxSize, file, 'max_size') }
+      : sizeDict(
+          cfg.size,
+          'detr',
+          typeof cfg.size === 'number' ? positiveInt(maxSize, file, 'max_size') : undefined,
+          file,
+        );
+  const { height, width, shortest_edge: shortest, longest_edge: longest } = size;
+  if (shortest !== undefined && longest !== undefined) {
+    if (longest <= shortest) {
+      throw bad(
+        file,
+        `max_size = ${longest} must be strictly greater than the requested size for the smaller edge size = ${shortest}`,
+      );
+    }
+    return { resizeMode: 'maskformer', shortestEdge: shortest, longestEdge: longest, resizeDivisor: divisor };
+  }
+  if (height !== undefined && width !== undefined) {
+    const up = (v: number) => (divisor > 0 ? Math.ceil(v / divisor) * divisor : v);
+    return { resizeMode: 'exact', height: up(height), width: up(width) };
+  }
+  throw bad(
+    file,
+    `size ${JSON.stringify(cfg.size)} is not supported by MaskFormerImageProcessor (shortest_edge and longest_edge, or height and width)`,
+  );
+}
+
 /** Reads `preprocessor_config.json` of a model folder. */
 export function loadImageProcessor(dir: string): ImageProcessor {
   const file = path.join(dir, 'preprocessor_config.json');
@@ -440,7 +503,9 @@ export function loadImageProcessor(dir: string): ImageProcessor {
         `size ${JSON.stringify(cfg.size)} is not supported by ${type} (height and width, or shortest_edge and longest_edge)`,
       );
     }
-    if (defaults.resize !== undefined) {
+    if (defaults.maskformer) {
+      Object.assign(spec, maskformerResize(cfg, file));
+    } else if (defaults.resize !== undefined) {
       Object.assign(spec, familyResize(defaults.resize, size, cfg, defaults, type, file));
     } else if (defaults.dpt) {
       if (height === undefined || width === undefined) {

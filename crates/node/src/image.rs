@@ -5,7 +5,7 @@
 use hf_tasks_core::image::processor::{PreCrop, ProcessorSpec, ResizeMode};
 use hf_tasks_core::image::transform::{ExtraNormalization, Normalization};
 use hf_tasks_core::image::{
-    self as core, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
+    self as core, maskformer, segment, DecodeOptions, Filter, ImageError, PreprocessConfig,
 };
 use hf_tasks_core::mask;
 use hf_tasks_core::Error;
@@ -240,7 +240,8 @@ pub fn preprocess_image(
 pub struct NativeProcessorSpec {
     /// Resize rule: `exact` (`width`, `height`), `shortest_edge` (`shortestEdge`, optional
     /// `longestEdge` as max size), `convnext` (`shortestEdge`, `cropPct`), `detr` or `yolos`
-    /// (`shortestEdge`, optional `longestEdge`); absent keeps the decoded size.
+    /// (`shortestEdge`, optional `longestEdge`), `maskformer` (`shortestEdge`, `longestEdge`,
+    /// `sizeDivisor`); absent keeps the decoded size.
     pub resize_mode: Option<String>,
     /// Exact target width.
     pub width: Option<u32>,
@@ -278,6 +279,8 @@ pub struct NativeProcessorSpec {
     /// Perceiver's center crop before the resize: `int(size / crop_size * min(height, width))`
     /// per axis, from these four numbers.
     pub pre_crop: Option<NativePreCrop>,
+    /// MaskFormer's `size_divisor`: both resized sides rounded up to a multiple (0: none).
+    pub resize_divisor: Option<u32>,
 }
 
 /// Perceiver's pre-resize crop settings (`size` and `crop_size`).
@@ -346,9 +349,15 @@ fn processor_spec(spec: NativeProcessorSpec) -> hf_tasks_core::Result<ProcessorS
                 "ensureMultipleOf",
             )?,
         }),
+        Some(m @ "maskformer") => Some(ResizeMode::MaskFormer {
+            shortest_edge: need(spec.shortest_edge, m, "shortestEdge")?,
+            longest_edge: need(spec.longest_edge, m, "longestEdge")?,
+            size_divisor: spec.resize_divisor.unwrap_or(0),
+        }),
         Some(other) => {
             return Err(ImageError::InvalidArgument(format!(
-                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos, dpt)"
+                "unknown resize mode {other:?} (exact, shortest_edge, convnext, detr, yolos, dpt, \
+                 maskformer)"
             ))
             .into())
         }
@@ -453,7 +462,8 @@ pub struct NativeSegment {
 pub struct NativeSegmentOptions {
     /// `semantic_logits` (SegFormer: `logits` of `[classes, height, width]`), `semantic`,
     /// `panoptic` or `instance` (DETR-style `[queries, classes + 1]` class logits and
-    /// `[queries, height, width]` mask logits).
+    /// `[queries, height, width]` mask logits), `maskformer_instance` (MaskFormer's instance
+    /// post-processing on the same inputs).
     pub mode: String,
     /// Queries (query modes) or classes (`semantic_logits`).
     pub planes: u32,
@@ -532,6 +542,18 @@ fn run_segments(task: &SegmentTask) -> hf_tasks_core::Result<Vec<NativeSegment>>
                 mask_threshold: o.mask_threshold.unwrap_or(0.5),
                 overlap_mask_area_threshold: o.overlap_mask_area_threshold.unwrap_or(0.5),
             },
+            max_pixels,
+        )?,
+        "maskformer_instance" => maskformer::instance_segments(
+            &task.class_logits,
+            planes,
+            cp1()?,
+            &task.planes,
+            h,
+            w,
+            oh,
+            ow,
+            o.threshold.unwrap_or(0.9),
             max_pixels,
         )?,
         other => {

@@ -12,11 +12,13 @@
 
 pub mod decode;
 pub mod error;
+pub mod maskformer;
 pub mod preprocess;
 pub mod processor;
 pub mod resample;
 pub mod segment;
 pub mod size;
+pub mod torch_cpu;
 pub mod transform;
 
 pub use decode::{decode, DecodeOptions, Decoded, DEFAULT_MAX_PIXELS};

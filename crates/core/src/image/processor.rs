@@ -17,6 +17,8 @@
 //!   zero padding to a multiple of `size_divisor` after normalising;
 //! - MobileViT's channel flip (RGB to BGR, after the rescale and center crop);
 //! - Perceiver's center crop before the resize, of `size / crop_size * min(height, width)`.
+//! - MaskFormer `{shortest_edge, longest_edge}` (the shortest-edge rule capped by the longest
+//!   edge, sizes rounded up to a multiple of `size_divisor`).
 
 use super::preprocess::{preprocess_with, PreprocessConfig, Tensor};
 use super::size::{detr_size, shortest_edge_size};
@@ -74,6 +76,16 @@ pub enum ResizeMode {
         keep_aspect_ratio: bool,
         /// `ensure_multiple_of` (at least 1).
         multiple: u32,
+    },
+    /// MaskFormer's resize: the `ShortestEdge` rule capped by `longest_edge`, then both sides
+    /// rounded up to a multiple of `size_divisor` (0: no rounding).
+    MaskFormer {
+        /// `size["shortest_edge"]`.
+        shortest_edge: u32,
+        /// `size["longest_edge"]`.
+        longest_edge: u32,
+        /// `size_divisor` (32 by default in transformers).
+        size_divisor: u32,
     },
 }
 
@@ -270,6 +282,16 @@ pub fn yolos_size(
     Ok((fit(oh)?, fit(ow)?))
 }
 
+/// `int(math.ceil(v / divisor) * divisor)` (MaskFormer's `size_divisor`; 0 keeps `v`).
+fn round_up(v: u32, divisor: u32) -> Result<u32, ImageError> {
+    if divisor == 0 {
+        return Ok(v);
+    }
+    v.div_ceil(divisor)
+        .checked_mul(divisor)
+        .ok_or_else(|| ImageError::InvalidArgument(format!("size: {v} too large")))
+}
+
 /// A size `(width, height)` in pixels.
 pub type Size = (u32, u32);
 
@@ -328,6 +350,14 @@ pub fn resize_target(
             keep_aspect_ratio,
             multiple,
         )?,
+        ResizeMode::MaskFormer {
+            shortest_edge,
+            longest_edge,
+            size_divisor,
+        } => {
+            let (h, w) = shortest_edge_size(height, width, shortest_edge, Some(longest_edge))?;
+            (round_up(h, size_divisor)?, round_up(w, size_divisor)?)
+        }
     };
     if h == 0 || w == 0 {
         return Err(ImageError::InvalidArgument(format!(
@@ -426,6 +456,27 @@ mod tests {
             crop_pct: 0.0,
         };
         assert!(resize_target(&bad, 300, 200).is_err());
+    }
+
+    #[test]
+    fn maskformer_rounds_up_to_the_size_divisor() {
+        let mode = ResizeMode::MaskFormer {
+            shortest_edge: 64,
+            longest_edge: 96,
+            size_divisor: 32,
+        };
+        // 300x200 (w x h): 96x64 within the cap; already multiples of 32.
+        assert_eq!(resize_target(&mode, 300, 200).ok(), Some(((96, 64), None)));
+        // 1000x30: long side capped at 96, short side int(96 * 64 / 2133) = 2, rounded up to 32.
+        assert_eq!(resize_target(&mode, 1000, 30).ok(), Some(((96, 32), None)));
+        // 70x50: 89x64 -> 96x64.
+        assert_eq!(resize_target(&mode, 70, 50).ok(), Some(((96, 64), None)));
+        let plain = ResizeMode::MaskFormer {
+            shortest_edge: 64,
+            longest_edge: 96,
+            size_divisor: 0,
+        };
+        assert_eq!(resize_target(&plain, 70, 50).ok(), Some(((89, 64), None)));
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   query whose won area over its thresholded area is above `overlap_mask_area_threshold`.
 //!
 //! Upsampling follows `torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`
-//! in `f32`.
+//! in `f32`; softmax and sigmoid are torch's CPU kernels (see [`super::torch_cpu`]).
 
+use super::torch_cpu;
 use super::ImageError;
 
 /// One segment: a class id, its score (`None` for semantic segments) and its pixels
@@ -179,17 +180,7 @@ pub fn semantic_from_logits(
     Ok(segments_of_map(&map, classes))
 }
 
-/// `softmax` of one row in `f32` (max-shifted, as torch).
-fn softmax(row: &[f32]) -> Vec<f32> {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = row.iter().map(|&v| (v - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|&e| e / sum).collect()
-}
-
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
-}
+use torch_cpu::softmax;
 
 fn check_queries(
     class_logits: &[f32],
@@ -242,7 +233,7 @@ pub fn semantic_from_queries(
     let probs: Vec<Vec<f32>> = (0..queries)
         .map(|q| softmax(&class_logits[q * classes_plus_one..(q + 1) * classes_plus_one]))
         .collect();
-    let masks: Vec<f32> = mask_logits.iter().map(|&v| sigmoid(v)).collect();
+    let masks = torch_cpu::sigmoid_all(mask_logits);
     let mut seg = vec![0f32; classes * plane];
     for c in 0..classes {
         let dst = &mut seg[c * plane..(c + 1) * plane];
@@ -313,12 +304,14 @@ pub fn query_segments(
     if kept.is_empty() {
         return Ok(Vec::new());
     }
+    let numel = mask_logits.len();
     let probs: Vec<Vec<f32>> = kept
         .iter()
         .map(|&(q, _, _)| {
             mask_logits[q * plane..(q + 1) * plane]
                 .iter()
-                .map(|&v| sigmoid(v))
+                .enumerate()
+                .map(|(p, &v)| torch_cpu::sigmoid_at(v, q * plane + p, numel))
                 .collect()
         })
         .collect();
