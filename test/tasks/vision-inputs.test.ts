@@ -377,3 +377,37 @@ test('the CLI runs a vision task on an image file', async (t) => {
     want?.output?.map((d) => [d.label, d.box]),
   );
 });
+
+/** A copy of a fixture with its preprocessor_config.json patched. */
+function patchedModel(model: string, patch: Record<string, unknown>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${model}-`));
+  for (const name of ['config.json', 'model.onnx', 'preprocessor_config.json']) {
+    copyFileSync(path.join(MODELS, model, name), path.join(dir, name));
+  }
+  const cfgFile = path.join(dir, 'preprocessor_config.json');
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(cfgFile, JSON.stringify({ ...cfg, ...patch }));
+  return dir;
+}
+
+test('a processor config whose sizes would make a huge image is refused per call, before allocating it', async (t) => {
+  const cases: Array<[string, string, Record<string, unknown>]> = [
+    ['image-classification', 'vit-tiny', { size: { height: 100_000, width: 100_000 } }],
+    [
+      'image-classification',
+      'mobilenet-v1-tiny',
+      { do_center_crop: true, crop_size: { height: 60_000, width: 60_000 } },
+    ],
+    ['image-segmentation', 'segformer-dpt-proc-tiny', { do_pad: true, size_divisor: 1_000_000 }],
+  ];
+  for (const [task, model, patch] of cases) {
+    const pipe = await pipeline(task as 'image-classification', patchedModel(model, patch), { workers: 0 });
+    try {
+      const err = await t.throwsAsync(pipe(bytes));
+      t.is((err as { code?: string }).code, 'ERR_IMAGE_TOO_LARGE', JSON.stringify(patch));
+      t.regex(err?.message ?? '', /preprocessor_config\.json/);
+    } finally {
+      await pipe.dispose();
+    }
+  }
+});

@@ -171,6 +171,13 @@ impl Task for PreprocessTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         guard(|| {
+            let limit = self.options.max_pixels;
+            if let Some((w, h, _)) = self.config.resize {
+                core::processor::within(u64::from(w), u64::from(h), limit)?;
+            }
+            if let Some((w, h)) = self.config.center_crop {
+                core::processor::within(u64::from(w), u64::from(h), limit)?;
+            }
             let decoded = core::decode(&self.bytes, &self.options)?;
             let (w, h) = (decoded.image.width(), decoded.image.height());
             Ok((core::preprocess(&decoded.image, &self.config)?, w, h))
@@ -397,7 +404,11 @@ impl Task for ProcessTask {
         guard(|| {
             let decoded = core::decode(&self.bytes, &self.options)?;
             let (w, h) = (decoded.image.width(), decoded.image.height());
-            Ok((core::processor::process(&decoded.image, &self.spec)?, w, h))
+            Ok((
+                core::processor::process(&decoded.image, &self.spec, self.options.max_pixels)?,
+                w,
+                h,
+            ))
         })
         .map_err(to_napi)
     }

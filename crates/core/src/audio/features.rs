@@ -165,6 +165,11 @@ pub struct LogMel {
     pub attention_frames: usize,
 }
 
+/// The most samples Whisper features are computed over (one hour at 48 kHz).
+pub const WHISPER_MAX_SAMPLES: usize = 3600 * 48_000;
+/// The most log-mel values one input may make (1 GiB of `f32`).
+pub const WHISPER_MAX_VALUES: usize = 1 << 28;
+
 /// Whisper's log-mel features. `target_len`: the waveform is padded with `padding_value` (or,
 /// with `truncate`, cut) to this many samples (the reference pads to `chunk_length ·
 /// sampling_rate`, or to the input's own length with `padding="longest"`).
@@ -191,6 +196,19 @@ pub fn whisper_log_mel(
         samples.len()
     };
     let len = real.max(target_len);
+    // A config's window (`n_samples`) or hop could ask for more than memory holds: refuse
+    // before allocating.
+    if len > WHISPER_MAX_SAMPLES {
+        return Err(AudioError::InvalidArgument(format!(
+            "Whisper features over {len} samples (the input or the config's n_samples) exceed the limit of {WHISPER_MAX_SAMPLES}"
+        )));
+    }
+    let frames = len / hop_length + 1;
+    if frames.saturating_mul(feature_size) > WHISPER_MAX_VALUES {
+        return Err(AudioError::InvalidArgument(format!(
+            "Whisper features of {frames} frames x {feature_size} bins exceed the limit of {WHISPER_MAX_VALUES} values (check hop_length and feature_size)"
+        )));
+    }
     let mut wave: Vec<f64> = Vec::with_capacity(len);
     if config.do_normalize {
         wave.extend(
@@ -287,6 +305,21 @@ pub fn whisper_log_mel(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whisper_windows_and_hops_that_would_not_fit_are_refused() {
+        let config = WhisperConfig::default();
+        let err = whisper_log_mel(&[0.0; 16], &config, WHISPER_MAX_SAMPLES + 1, true)
+            .expect_err("window too long");
+        assert!(err.to_string().contains("n_samples"), "{err}");
+        let tiny_hop = WhisperConfig {
+            hop_length: 1,
+            ..config
+        };
+        let err = whisper_log_mel(&[0.0; 16], &tiny_hop, 16_000 * 3600, true)
+            .expect_err("too many values");
+        assert!(err.to_string().contains("hop_length"), "{err}");
+    }
 
     #[test]
     fn normalize_is_zero_mean_unit_var() {

@@ -61,6 +61,22 @@ pub enum ImageError {
         /// Declared height.
         height: u32,
     },
+    /// An image processor would make an image larger than the pixel limit (a size setting of
+    /// the processor's config, or an image whose aspect makes a computed size huge).
+    #[error(
+        "the image processor would make a {width}x{height} = {pixels} pixel image, over the limit \
+         of {limit} pixels (check the sizes in preprocessor_config.json, or raise maxPixels)"
+    )]
+    ProcessedTooLarge {
+        /// Target width.
+        width: u64,
+        /// Target height.
+        height: u64,
+        /// width × height.
+        pixels: u64,
+        /// The configured limit.
+        limit: u64,
+    },
     /// A preprocessing parameter outside its allowed range.
     #[error("{0}")]
     InvalidArgument(String),
@@ -75,7 +91,9 @@ impl ImageError {
             ImageError::Unsupported { .. } => "ERR_IMAGE_UNSUPPORTED",
             ImageError::Truncated { .. } => "ERR_IMAGE_TRUNCATED",
             ImageError::Corrupt { .. } => "ERR_IMAGE_CORRUPT",
-            ImageError::TooManyPixels { .. } | ImageError::MemoryLimit(_) => "ERR_IMAGE_TOO_LARGE",
+            ImageError::TooManyPixels { .. }
+            | ImageError::MemoryLimit(_)
+            | ImageError::ProcessedTooLarge { .. } => "ERR_IMAGE_TOO_LARGE",
             ImageError::ZeroSize { .. } => "ERR_IMAGE_CORRUPT",
             ImageError::InvalidArgument(_) => "ERR_INVALID_ARGUMENT",
         }

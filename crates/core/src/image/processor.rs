@@ -369,11 +369,33 @@ pub fn resize_target(
 }
 
 /// Runs the processor on one image: `pixel_values` of shape `[3, height, width]`.
-pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageError> {
+/// Refuses an intermediate image of `width` x `height` over `limit` pixels.
+pub fn within(width: u64, height: u64, limit: u64) -> Result<(), ImageError> {
+    let pixels = width.saturating_mul(height);
+    if pixels > limit {
+        return Err(ImageError::ProcessedTooLarge {
+            width,
+            height,
+            pixels,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Runs the processor's chain on a decoded image. Every image it makes (resized, cropped,
+/// padded) is held to `max_pixels`, so that a processor config with huge sizes is refused
+/// before anything of that size is allocated.
+pub fn process(
+    image: &RgbImage,
+    spec: &ProcessorSpec,
+    max_pixels: u64,
+) -> Result<Tensor, ImageError> {
     let pre_cropped;
     let mut image = image;
     if let Some(crop) = &spec.pre_crop {
         let (cw, ch) = pre_crop_size(crop, image.width(), image.height())?;
+        within(u64::from(cw), u64::from(ch), max_pixels)?;
         let data = center_crop(
             image.data(),
             image.width() as usize,
@@ -389,10 +411,14 @@ pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageEr
     let mut crop = spec.center_crop;
     if let Some(mode) = &spec.resize {
         let ((w, h), implied_crop) = resize_target(mode, image.width(), image.height())?;
+        within(u64::from(w), u64::from(h), max_pixels)?;
         resize = Some((w, h, spec.filter));
         if implied_crop.is_some() {
             crop = implied_crop;
         }
+    }
+    if let Some((cw, ch)) = crop {
+        within(u64::from(cw), u64::from(ch), max_pixels)?;
     }
     let mut tensor = preprocess_with(
         image,
@@ -410,6 +436,11 @@ pub fn process(image: &RgbImage, spec: &ProcessorSpec) -> Result<Tensor, ImageEr
         first.swap_with_slice(&mut rest[plane..]);
     }
     if let Some(divisor) = spec.pad_size_divisor {
+        if let &[_, h, w] = tensor.shape.as_slice() {
+            let d = u64::from(divisor.max(1));
+            let up = |v: usize| (v as u64).div_ceil(d).saturating_mul(d);
+            within(up(w), up(h), max_pixels)?;
+        }
         tensor = pad_to_multiple(&tensor, divisor)?;
     }
     Ok(tensor)
@@ -480,6 +511,42 @@ mod tests {
     }
 
     #[test]
+    fn outputs_over_the_pixel_limit_are_refused_before_allocating() {
+        let image = RgbImage::new(4, 3, vec![7u8; 4 * 3 * 3]).expect("image");
+        let mut spec = ProcessorSpec {
+            resize: Some(ResizeMode::Exact {
+                width: 100_000,
+                height: 100_000,
+            }),
+            filter: Filter::Bilinear,
+            center_crop: None,
+            normalization: Normalization {
+                rescale_factor: None,
+                mean_std: None,
+            },
+            extra: ExtraNormalization::default(),
+            pre_crop: None,
+            flip_channel_order: false,
+            pad_size_divisor: None,
+        };
+        let err = process(&image, &spec, 1_000_000).expect_err("too large");
+        assert_eq!(err.code(), "ERR_IMAGE_TOO_LARGE");
+        assert!(err.to_string().contains("100000x100000"), "{err}");
+        spec.resize = Some(ResizeMode::Exact {
+            width: 8,
+            height: 8,
+        });
+        spec.center_crop = Some((50_000, 50_000));
+        assert!(process(&image, &spec, 1_000_000).is_err());
+        spec.center_crop = None;
+        spec.pad_size_divisor = Some(1_000_000);
+        assert!(process(&image, &spec, 1_000_000).is_err());
+        spec.pad_size_divisor = Some(16);
+        let t = process(&image, &spec, 1_000_000).expect("within the limit");
+        assert_eq!(t.shape, vec![3, 16, 16]);
+    }
+
+    #[test]
     fn zero_sized_targets_are_rejected() {
         let mode = ResizeMode::Detr {
             shortest_edge: 64,
@@ -508,7 +575,7 @@ mod tests {
             flip_channel_order: false,
             pad_size_divisor: None,
         };
-        let t = process(&image, &spec).expect("process");
+        let t = process(&image, &spec, u64::MAX).expect("process");
         assert_eq!(t.shape, vec![3, 2, 2]);
         // The extra steps reach the tensor: offset after the rescale, then the std division.
         let spec = ProcessorSpec {
@@ -523,7 +590,7 @@ mod tests {
             },
             ..spec
         };
-        let t = process(&image, &spec).expect("process");
+        let t = process(&image, &spec, u64::MAX).expect("process");
         assert_eq!(t.shape, vec![3, 2, 4]);
         // Pixel (0, 1) holds 3, 4, 5; the green plane starts at 8.
         assert_eq!(t.data[1], ((3.0f64 / 127.5) as f32 - 1.0) / 0.5);
@@ -581,7 +648,7 @@ mod tests {
             pad_size_divisor: None,
         };
         assert_eq!(
-            process(&image, &spec).expect("process").data,
+            process(&image, &spec, u64::MAX).expect("process").data,
             vec![30.0, 20.0, 10.0]
         );
     }
