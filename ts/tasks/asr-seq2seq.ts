@@ -14,14 +14,8 @@
  */
 import { audioFeeds, type FeatureExtractorConfig } from '../audio/features.js';
 import { HfTasksError, InvalidParameterError } from '../errors.js';
-import {
-  eosList,
-  type GenerationSettings,
-  modelGenerationConfig,
-  pipelineSettings,
-} from '../generation/config.js';
+import { type GenerationSettings, modelGenerationConfig, pipelineSettings } from '../generation/config.js';
 import { type Generator, isGenerator } from '../generation/engine.js';
-import type { GenerationRequest } from '../generation/loop.js';
 import { isSeq2Seq } from '../generation/seq2seq.js';
 import type { Tokenizer } from '../tokenizer.js';
 import type { AutomaticSpeechRecognitionOutput } from '../types/audio.js';
@@ -35,14 +29,8 @@ import {
   windowSizes,
 } from './automatic-speech-recognition.js';
 import { describeValue, has, invalidInput } from './params.js';
-import {
-  applyDecodingParameters,
-  bool,
-  DECODING_KEYS,
-  decodingConfig,
-  integer,
-  validate,
-} from './text-generation.js';
+import { applyDecodingParameters, bool, DECODING_KEYS, integer, validate } from './text-generation.js';
+import { decoderRequest } from './text2text.js';
 
 /** Parameters of this model type beside the generation settings (read by the task itself). */
 const PIPELINE_KEYS = new Set([
@@ -135,23 +123,9 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
       : null;
 
   const generateOne = async (samples: Float32Array, r: Resolved): Promise<number[]> => {
-    const s = r.settings;
-    const start = s.decoder_start_token_id ?? s.bos_token_id;
-    if (start === null) {
-      throw new HfTasksError(
-        'ERR_MODEL_CONFIG',
-        '`decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation.',
-      );
-    }
-    const prompt = [start];
-    let maxNew = s.max_new_tokens !== null ? s.max_new_tokens : Math.max(0, s.max_length - prompt.length);
-    maxNew = Math.min(maxNew, limit);
-    if (maxNew < 1) {
-      throw new InvalidParameterError(
-        'max_length',
-        `Input length of decoder_input_ids is ${prompt.length}, but \`max_length\` is set to ${s.max_length}. This can lead to unexpected behavior. You should consider increasing \`max_length\` or, better yet, setting \`max_new_tokens\`.`,
-      );
-    }
+    // One sequence per input, as the pipeline squeezes it.
+    const settings = { ...r.settings, num_return_sequences: 1 };
+    const req = decoderRequest(settings, tok, limit, null, r.seed, false);
     if (encoderFrames !== null && encoderFrames(samples.length) < 1) {
       throw invalidInput(
         `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its encoder no frames`,
@@ -162,29 +136,9 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     if (values === undefined || !(values.data instanceof Float32Array)) {
       throw new HfTasksError('ERR_INTERNAL', 'the input values were not computed');
     }
-    const eos = eosList(s.eos_token_id ?? tok.specialTokens.eos_token_id);
-    const req: GenerationRequest = {
-      promptIds: prompt,
-      encoderFeatures: { data: values.data, dims: [...values.dims] },
-      decoding: decodingConfig(s, eos, prompt.length, maxNew),
-      rows: 1,
-      maxNewTokens: maxNew,
-      eosTokenIds: eos,
-      padTokenId: s.pad_token_id ?? eos[0] ?? 0,
-      stream: false,
-    };
-    if (s.max_time !== null) req.maxTime = s.max_time;
-    if (r.seed !== undefined) req.seed = r.seed;
-    if (s.num_beams > 1) {
-      req.beam = {
-        numBeams: s.num_beams,
-        lengthPenalty: s.length_penalty,
-        earlyStopping: s.early_stopping,
-        numReturnSequences: 1,
-      };
-    }
+    req.encoderFeatures = { data: values.data, dims: [...values.dims] };
     const out = await generator.generate(req, {});
-    return [...prompt, ...(out.sequences[0]?.ids ?? [])];
+    return [...req.promptIds, ...(out.sequences[0]?.ids ?? [])];
   };
 
   return async ({ audio, parameters }: { audio: { samples: Float32Array }; parameters: AsrParameters }) => {

@@ -376,16 +376,19 @@ function isRelative(sc: Seq2SeqContext): boolean {
   return isSeq2Seq(layout) && layout.seq2seq.relative;
 }
 
-/** The engine request for one input. */
-function requestFor(
-  sc: Seq2SeqContext,
-  encoderIds: number[],
-  forcedBos: number | undefined,
-  r: Resolved,
+/**
+ * The engine request of an encoder-decoder generation from `decoder_start_token_id` (else
+ * `bos_token_id`) under settings `s`, without its encoder input: new tokens up to the settings'
+ * length rules, `limit` and a learned decoder position table of `context` positions.
+ */
+export function decoderRequest(
+  s: GenerationSettings,
+  tok: Tokenizer,
+  limit: number,
+  context: number | null,
+  seed: number | undefined,
   stream: boolean,
 ): GenerationRequest {
-  const s = r.settings;
-  const tok = sc.model.tokenizer;
   const start = s.decoder_start_token_id ?? s.bos_token_id;
   if (start === null) {
     throw new HfTasksError(
@@ -395,8 +398,7 @@ function requestFor(
   }
   const prompt = [start];
   let maxNew = s.max_new_tokens !== null ? s.max_new_tokens : Math.max(0, s.max_length - prompt.length);
-  maxNew = Math.min(maxNew, sc.maxNewTokensLimit);
-  const context = sc.generator.layout.contextLength;
+  maxNew = Math.min(maxNew, limit);
   // A learned decoder position table ends at the context (the reference fails there).
   if (context !== null) maxNew = Math.min(maxNew, Math.max(0, context - prompt.length));
   if (maxNew < 1) {
@@ -406,13 +408,9 @@ function requestFor(
     );
   }
   const eos = eosList(s.eos_token_id ?? tok.specialTokens.eos_token_id);
-  const decoding = decodingConfig(s, eos, prompt.length, maxNew);
-  // A target language's code overrides the model's forced first token.
-  if (forcedBos !== undefined) decoding.forcedBosTokenId = forcedBos;
   const req: GenerationRequest = {
     promptIds: prompt,
-    encoderIds,
-    decoding,
+    decoding: decodingConfig(s, eos, prompt.length, maxNew),
     rows: s.num_beams > 1 ? 1 : s.num_return_sequences,
     maxNewTokens: maxNew,
     eosTokenIds: eos,
@@ -420,7 +418,7 @@ function requestFor(
     stream,
   };
   if (s.max_time !== null) req.maxTime = s.max_time;
-  if (r.seed !== undefined) req.seed = r.seed;
+  if (seed !== undefined) req.seed = seed;
   if (s.num_beams > 1) {
     req.beam = {
       numBeams: s.num_beams,
@@ -429,6 +427,22 @@ function requestFor(
       numReturnSequences: s.num_return_sequences,
     };
   }
+  return req;
+}
+
+/** The engine request for one input. */
+function requestFor(
+  sc: Seq2SeqContext,
+  encoderIds: number[],
+  forcedBos: number | undefined,
+  r: Resolved,
+  stream: boolean,
+): GenerationRequest {
+  const context = sc.generator.layout.contextLength;
+  const req = decoderRequest(r.settings, sc.model.tokenizer, sc.maxNewTokensLimit, context, r.seed, stream);
+  req.encoderIds = encoderIds;
+  // A target language's code overrides the model's forced first token.
+  if (forcedBos !== undefined) req.decoding.forcedBosTokenId = forcedBos;
   return req;
 }
 

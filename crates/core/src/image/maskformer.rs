@@ -13,7 +13,7 @@
 //!    pick order), and later segments overwrite earlier ones in the segmentation map, so each
 //!    segment's mask holds the pixels it owns last.
 
-use super::segment::Segment;
+use super::segment::{check_queries, check_target, Segment};
 use super::torch_cpu::{sigmoid_at, softmax};
 use super::ImageError;
 
@@ -224,32 +224,16 @@ pub fn instance_segments(
     threshold: f64,
     max_pixels: u64,
 ) -> Result<Vec<Segment>, ImageError> {
-    if classes_plus_one < 2 {
-        return Err(ImageError::InvalidArgument(
-            "class logits need at least one class plus the no-object class".into(),
-        ));
-    }
-    if queries.checked_mul(classes_plus_one) != Some(class_logits.len()) {
-        return Err(ImageError::InvalidArgument(format!(
-            "class logits: {} values do not hold {queries}x{classes_plus_one}",
-            class_logits.len()
-        )));
-    }
-    let plane = height.checked_mul(width).unwrap_or(0);
-    if plane == 0 || queries.checked_mul(plane) != Some(mask_logits.len()) {
-        return Err(ImageError::InvalidArgument(format!(
-            "mask logits: {} values do not hold {queries}x{height}x{width}",
-            mask_logits.len()
-        )));
-    }
-    let pixels = out_height
-        .checked_mul(out_width)
-        .filter(|&n| n > 0 && n as u64 <= max_pixels)
-        .ok_or_else(|| {
-            ImageError::InvalidArgument(format!(
-                "target size {out_width}x{out_height} must be non-empty and at most {max_pixels} pixels"
-            ))
-        })?;
+    check_queries(
+        class_logits,
+        queries,
+        classes_plus_one,
+        mask_logits,
+        height,
+        width,
+    )?;
+    let plane = height * width;
+    let pixels = check_target(out_height, out_width, max_pixels)?;
     let classes = classes_plus_one - 1;
     let mut scores = Vec::with_capacity(queries * classes);
     for q in 0..queries {

@@ -13,7 +13,7 @@
 //! Upsampling follows `torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`
 //! in `f32`; softmax and sigmoid are torch's CPU kernels (see [`super::torch_cpu`]).
 
-use super::torch_cpu;
+use super::torch_cpu::{self, softmax};
 use super::ImageError;
 
 /// One segment: a class id, its score (`None` for semantic segments) and its pixels
@@ -91,7 +91,11 @@ fn check_planes(
     Ok(())
 }
 
-fn check_target(height: usize, width: usize, max_pixels: u64) -> Result<usize, ImageError> {
+pub(super) fn check_target(
+    height: usize,
+    width: usize,
+    max_pixels: u64,
+) -> Result<usize, ImageError> {
     let n = height
         .checked_mul(width)
         .filter(|&n| n > 0 && n as u64 <= max_pixels)
@@ -180,9 +184,7 @@ pub fn semantic_from_logits(
     Ok(segments_of_map(&map, classes))
 }
 
-use torch_cpu::softmax;
-
-fn check_queries(
+pub(super) fn check_queries(
     class_logits: &[f32],
     queries: usize,
     classes_plus_one: usize,
