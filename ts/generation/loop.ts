@@ -667,19 +667,21 @@ export class GenerationLoop {
       const f = req.encoderFeatures;
       feeds[E.inputIds] = { type: 'float32', data: f.data, dims: f.dims };
       maskLen = f.dims[1] ?? 0;
-      if (E.attentionMask !== null)
-        feeds[E.attentionMask] = {
-          type: 'int64',
-          data: new BigInt64Array(maskLen).fill(1n),
-          dims: [1, maskLen],
-        };
     } else {
       const ids = req.encoderIds ?? [];
-      const n = ids.length;
-      maskLen = n;
-      feeds[E.inputIds] = { type: 'int64', data: BigInt64Array.from(ids, (x) => BigInt(x)), dims: [1, n] };
-      if (E.attentionMask !== null)
-        feeds[E.attentionMask] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
+      maskLen = ids.length;
+      feeds[E.inputIds] = {
+        type: 'int64',
+        data: BigInt64Array.from(ids, (x) => BigInt(x)),
+        dims: [1, maskLen],
+      };
+    }
+    if (E.attentionMask !== null) {
+      feeds[E.attentionMask] = {
+        type: 'int64',
+        data: new BigInt64Array(maskLen).fill(1n),
+        dims: [1, maskLen],
+      };
     }
     const out = this.#encoderOnDevice
       ? await (parts.encoder as DeviceRunner).runOnDevice(feeds, { outputs: [E.output] })

@@ -197,8 +197,13 @@ pub fn pre_crop_size(crop: &PreCrop, width: u32, height: u32) -> Result<Size, Im
 }
 
 /// DPT's `pad_image`: pads a `[channels, height, width]` tensor with zeros to the next multiple
-/// of `divisor` on each side, `pad // 2` before and the rest after.
-pub fn pad_to_multiple(tensor: &Tensor, divisor: u32) -> Result<Tensor, ImageError> {
+/// of `divisor` on each side, `pad // 2` before and the rest after; a padded image over
+/// `max_pixels` is refused before it is allocated.
+pub fn pad_to_multiple(
+    tensor: &Tensor,
+    divisor: u32,
+    max_pixels: u64,
+) -> Result<Tensor, ImageError> {
     let &[c, h, w] = tensor.shape.as_slice() else {
         return Err(ImageError::InvalidArgument(
             "pad: expected a [channels, height, width] tensor".into(),
@@ -211,6 +216,7 @@ pub fn pad_to_multiple(tensor: &Tensor, divisor: u32) -> Result<Tensor, ImageErr
     }
     let d = divisor as usize;
     let (nh, nw) = (h.div_ceil(d) * d, w.div_ceil(d) * d);
+    within(nw as u64, nh as u64, max_pixels)?;
     let (top, left) = ((nh - h) / 2, (nw - w) / 2);
     let plane = nh
         .checked_mul(nw)
@@ -436,12 +442,7 @@ pub fn process(
         first.swap_with_slice(&mut rest[plane..]);
     }
     if let Some(divisor) = spec.pad_size_divisor {
-        if let &[_, h, w] = tensor.shape.as_slice() {
-            let d = u64::from(divisor.max(1));
-            let up = |v: usize| (v as u64).div_ceil(d).saturating_mul(d);
-            within(up(w), up(h), max_pixels)?;
-        }
-        tensor = pad_to_multiple(&tensor, divisor)?;
+        tensor = pad_to_multiple(&tensor, divisor, max_pixels)?;
     }
     Ok(tensor)
 }
@@ -615,7 +616,7 @@ mod tests {
             shape: vec![3, 1, 2],
             data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
         };
-        let p = pad_to_multiple(&t, 4).expect("pad");
+        let p = pad_to_multiple(&t, 4, u64::MAX).expect("pad");
         assert_eq!(p.shape, vec![3, 4, 4]);
         // Row 1 (pad 3: 1 above, 2 below), columns 1..3 (pad 2: 1 each side).
         assert_eq!(&p.data[4..8], &[0.0, 1.0, 2.0, 0.0]);
