@@ -383,6 +383,27 @@ export class Tokenizer {
     return new Tokenizer(call(() => NativeTokenizer.fromFile(path)));
   }
 
+  /**
+   * A Marian slow tokenizer (`MarianTokenizer`, as Helsinki-NLP opus-mt models ship it): the
+   * source SentencePiece model's bytes (`source.spm`) and `vocab.json`, plus optionally
+   * `tokenizer_config.json` and `special_tokens_map.json` (text or parsed).
+   */
+  static fromMarian(
+    sourceSpm: Uint8Array,
+    vocabJson: string | object,
+    configJson?: string | object,
+    specialTokensMapJson?: string | object,
+  ): Tokenizer {
+    if (!(sourceSpm instanceof Uint8Array)) throw invalid(`sourceSpm must be a Uint8Array, got ${describe(sourceSpm)}`);
+    const vocab = toJsonText(vocabJson, 'vocabJson');
+    const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
+    const map =
+      specialTokensMapJson === undefined
+        ? undefined
+        : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
+    return new Tokenizer(call(() => NativeTokenizer.fromMarian(sourceSpm, vocab, config, map)));
+  }
+
   /** Loads from the contents of `tokenizer.json` and optionally `tokenizer_config.json` (text or parsed). */
   static fromJSON(
     json: string | object,

@@ -87,7 +87,7 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   const noTokenizer = () =>
     new ModelError(
       'ERR_MODEL_LOAD',
-      `model ${ref} has no tokenizer.json (only fast tokenizers are supported)`,
+      `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt, or Marian's source.spm and vocab.json)`,
     );
   const hasTokenizer = existsSync(path.join(dir, 'tokenizer.json'));
   // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.

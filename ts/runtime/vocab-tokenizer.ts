@@ -1,10 +1,12 @@
 /**
- * Models that ship only a slow-tokenizer WordPiece vocabulary (`vocab.txt`, e.g. TAPAS) get a
- * BERT-style fast tokenizer built from it, so that the loaded model has a `Tokenizer` (special
- * tokens, pad id, decoding). Tasks that need the model's own slow tokenizer (TAPAS) load it
- * themselves.
+ * Tokenizers for models that ship only slow-tokenizer files. A WordPiece vocabulary
+ * (`vocab.txt`, e.g. TAPAS) gets a BERT-style fast tokenizer built from it, so that the loaded
+ * model has a `Tokenizer` (special tokens, pad id, decoding); tasks that need the model's own
+ * slow tokenizer (TAPAS) load it themselves. A Marian folder (`source.spm`, `target.spm`,
+ * `vocab.json`, as opus-mt exports ship) gets a tokenizer that encodes and decodes as
+ * `MarianTokenizer`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
 import { Tokenizer } from '../tokenizer.js';
@@ -50,10 +52,12 @@ export function wordPieceTokenizerJson(vocab: string, lowercase: boolean): strin
  * `special_tokens_map.json`) but no `tokenizer.json`; null when there is no `vocab.txt`.
  */
 export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
-  const vocab = readIfPresent(path.join(dir, 'vocab.txt'));
-  if (vocab === undefined) return null;
   const config = readIfPresent(path.join(dir, 'tokenizer_config.json'));
   const map = readIfPresent(path.join(dir, 'special_tokens_map.json'));
+  const marian = marianTokenizer(dir, ref, config, map);
+  if (marian !== null) return marian;
+  const vocab = readIfPresent(path.join(dir, 'vocab.txt'));
+  if (vocab === undefined) return null;
   let lowercase = true;
   if (config !== undefined) {
     try {
@@ -64,4 +68,39 @@ export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
     }
   }
   return Tokenizer.fromJSON(wordPieceTokenizerJson(vocab, lowercase), config, map);
+}
+
+/** The largest SentencePiece model file read (published ones are a few MB). */
+const MAX_SPM_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `MarianTokenizer`'s files: `source.spm` (the SentencePiece model that cuts the input) and
+ * `vocab.json` (the ids); `target.spm` only decodes the reference's targets, whose pieces
+ * `vocab.json` already holds. Null when either file is missing.
+ */
+function marianTokenizer(
+  dir: string,
+  ref: string,
+  config: string | undefined,
+  map: string | undefined,
+): Tokenizer | null {
+  const spmFile = path.join(dir, 'source.spm');
+  const vocabFile = path.join(dir, 'vocab.json');
+  if (!existsSync(spmFile) || !existsSync(vocabFile)) return null;
+  if (config !== undefined && /"separate_vocabs"\s*:\s*true/.test(config))
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: a Marian tokenizer with separate source and target vocabularies is not supported`,
+    );
+  const size = statSync(spmFile).size;
+  if (size > MAX_SPM_BYTES)
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: source.spm is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
+    );
+  try {
+    return Tokenizer.fromMarian(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map);
+  } catch (err) {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: ${(err as Error).message}`);
+  }
 }

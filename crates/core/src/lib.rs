@@ -13,6 +13,7 @@ pub mod pooling;
 pub mod qa;
 pub mod scoring;
 pub mod similarity;
+pub mod spm;
 pub mod tapas;
 pub mod tokenize;
 

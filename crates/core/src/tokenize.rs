@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokenizers::parallelism::MaybeParallelRefIterator;
@@ -272,6 +273,19 @@ pub struct Tokenizer {
     post_processor: Option<PostProcessorWrapper>,
     config: TokenizerConfig,
     vocab_size: usize,
+    /// Marian's slow tokenizer: `vocab.json` and the rules around SentencePiece.
+    marian: Option<Arc<MarianVocab>>,
+}
+
+/// What a Marian slow tokenizer keeps beside the backend tokenizer: `vocab.json` (entries the
+/// source model cannot produce are renamed in the backend's vocabulary) and its unknown id.
+/// A text's leading language code (`>>fr<<`) is one token, its `vocab.json` id or the unknown
+/// id; decoded text is stripped at both ends.
+#[derive(Debug)]
+struct MarianVocab {
+    ids: std::collections::HashMap<String, u32>,
+    tokens: Vec<Option<String>>,
+    unk_id: u32,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -530,7 +544,62 @@ impl Tokenizer {
             post_processor,
             config,
             vocab_size,
+            marian: None,
         })
+    }
+
+    /// A Marian slow tokenizer (`MarianTokenizer`): the source SentencePiece model
+    /// (`source.spm`) cuts the text, `vocab.json` gives the ids, and decoding strips the text's
+    /// ends as that tokenizer does. Special tokens default to Marian's (`</s>`, `<unk>`,
+    /// `<pad>`). `*.1` label the sources in error messages.
+    pub fn from_marian(
+        source_spm: (&[u8], &str),
+        vocab_json: (&str, &str),
+        config: Option<(&str, &str)>,
+        special_tokens_map: Option<(&str, &str)>,
+    ) -> Result<Self> {
+        let model = crate::spm::SentencePieceModel::parse(source_spm.0, source_spm.1)?;
+        let vocab: std::collections::HashMap<String, u32> = serde_json::from_str(vocab_json.0)
+            .map_err(|e| {
+                Error::TokenizerLoad(format!(
+                    "{}: not a JSON object of token ids ({e})",
+                    vocab_json.1
+                ))
+            })?;
+        let mut tokens = TokenizerConfig::parse(config, special_tokens_map)?.special_tokens;
+        let eos = tokens.eos.get_or_insert_with(|| "</s>".into()).clone();
+        let unk = tokens.unk.get_or_insert_with(|| "<unk>".into()).clone();
+        tokens.pad.get_or_insert_with(|| "<pad>".into());
+        let added: Vec<(String, bool)> = [
+            &tokens.eos,
+            &tokens.unk,
+            &tokens.pad,
+            &tokens.bos,
+            &tokens.sep,
+            &tokens.cls,
+            &tokens.mask,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| (t.clone(), true))
+        .collect();
+        let json = crate::spm::marian_tokenizer_json(&model, &vocab, &added, &unk, Some(&eos))?;
+        let mut tokenizer =
+            Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
+        tokenizer.config.special_tokens = tokens;
+        let unk_id = vocab[&unk];
+        let mut id_tokens = vec![None; tokenizer.vocab_size.max(1)];
+        for (text, &id) in &vocab {
+            if let Some(slot) = id_tokens.get_mut(id as usize) {
+                *slot = Some(text.clone());
+            }
+        }
+        tokenizer.marian = Some(Arc::new(MarianVocab {
+            ids: vocab,
+            tokens: id_tokens,
+            unk_id,
+        }));
+        Ok(tokenizer)
     }
 
     /// Loads `path`: a `tokenizer.json` file, or a directory holding one. A
@@ -571,6 +640,14 @@ impl Tokenizer {
         )
     }
 
+    /// The vocabulary string of `id` (`vocab.json`'s for a Marian tokenizer).
+    fn id_token(&self, id: u32) -> Option<String> {
+        match &self.marian {
+            Some(m) => m.tokens.get(id as usize).cloned().flatten(),
+            None => self.inner.id_to_token(id),
+        }
+    }
+
     /// The configuration read from `tokenizer_config.json`.
     pub fn config(&self) -> &TokenizerConfig {
         &self.config
@@ -583,6 +660,9 @@ impl Tokenizer {
 
     /// The id of `token` (vocabulary or added token).
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        if let Some(m) = &self.marian {
+            return m.ids.get(token).copied();
+        }
         self.inner.token_to_id(token)
     }
 
@@ -705,6 +785,36 @@ impl Tokenizer {
         })
     }
 
+    /// One text through the backend (normalization, pre-tokenization, model), with Marian's
+    /// leading language code cut off first.
+    fn encode_text(&self, text: &str) -> Result<Encoding> {
+        let code = self
+            .marian
+            .as_ref()
+            .and_then(|m| crate::spm::leading_language_code(text).map(|c| (m, c)));
+        let Some((marian, code)) = code else {
+            return self.inner.encode_char_offsets(text, false).map_err(tok_err);
+        };
+        let id = marian.ids.get(code).copied().unwrap_or(marian.unk_id);
+        let mut encoding = Encoding::new(
+            vec![id],
+            vec![0],
+            vec![code.to_string()],
+            vec![Some(0)],
+            vec![(0, code.chars().count())],
+            vec![0],
+            vec![1],
+            Vec::new(),
+            Default::default(),
+        );
+        let rest = self
+            .inner
+            .encode_char_offsets(&text[code.len()..], false)
+            .map_err(tok_err)?;
+        encoding.merge_with(rest, true);
+        Ok(encoding)
+    }
+
     /// One input through normalization, pre-tokenization, model, truncation and
     /// post-processing (`TokenizerImpl::encode_char_offsets` with per-call truncation).
     fn encode_one(
@@ -714,13 +824,10 @@ impl Tokenizer {
         truncation: Option<&TruncationParams>,
         add_special_tokens: bool,
     ) -> Result<Encoding> {
-        let encoding = self
-            .inner
-            .encode_char_offsets(text, false)
-            .map_err(tok_err)?;
+        let encoding = self.encode_text(text)?;
         let pair_encoding = match pair {
             Some(p) => {
-                let mut e = self.inner.encode_char_offsets(p, false).map_err(tok_err)?;
+                let mut e = self.encode_text(p)?;
                 e.set_type_ids(vec![1; e.len()]);
                 Some(e)
             }
@@ -912,10 +1019,13 @@ impl Tokenizer {
         clean_up: Option<bool>,
     ) -> Result<String> {
         self.check_ids(ids)?;
-        let text = self
+        let mut text = self
             .inner
             .decode(ids, skip_special_tokens)
             .map_err(tok_err)?;
+        if self.marian.is_some() {
+            text = py_strip(&text).to_string();
+        }
         Ok(
             if clean_up.unwrap_or(self.config.clean_up_tokenization_spaces) {
                 clean_up_tokenization(&text)
@@ -954,7 +1064,7 @@ impl Tokenizer {
         Ok(ids
             .iter()
             .filter(|id| !special.contains(id))
-            .filter_map(|&id| self.inner.id_to_token(id))
+            .filter_map(|&id| self.id_token(id))
             .collect())
     }
 
@@ -974,10 +1084,15 @@ impl Tokenizer {
     /// The tokenizer's decoder applied to token strings (Python `convert_tokens_to_string`);
     /// without a decoder the tokens are joined with spaces.
     pub fn convert_tokens_to_string(&self, tokens: &[String]) -> Result<String> {
-        match self.inner.get_decoder() {
-            Some(d) => d.decode(tokens.to_vec()).map_err(tok_err),
-            None => Ok(tokens.join(" ")),
-        }
+        let text = match self.inner.get_decoder() {
+            Some(d) => d.decode(tokens.to_vec()).map_err(tok_err)?,
+            None => tokens.join(" "),
+        };
+        Ok(if self.marian.is_some() {
+            py_strip(&text).to_string()
+        } else {
+            text
+        })
     }
 
     /// The model's non-empty continuing-subword prefix (`##` for WordPiece).
@@ -989,6 +1104,11 @@ impl Tokenizer {
         };
         prefix.filter(|p| !p.is_empty())
     }
+}
+
+/// `text` without the whitespace Python's `str.strip()` removes at either end.
+fn py_strip(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 fn to_u32(v: usize, what: &str) -> Result<u32> {
@@ -1063,7 +1183,7 @@ pub fn clean_up_tokenization(text: &str) -> String {
 
 impl TokenVocab for Tokenizer {
     fn id_to_token(&self, id: u32) -> Option<String> {
-        self.inner.id_to_token(id)
+        self.id_token(id)
     }
 
     fn tokens_to_string(&self, tokens: &[String]) -> Result<String> {

@@ -228,6 +228,28 @@ impl Tokenizer {
             .map(|t| Tokenizer { inner: Arc::new(t) })
     }
 
+    /// A Marian slow tokenizer from `source.spm` (bytes), `vocab.json` (text) and, optionally,
+    /// `tokenizer_config.json` and `special_tokens_map.json`.
+    #[napi(factory, js_name = "fromMarian")]
+    pub fn from_marian(
+        source_spm: Uint8Array,
+        vocab_json: String,
+        config: Option<String>,
+        special_tokens_map: Option<String>,
+    ) -> Result<Tokenizer, Code> {
+        guard(|| {
+            core::Tokenizer::from_marian(
+                (&source_spm, "source.spm"),
+                (&vocab_json, "vocab.json"),
+                config.as_deref().map(|c| (c, "tokenizer_config.json")),
+                special_tokens_map
+                    .as_deref()
+                    .map(|m| (m, "special_tokens_map.json")),
+            )
+        })
+        .map(|t| Tokenizer { inner: Arc::new(t) })
+    }
+
     /// Loads from JSON text: `tokenizer.json`, optional `tokenizer_config.json` and
     /// `special_tokens_map.json`.
     #[napi(factory, js_name = "fromJson")]

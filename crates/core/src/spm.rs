@@ -1,0 +1,580 @@
+//! SentencePiece model files (`*.model`, `source.spm`): the protobuf reader, and the
+//! `tokenizer.json` that tokenizes as a Marian slow tokenizer (`MarianTokenizer`: a source
+//! SentencePiece model for the pieces, `vocab.json` for their ids).
+//!
+//! The model file is untrusted: the protobuf is decoded by `prost` (malformed bytes are an
+//! error), every field the tokenizer depends on is checked, and the normaliser's precompiled
+//! character map, whose double-array trie the `tokenizers` crate walks without bounds checks,
+//! is walked here first over every byte path so that no lookup can fall outside it.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine as _;
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::{Error, Result};
+
+/// The most pieces a model may have (the largest published SentencePiece vocabularies have
+/// about 256k).
+pub const MAX_PIECES: usize = 1 << 21;
+
+/// Prefix that makes a vocabulary entry unreachable by the unigram lattice: entries of
+/// `vocab.json` that the source model cannot produce (target-only pieces, control symbols).
+/// U+10FFFF is a noncharacter; the decoder removes it again.
+const UNREACHABLE: char = '\u{10FFFF}';
+
+#[derive(Clone, PartialEq, Message)]
+struct ModelProto {
+    #[prost(message, repeated, tag = "1")]
+    pieces: Vec<PieceProto>,
+    #[prost(message, optional, tag = "2")]
+    trainer_spec: Option<TrainerSpecProto>,
+    #[prost(message, optional, tag = "3")]
+    normalizer_spec: Option<NormalizerSpecProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct PieceProto {
+    #[prost(string, optional, tag = "1")]
+    piece: Option<String>,
+    #[prost(float, optional, tag = "2")]
+    score: Option<f32>,
+    #[prost(int32, optional, tag = "3")]
+    kind: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TrainerSpecProto {
+    #[prost(int32, optional, tag = "3")]
+    model_type: Option<i32>,
+    #[prost(bool, optional, tag = "24")]
+    treat_whitespace_as_suffix: Option<bool>,
+    #[prost(bool, optional, tag = "35")]
+    byte_fallback: Option<bool>,
+    #[prost(int32, optional, tag = "40")]
+    unk_id: Option<i32>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct NormalizerSpecProto {
+    #[prost(bytes = "vec", optional, tag = "2")]
+    precompiled_charsmap: Option<Vec<u8>>,
+    #[prost(bool, optional, tag = "3")]
+    add_dummy_prefix: Option<bool>,
+    #[prost(bool, optional, tag = "4")]
+    remove_extra_whitespaces: Option<bool>,
+    #[prost(bool, optional, tag = "5")]
+    escape_whitespaces: Option<bool>,
+}
+
+/// A piece's type, as SentencePiece's `ModelProto.SentencePiece.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceKind {
+    /// An ordinary piece the lattice may use.
+    Normal,
+    /// The unknown piece.
+    Unknown,
+    /// A control symbol (`<s>`, `</s>`): never produced from text.
+    Control,
+    /// A user-defined symbol: always one piece wherever it occurs.
+    UserDefined,
+    /// A byte piece (`<0x41>`) of a byte-fallback model.
+    Byte,
+    /// Kept in the vocabulary but never produced.
+    Unused,
+}
+
+impl PieceKind {
+    fn from_proto(value: Option<i32>) -> Option<Self> {
+        Some(match value.unwrap_or(1) {
+            1 => PieceKind::Normal,
+            2 => PieceKind::Unknown,
+            3 => PieceKind::Control,
+            4 => PieceKind::UserDefined,
+            5 => PieceKind::Unused,
+            6 => PieceKind::Byte,
+            _ => return None,
+        })
+    }
+}
+
+/// One vocabulary entry of a SentencePiece model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    pub text: String,
+    pub score: f32,
+    pub kind: PieceKind,
+}
+
+/// What the tokenizer needs from a SentencePiece unigram model file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentencePieceModel {
+    pub pieces: Vec<Piece>,
+    pub unk_id: usize,
+    pub byte_fallback: bool,
+    /// The normaliser's precompiled character map (empty: no character normalisation).
+    pub charsmap: Vec<u8>,
+    pub add_dummy_prefix: bool,
+    pub remove_extra_whitespaces: bool,
+}
+
+fn load_err(name: &str, what: impl std::fmt::Display) -> Error {
+    Error::TokenizerLoad(format!("{name}: {what}"))
+}
+
+impl SentencePieceModel {
+    /// Reads a serialized `ModelProto`. `name` labels the file in error messages.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Self> {
+        let proto = ModelProto::decode(bytes)
+            .map_err(|e| load_err(name, format!("not a SentencePiece model ({e})")))?;
+        let trainer = proto.trainer_spec.unwrap_or_default();
+        let normalizer = proto.normalizer_spec.unwrap_or_default();
+        match trainer.model_type.unwrap_or(1) {
+            1 => {}
+            2 => {
+                return Err(load_err(
+                    name,
+                    "a BPE SentencePiece model is not supported (only unigram models are)",
+                ))
+            }
+            t => {
+                return Err(load_err(
+                    name,
+                    format!("SentencePiece model type {t} is not supported (only unigram)"),
+                ))
+            }
+        }
+        if trainer.treat_whitespace_as_suffix.unwrap_or(false) {
+            return Err(load_err(
+                name,
+                "treat_whitespace_as_suffix is not supported",
+            ));
+        }
+        if !normalizer.escape_whitespaces.unwrap_or(true) {
+            return Err(load_err(name, "escape_whitespaces: false is not supported"));
+        }
+        if proto.pieces.is_empty() {
+            return Err(load_err(name, "the model has no pieces"));
+        }
+        if proto.pieces.len() > MAX_PIECES {
+            return Err(load_err(
+                name,
+                format!(
+                    "{} pieces is more than the limit of {MAX_PIECES}",
+                    proto.pieces.len()
+                ),
+            ));
+        }
+        let mut seen = HashSet::with_capacity(proto.pieces.len());
+        let mut pieces = Vec::with_capacity(proto.pieces.len());
+        for (i, p) in proto.pieces.into_iter().enumerate() {
+            let text = p.piece.unwrap_or_default();
+            let score = p.score.unwrap_or(0.0);
+            let kind = PieceKind::from_proto(p.kind)
+                .ok_or_else(|| load_err(name, format!("piece {i} has an unknown type")))?;
+            if text.is_empty() {
+                return Err(load_err(name, format!("piece {i} is empty")));
+            }
+            if !score.is_finite() {
+                return Err(load_err(name, format!("piece {i} has a non-finite score")));
+            }
+            if !seen.insert(text.clone()) {
+                return Err(load_err(name, format!("piece {text:?} appears twice")));
+            }
+            pieces.push(Piece { text, score, kind });
+        }
+        let unk_id = usize::try_from(trainer.unk_id.unwrap_or(0))
+            .ok()
+            .filter(|&id| pieces.get(id).is_some_and(|p| p.kind == PieceKind::Unknown))
+            .ok_or_else(|| load_err(name, "unk_id does not name the model's unknown piece"))?;
+        let charsmap = normalizer.precompiled_charsmap.unwrap_or_default();
+        if !charsmap.is_empty() {
+            check_charsmap(&charsmap).map_err(|e| load_err(name, e))?;
+        }
+        Ok(SentencePieceModel {
+            pieces,
+            unk_id,
+            byte_fallback: trainer.byte_fallback.unwrap_or(false),
+            charsmap,
+            add_dummy_prefix: normalizer.add_dummy_prefix.unwrap_or(true),
+            remove_extra_whitespaces: normalizer.remove_extra_whitespaces.unwrap_or(true),
+        })
+    }
+
+    /// The smallest score of a normal piece, as SentencePiece computes it (0 without one).
+    fn min_score(&self) -> f64 {
+        self.pieces
+            .iter()
+            .filter(|p| p.kind == PieceKind::Normal)
+            .map(|p| f64::from(p.score))
+            .reduce(f64::min)
+            .unwrap_or(0.0)
+    }
+}
+
+/// Checks that a precompiled character map is one the `tokenizers` crate can use on any text:
+/// its blob parses, its replacement strings are UTF-8, and every trie position reachable by any
+/// byte sequence, and every replacement offset, lies inside the map.
+pub fn check_charsmap(map: &[u8]) -> std::result::Result<(), String> {
+    let bad = |what: &str| {
+        Err(format!(
+            "the normaliser's character map is malformed ({what})"
+        ))
+    };
+    if map.len() < 4 {
+        return bad("too short");
+    }
+    let trie_bytes = u32::from_le_bytes([map[0], map[1], map[2], map[3]]) as usize;
+    if trie_bytes > map.len() - 4 {
+        return bad("trie size past the end");
+    }
+    let units: Vec<usize> = map[4..4 + trie_bytes / 4 * 4]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let Ok(normalized) = std::str::from_utf8(&map[4 + trie_bytes / 4 * 4..]) else {
+        return bad("replacement strings are not UTF-8");
+    };
+    if units.is_empty() {
+        return bad("empty trie");
+    }
+    // The unit layout of SentencePiece's double-array (darts-clone) trie.
+    let offset = |u: usize| (u >> 10) << ((u & (1 << 9)) >> 6);
+    let label = |u: usize| u & ((1 << 31) | 0xFF);
+    let has_leaf = |u: usize| (u >> 8) & 1 == 1;
+    let value = |u: usize| u & ((1 << 31) - 1);
+    let mut seen = vec![false; units.len()];
+    let mut stack = vec![offset(units[0])];
+    while let Some(node) = stack.pop() {
+        if node >= units.len() {
+            return bad("trie node past the end");
+        }
+        if std::mem::replace(&mut seen[node], true) {
+            continue;
+        }
+        for byte in 1..=255usize {
+            let pos = node ^ byte;
+            let Some(&unit) = units.get(pos) else {
+                return bad("trie position past the end");
+            };
+            if label(unit) != byte {
+                continue;
+            }
+            let next = pos ^ offset(unit);
+            if has_leaf(unit) {
+                let Some(&leaf) = units.get(next) else {
+                    return bad("trie leaf past the end");
+                };
+                let start = value(leaf);
+                if start > normalized.len() || !normalized.is_char_boundary(start) {
+                    return bad("replacement offset past the end");
+                }
+            }
+            stack.push(next);
+        }
+    }
+    Ok(())
+}
+
+/// The `tokenizer.json` (text) that tokenizes as `MarianTokenizer` with `source` as its source
+/// SentencePiece model and `vocab` (`vocab.json`: piece to id) as its ids.
+///
+/// - Each span between added tokens is normalised as SentencePiece does (character map, extra
+///   spaces removed, the dummy `▁` prefix, spaces escaped) and cut by the unigram lattice over
+///   the source model's pieces and scores; `vocab.json` entries the source model cannot produce
+///   stay in the vocabulary (for decoding) but out of the lattice.
+/// - `added` (content, special) are cut out first, as the slow tokenizer's special tokens are;
+///   the model's user-defined symbols are added as non-special tokens. Tokens absent from
+///   `vocab.json` are left out. (A leading language code, `>>fr<<`, is the caller's: see
+///   [`leading_language_code`].)
+/// - `eos`, when in `vocab.json`, ends every sequence (and pair).
+/// - Decoding joins pieces and turns `▁` into spaces (the slow tokenizer then strips the ends;
+///   see [`crate::tokenize::Tokenizer::from_marian`]).
+pub fn marian_tokenizer_json(
+    source: &SentencePieceModel,
+    vocab: &HashMap<String, u32>,
+    added: &[(String, bool)],
+    unk: &str,
+    eos: Option<&str>,
+) -> Result<String> {
+    let err = |what: String| Error::TokenizerLoad(format!("vocab.json: {what}"));
+    if vocab.is_empty() {
+        return Err(err("the vocabulary is empty".into()));
+    }
+    let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+    if size > vocab.len().saturating_mul(2).saturating_add(1024) {
+        return Err(err(format!(
+            "ids go up to {} for {} entries",
+            size - 1,
+            vocab.len()
+        )));
+    }
+    let mut entries: Vec<Option<&str>> = vec![None; size];
+    for (text, &id) in vocab {
+        if entries[id as usize].replace(text).is_some() {
+            return Err(err(format!("id {id} is given to two entries")));
+        }
+    }
+    let unk_id = *vocab.get(unk).ok_or_else(|| {
+        err(format!(
+            "the unknown token {unk:?} is not in the vocabulary"
+        ))
+    })?;
+
+    // Tokens cut out before the lattice: the configured ones, then user-defined symbols.
+    let mut added_tokens: Vec<(u32, &str, bool)> = Vec::new();
+    let mut is_added: HashSet<&str> = HashSet::new();
+    for (text, special) in added {
+        if let Some(&id) = vocab.get(text) {
+            if is_added.insert(text.as_str()) {
+                added_tokens.push((id, text.as_str(), *special));
+            }
+        }
+    }
+    let mut user_defined: Vec<(u32, &str)> = source
+        .pieces
+        .iter()
+        .filter(|p| p.kind == PieceKind::UserDefined)
+        .filter_map(|p| vocab.get(&p.text).map(|&id| (id, p.text.as_str())))
+        .collect();
+    user_defined.sort_unstable();
+    for (id, text) in user_defined {
+        if is_added.insert(text) {
+            added_tokens.push((id, text, false));
+        }
+    }
+    added_tokens.sort_unstable_by_key(|&(id, _, _)| id);
+
+    let min_score = source.min_score();
+    let spm: HashMap<&str, &Piece> = source.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
+    let reachable = |p: &Piece| match p.kind {
+        PieceKind::Normal | PieceKind::Unknown => true,
+        PieceKind::Byte => source.byte_fallback,
+        _ => false,
+    };
+    let model_vocab: Vec<Value> = entries
+        .iter()
+        .enumerate()
+        .map(|(id, entry)| {
+            let (text, score) = match entry {
+                Some(t) if is_added.contains(t) => (t.to_string(), min_score),
+                Some(t) => match spm.get(t) {
+                    Some(p) if reachable(p) => (t.to_string(), f64::from(p.score).max(min_score)),
+                    _ => (format!("{UNREACHABLE}{t}"), min_score),
+                },
+                None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
+            };
+            json!([text, score])
+        })
+        .collect();
+
+    let mut normalizers = Vec::new();
+    if !source.charsmap.is_empty() {
+        normalizers.push(json!({
+            "type": "Precompiled",
+            "precompiled_charsmap": base64::engine::general_purpose::STANDARD.encode(&source.charsmap),
+        }));
+    }
+    if source.remove_extra_whitespaces {
+        normalizers.push(json!({"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}));
+        normalizers
+            .push(json!({"type": "Replace", "pattern": {"Regex": "\\A | \\z"}, "content": ""}));
+    }
+    if source.add_dummy_prefix {
+        normalizers.push(json!({"type": "Prepend", "prepend": "\u{2581}"}));
+    }
+    normalizers.push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"}));
+
+    let mut decoders = vec![
+        json!({"type": "Replace", "pattern": {"String": UNREACHABLE.to_string()}, "content": ""}),
+        json!({"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "}),
+    ];
+    if source.byte_fallback {
+        decoders.push(json!({"type": "ByteFallback"}));
+    }
+    decoders.push(json!({"type": "Fuse"}));
+
+    let post_processor = match eos.and_then(|e| vocab.get(e).map(|&id| (e, id))) {
+        Some((eos, id)) => json!({
+            "type": "TemplateProcessing",
+            "single": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"SpecialToken": {"id": eos, "type_id": 0}},
+            ],
+            "pair": [
+                {"Sequence": {"id": "A", "type_id": 0}},
+                {"Sequence": {"id": "B", "type_id": 0}},
+                {"SpecialToken": {"id": eos, "type_id": 0}},
+            ],
+            "special_tokens": {eos: {"id": eos, "ids": [id], "tokens": [eos]}},
+        }),
+        None => Value::Null,
+    };
+
+    let tokenizer = json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added_tokens.iter().map(|&(id, content, special)| json!({
+            "id": id,
+            "content": content,
+            "single_word": false,
+            "lstrip": false,
+            "rstrip": false,
+            "normalized": false,
+            "special": special,
+        })).collect::<Vec<_>>(),
+        "normalizer": {"type": "Sequence", "normalizers": normalizers},
+        "pre_tokenizer": null,
+        "post_processor": post_processor,
+        "decoder": {"type": "Sequence", "decoders": decoders},
+        "model": {
+            "type": "Unigram",
+            "unk_id": unk_id,
+            "vocab": model_vocab,
+            "byte_fallback": source.byte_fallback,
+        },
+    });
+    Ok(tokenizer.to_string())
+}
+
+/// The language code (`>>fr<<`) that `MarianTokenizer` takes off the start of a text before
+/// SentencePiece sees it, with the byte length it covers: the text from a leading `>>` through
+/// the first `<<` after it.
+pub fn leading_language_code(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix(">>")?;
+    let end = rest.find("<<")?;
+    Some(&text[..end + 4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenize::{EncodeOptions, Tokenizer};
+
+    fn piece(text: &str, score: f32, kind: i32) -> PieceProto {
+        PieceProto {
+            piece: Some(text.into()),
+            score: Some(score),
+            kind: Some(kind),
+        }
+    }
+
+    /// A unigram model without a character map: `<unk>`, `</s>` (control) and a few pieces.
+    fn model_bytes(model_type: i32, charsmap: Option<Vec<u8>>) -> Vec<u8> {
+        ModelProto {
+            pieces: vec![
+                piece("<unk>", 0.0, 2),
+                piece("</s>", 0.0, 3),
+                piece("\u{2581}", -3.0, 1),
+                piece("\u{2581}ab", -2.0, 1),
+                piece("a", -4.0, 1),
+                piece("b", -4.0, 1),
+                piece("c", -4.5, 1),
+                piece("\u{2581}c", -3.5, 1),
+                piece("<sep>", 0.0, 4),
+            ],
+            trainer_spec: Some(TrainerSpecProto {
+                model_type: Some(model_type),
+                unk_id: Some(0),
+                ..Default::default()
+            }),
+            normalizer_spec: Some(NormalizerSpecProto {
+                precompiled_charsmap: charsmap,
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec()
+    }
+
+    const VOCAB: &str = r#"{"</s>": 0, "<unk>": 1, "▁ab": 2, "a": 3, "b": 4, "c": 5, "▁c": 6,
+        "▁": 7, "▁target": 8, "<sep>": 9, ">>fr<<": 10, "<pad>": 11}"#;
+
+    fn tokenizer() -> Tokenizer {
+        Tokenizer::from_marian(
+            (&model_bytes(1, None), "source.spm"),
+            (VOCAB, "vocab.json"),
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn ids(tok: &Tokenizer, text: &str) -> Vec<i64> {
+        tok.encode(text, None, &EncodeOptions::default())
+            .unwrap()
+            .input_ids
+    }
+
+    #[test]
+    fn reads_pieces_and_defaults() {
+        let m = SentencePieceModel::parse(&model_bytes(1, None), "m").unwrap();
+        assert_eq!(m.pieces.len(), 9);
+        assert_eq!(m.pieces[1].kind, PieceKind::Control);
+        assert_eq!(m.pieces[8].kind, PieceKind::UserDefined);
+        assert!(m.add_dummy_prefix && m.remove_extra_whitespaces && !m.byte_fallback);
+        assert_eq!(m.min_score(), -4.5);
+    }
+
+    #[test]
+    fn malformed_and_unsupported_models_are_errors() {
+        for bytes in [&b"\xff\xff\xff"[..], b"", b"\x0a\x05\x0a\x03ab"] {
+            let err = SentencePieceModel::parse(bytes, "x.spm").unwrap_err();
+            assert_eq!(err.code(), "ERR_TOKENIZER_LOAD", "{err}");
+        }
+        let bpe = SentencePieceModel::parse(&model_bytes(2, None), "x.spm").unwrap_err();
+        assert!(bpe.to_string().contains("BPE"), "{bpe}");
+        let bad_map =
+            SentencePieceModel::parse(&model_bytes(1, Some(vec![8, 0, 0, 0, 1])), "x.spm");
+        assert!(bad_map.unwrap_err().to_string().contains("character map"));
+    }
+
+    #[test]
+    fn charsmap_check_refuses_out_of_bounds_tries() {
+        assert!(check_charsmap(&[]).is_err());
+        // A one-unit trie whose root offset points past the end.
+        let mut map = 4u32.to_le_bytes().to_vec();
+        map.extend((1u32 << 10).to_le_bytes());
+        assert!(check_charsmap(&map).is_err());
+        // A trie size past the end of the blob.
+        assert!(check_charsmap(&[255, 0, 0, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn encodes_as_the_source_model_with_vocab_ids() {
+        let tok = tokenizer();
+        // "▁ab" beats "▁"+"a"+"b"; spaces collapse and the ends are stripped; `</s>` appended.
+        assert_eq!(ids(&tok, "ab"), [2, 0]);
+        assert_eq!(ids(&tok, "  ab   c "), [2, 6, 0]);
+        // A target-only entry is never produced from text, but decodes.
+        assert!(!ids(&tok, "target").contains(&8));
+        assert_eq!(tok.decode(&[8, 6], true, None).unwrap(), "target c");
+        assert_eq!(tok.token_to_id("▁target"), Some(8));
+        // A leading language code is one token; an unknown one is <unk>; elsewhere it is text.
+        assert_eq!(ids(&tok, ">>fr<< ab")[..2], [10, 2]);
+        assert_eq!(ids(&tok, ">>xx<<ab")[..2], [1, 2]);
+        assert!(!ids(&tok, "ab >>fr<<").contains(&10));
+        // Special tokens and user-defined symbols are cut out; unknown characters are <unk>.
+        assert_eq!(ids(&tok, "ab</s><sep>c"), [2, 0, 9, 6, 0]);
+        assert_eq!(ids(&tok, "ab zz"), [2, 7, 1, 0]);
+        // Decoding strips both ends and skips special tokens.
+        assert_eq!(tok.decode(&[7, 2, 0, 11], true, None).unwrap(), "ab");
+        assert_eq!(tok.decode(&[2, 0], false, None).unwrap(), "ab</s>");
+    }
+
+    #[test]
+    fn vocab_json_must_name_ids_once_and_hold_unk() {
+        let model = model_bytes(1, None);
+        for (vocab, what) in [
+            (r#"{"a": 0, "b": 0, "<unk>": 1}"#, "two entries"),
+            (r#"{"a": 0}"#, "unknown token"),
+            (r#"{"<unk>": 0, "a": 99999999}"#, "ids go up to"),
+            (r#"["<unk>"]"#, "JSON object"),
+        ] {
+            let err = Tokenizer::from_marian((&model, "s"), (vocab, "vocab.json"), None, None)
+                .unwrap_err();
+            assert!(err.to_string().contains(what), "{err}");
+        }
+    }
+}
