@@ -386,22 +386,32 @@ export class Tokenizer {
   /**
    * A Marian slow tokenizer (`MarianTokenizer`, as Helsinki-NLP opus-mt models ship it): the
    * source SentencePiece model's bytes (`source.spm`) and `vocab.json`, plus optionally
-   * `tokenizer_config.json` and `special_tokens_map.json` (text or parsed).
+   * `tokenizer_config.json` and `special_tokens_map.json` (text or parsed), and the target side:
+   * `target.spm` (how generated pieces decode) and, for separate vocabularies,
+   * `target_vocab.json` (the ids generated text uses).
    */
   static fromMarian(
     sourceSpm: Uint8Array,
     vocabJson: string | object,
     configJson?: string | object,
     specialTokensMapJson?: string | object,
+    target: { spm?: Uint8Array; vocabJson?: string | object } = {},
   ): Tokenizer {
-    if (!(sourceSpm instanceof Uint8Array)) throw invalid(`sourceSpm must be a Uint8Array, got ${describe(sourceSpm)}`);
+    if (!(sourceSpm instanceof Uint8Array))
+      throw invalid(`sourceSpm must be a Uint8Array, got ${describe(sourceSpm)}`);
+    if (target.spm !== undefined && !(target.spm instanceof Uint8Array))
+      throw invalid(`target.spm must be a Uint8Array, got ${describe(target.spm)}`);
     const vocab = toJsonText(vocabJson, 'vocabJson');
     const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
     const map =
       specialTokensMapJson === undefined
         ? undefined
         : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
-    return new Tokenizer(call(() => NativeTokenizer.fromMarian(sourceSpm, vocab, config, map)));
+    const targetVocab =
+      target.vocabJson === undefined ? undefined : toJsonText(target.vocabJson, 'target.vocabJson');
+    return new Tokenizer(
+      call(() => NativeTokenizer.fromMarian(sourceSpm, vocab, config, map, target.spm, targetVocab)),
+    );
   }
 
   /** Loads from the contents of `tokenizer.json` and optionally `tokenizer_config.json` (text or parsed). */

@@ -5,7 +5,7 @@
 #![no_main]
 
 use hf_tasks_core::spm::SentencePieceModel;
-use hf_tasks_core::tokenize::{EncodeOptions, Tokenizer};
+use hf_tasks_core::tokenize::{EncodeOptions, MarianTarget, Tokenizer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,8 +24,17 @@ fuzz_target!(|data: &[u8]| {
         vocab.entry(extra.to_string()).or_insert(id.into());
     }
     let vocab = serde_json::Value::Object(vocab).to_string();
-    let Ok(tok) = Tokenizer::from_marian((data, "source.spm"), (&vocab, "vocab.json"), None, None)
-    else {
+    let target = MarianTarget {
+        spm: Some((data, "target.spm")),
+        vocab: None,
+    };
+    let Ok(tok) = Tokenizer::from_marian(
+        (data, "source.spm"),
+        (&vocab, "vocab.json"),
+        None,
+        None,
+        target,
+    ) else {
         return;
     };
     let tail = String::from_utf8_lossy(&data[cut..]).into_owned();

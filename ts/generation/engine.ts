@@ -20,8 +20,8 @@ import { onnxOutputNames } from '../runtime/onnx-graph.js';
 import { availableCores } from '../runtime/pool.js';
 import type { ModelRunner, RunOptions, TensorLike } from '../runtime/runner.js';
 import { SessionRunner, type SessionRunnerOptions } from '../runtime/session.js';
+import { openFolderTokenizer } from '../runtime/vocab-tokenizer.js';
 import { fromWire, toWire, type WireError } from '../runtime/wire.js';
-import { Tokenizer } from '../tokenizer.js';
 import { type DecoderLayout, decoderLayout, type ValueDecl } from './decoder.js';
 import {
   checkRequest,
@@ -166,7 +166,7 @@ export async function openInline(onnxFile: string, options: GeneratorOptions): P
   try {
     const session = await open(onnxFile);
     sessions.push(session);
-    const tokenizer = Tokenizer.fromFile(dir);
+    const tokenizer = openFolderTokenizer(dir);
     const decl = declarations(session);
     if (seq2seq === undefined) {
       const layout = decoderLayout(decl.inputs, decl.outputs, config);

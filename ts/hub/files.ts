@@ -70,6 +70,9 @@ const SENTENCE_TRANSFORMERS_FILES = [
 ];
 const PREPROCESSOR_FILES = ['preprocessor_config.json'];
 const GENERATION_FILES = ['generation_config.json', 'chat_template.jinja'];
+/** A Marian slow tokenizer (opus-mt exports ship no tokenizer.json). */
+const MARIAN_FILES = ['source.spm', 'target.spm', 'vocab.json', 'target_vocab.json'];
+const SEQ2SEQ_TASKS = new Set(['summarization', 'translation', 'text2text-generation']);
 
 const TEXT_TASKS = new Set([
   'token-classification',
@@ -107,13 +110,20 @@ export function optionalFilesFor(task: string | undefined): string[] {
     if (task === 'table-question-answering') return [...TOKENIZER_FILES, 'vocab.txt'];
     if (TEXT_TASKS.has(task)) return [...TOKENIZER_FILES];
     if (EMBEDDING_TASKS.has(task)) return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES];
+    if (SEQ2SEQ_TASKS.has(task)) return [...TOKENIZER_FILES, ...MARIAN_FILES, ...GENERATION_FILES];
     if (GENERATION_TASKS.has(task)) return [...TOKENIZER_FILES, ...GENERATION_FILES];
     if (VISION_AUDIO_TASKS.has(task)) return [...PREPROCESSOR_FILES];
     if (PREPROCESSED_GENERATION_TASKS.has(task)) {
       return [...TOKENIZER_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
     }
   }
-  return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
+  return [
+    ...TOKENIZER_FILES,
+    ...MARIAN_FILES,
+    ...SENTENCE_TRANSFORMERS_FILES,
+    ...PREPROCESSOR_FILES,
+    ...GENERATION_FILES,
+  ];
 }
 
 export function noOnnxFileError(

@@ -8,7 +8,7 @@ import { ModelError } from '../errors.js';
 import type { Dtype } from '../hub/files.js';
 import type { ProgressOption } from '../hub/progress.js';
 import { type ResolveOptions, resolveModel } from '../hub/resolve.js';
-import { Tokenizer } from '../tokenizer.js';
+import type { Tokenizer } from '../tokenizer.js';
 import {
   loadModelConfig,
   loadSentenceTransformersConfig,
@@ -17,7 +17,7 @@ import {
 } from './config.js';
 import type { ModelRunner } from './runner.js';
 import { createSessionRunner, type SessionRunnerOptions } from './session.js';
-import { vocabTokenizer } from './vocab-tokenizer.js';
+import { folderTokenizer, noTokenizerError } from './vocab-tokenizer.js';
 
 /** Opens a runner for an ONNX file; the inline session runner unless an engine provides one. */
 export type RunnerFactory = (onnxPath: string, options: RunnerFactoryOptions) => Promise<ModelRunner>;
@@ -84,14 +84,9 @@ export async function loadModel(ref: string, options: LoadModelOptions = {}): Pr
   const onnxFile = path.join(dir, resolved.onnxFile);
   const config = loadModelConfig(dir);
   const sentenceTransformers = loadSentenceTransformersConfig(dir);
-  const noTokenizer = () =>
-    new ModelError(
-      'ERR_MODEL_LOAD',
-      `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt, or Marian's source.spm and vocab.json)`,
-    );
-  const hasTokenizer = existsSync(path.join(dir, 'tokenizer.json'));
-  // A WordPiece vocab.txt alone (TAPAS) gets a BERT-style tokenizer built from it.
-  const loaded = hasTokenizer ? Tokenizer.fromFile(dir) : vocabTokenizer(dir, ref);
+  const noTokenizer = () => noTokenizerError(ref);
+  // Slow-tokenizer files alone (TAPAS's vocab.txt, Marian's source.spm) get a tokenizer built.
+  const loaded = folderTokenizer(dir, ref);
   if (loaded === null && options.requireTokenizer !== false) throw noTokenizer();
   const tokenizer = loaded === null ? null : withModelPadding(loaded, config.padTokenId);
   const runnerOptions: RunnerFactoryOptions = {};

@@ -74,9 +74,10 @@ export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
 const MAX_SPM_BYTES = 64 * 1024 * 1024;
 
 /**
- * `MarianTokenizer`'s files: `source.spm` (the SentencePiece model that cuts the input) and
- * `vocab.json` (the ids); `target.spm` only decodes the reference's targets, whose pieces
- * `vocab.json` already holds. Null when either file is missing.
+ * `MarianTokenizer`'s files: `source.spm` (the SentencePiece model that cuts the input),
+ * `vocab.json` (the ids), `target.spm` (how generated pieces decode) and, with
+ * `separate_vocabs`, `target_vocab.json` (the generated ids). Null without `source.spm` and
+ * `vocab.json`.
  */
 function marianTokenizer(
   dir: string,
@@ -87,20 +88,58 @@ function marianTokenizer(
   const spmFile = path.join(dir, 'source.spm');
   const vocabFile = path.join(dir, 'vocab.json');
   if (!existsSync(spmFile) || !existsSync(vocabFile)) return null;
-  if (config !== undefined && /"separate_vocabs"\s*:\s*true/.test(config))
-    throw new ModelError(
-      'ERR_MODEL_LOAD',
-      `model ${ref}: a Marian tokenizer with separate source and target vocabularies is not supported`,
-    );
-  const size = statSync(spmFile).size;
-  if (size > MAX_SPM_BYTES)
-    throw new ModelError(
-      'ERR_MODEL_LOAD',
-      `model ${ref}: source.spm is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
-    );
+  let separate = false;
   try {
-    return Tokenizer.fromMarian(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map);
+    separate =
+      config !== undefined && (JSON.parse(config) as { separate_vocabs?: unknown }).separate_vocabs === true;
+  } catch {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
+  }
+  const targetSpmFile = path.join(dir, 'target.spm');
+  const targetVocabFile = path.join(dir, 'target_vocab.json');
+  if (separate && !existsSync(targetVocabFile))
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: separate_vocabs is set but target_vocab.json is missing`,
+    );
+  for (const file of [spmFile, targetSpmFile]) {
+    const size = existsSync(file) ? statSync(file).size : 0;
+    if (size > MAX_SPM_BYTES)
+      throw new ModelError(
+        'ERR_MODEL_LOAD',
+        `model ${ref}: ${path.basename(file)} is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
+      );
+  }
+  const target: { spm?: Uint8Array; vocabJson?: string } = {};
+  if (existsSync(targetSpmFile)) target.spm = readFileSync(targetSpmFile);
+  if (separate) target.vocabJson = readFileSync(targetVocabFile, 'utf8');
+  try {
+    return Tokenizer.fromMarian(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map, target);
   } catch (err) {
     throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The tokenizer of a model folder: its `tokenizer.json`, or one built from a slow tokenizer's
+ * files (see `vocabTokenizer`); null when there is neither.
+ */
+export function folderTokenizer(dir: string, ref: string = dir): Tokenizer | null {
+  if (existsSync(path.join(dir, 'tokenizer.json'))) return Tokenizer.fromFile(dir);
+  return vocabTokenizer(dir, ref);
+}
+
+/** The error for a model folder without a tokenizer. */
+export function noTokenizerError(ref: string): ModelError {
+  return new ModelError(
+    'ERR_MODEL_LOAD',
+    `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt, or Marian's source.spm and vocab.json)`,
+  );
+}
+
+/** `folderTokenizer`, failing where the folder has no tokenizer. */
+export function openFolderTokenizer(dir: string, ref: string = dir): Tokenizer {
+  const tokenizer = folderTokenizer(dir, ref);
+  if (tokenizer === null) throw noTokenizerError(ref);
+  return tokenizer;
 }

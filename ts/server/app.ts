@@ -10,7 +10,7 @@ import { type PipelineOptions, pipeline, seq2seqFilesBeside, supportedTasks } fr
 import { isGpuDevice } from '../runtime/device.js';
 import { engineRunnerFactory } from '../runtime/engine.js';
 import type { RunnerFactory, RunnerFactoryOptions } from '../runtime/model.js';
-import { Tokenizer } from '../tokenizer.js';
+import { openFolderTokenizer } from '../runtime/vocab-tokenizer.js';
 import { TASK_ALIASES } from '../types/tasks.js';
 import { ResultCache } from './cache.js';
 import type { ServerConfig } from './config.js';
@@ -176,7 +176,7 @@ export async function createServer(
           mirror: config.provision,
           log: app.log,
         })),
-    openTokenizer: (dir) => Tokenizer.fromFile(dir),
+    openTokenizer: (dir) => openFolderTokenizer(dir),
     supportedTasks: supportedTasks(),
     canonicalTask,
     maxQueue: config.maxQueue,

@@ -213,6 +213,18 @@ impl SentencePieceModel {
     }
 }
 
+impl SentencePieceModel {
+    /// The largest normal score as SentencePiece keeps it: starting from the smallest positive
+    /// float, so with log-probability scores it stays there.
+    fn max_score(&self) -> f32 {
+        self.pieces
+            .iter()
+            .filter(|p| p.kind == PieceKind::Normal)
+            .map(|p| p.score)
+            .fold(f32::MIN_POSITIVE, f32::max)
+    }
+}
+
 /// Checks that a precompiled character map is one the `tokenizers` crate can use on any text:
 /// its blob parses, its replacement strings are UTF-8, and every trie position reachable by any
 /// byte sequence, and every replacement offset, lies inside the map.
@@ -285,10 +297,12 @@ pub fn check_charsmap(map: &[u8]) -> std::result::Result<(), String> {
 ///   the source model's pieces and scores; `vocab.json` entries the source model cannot produce
 ///   stay in the vocabulary (for decoding) but out of the lattice.
 /// - `added` (content, special) are cut out first, as the slow tokenizer's special tokens are;
-///   the model's user-defined symbols are added as non-special tokens. Tokens absent from
-///   `vocab.json` are left out. (A leading language code, `>>fr<<`, is the caller's: see
+///   those absent from `vocab.json` are left out. User-defined symbols stay in the lattice with
+///   SentencePiece's bonus score. (A leading language code, `>>fr<<`, is the caller's: see
 ///   [`leading_language_code`].)
 /// - `eos`, when in `vocab.json`, ends every sequence (and pair).
+/// - Pieces of the source model that `vocab.json` lacks follow the vocabulary (ids from
+///   `vocab.len()` on): the reference maps them to the unknown id, which is the caller's to do.
 /// - Decoding joins pieces and turns `▁` into spaces (the slow tokenizer then strips the ends;
 ///   see [`crate::tokenize::Tokenizer::from_marian`]).
 pub fn marian_tokenizer_json(
@@ -322,7 +336,7 @@ pub fn marian_tokenizer_json(
         ))
     })?;
 
-    // Tokens cut out before the lattice: the configured ones, then user-defined symbols.
+    // Tokens cut out before the lattice.
     let mut added_tokens: Vec<(u32, &str, bool)> = Vec::new();
     let mut is_added: HashSet<&str> = HashSet::new();
     for (text, special) in added {
@@ -332,42 +346,43 @@ pub fn marian_tokenizer_json(
             }
         }
     }
-    let mut user_defined: Vec<(u32, &str)> = source
-        .pieces
-        .iter()
-        .filter(|p| p.kind == PieceKind::UserDefined)
-        .filter_map(|p| vocab.get(&p.text).map(|&id| (id, p.text.as_str())))
-        .collect();
-    user_defined.sort_unstable();
-    for (id, text) in user_defined {
-        if is_added.insert(text) {
-            added_tokens.push((id, text, false));
-        }
-    }
     added_tokens.sort_unstable_by_key(|&(id, _, _)| id);
 
     let min_score = source.min_score();
     let spm: HashMap<&str, &Piece> = source.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
-    let reachable = |p: &Piece| match p.kind {
-        PieceKind::Normal | PieceKind::Unknown => true,
-        PieceKind::Byte => source.byte_fallback,
-        _ => false,
+    // SentencePiece scores a user-defined symbol `byte length * max_score - 0.1` (about -0.1),
+    // so that it wins over any split of its text.
+    let max_score = source.max_score();
+    let score_of = |p: &Piece| match p.kind {
+        PieceKind::Normal | PieceKind::Unknown => Some(f64::from(p.score).max(min_score)),
+        PieceKind::UserDefined => Some(f64::from(p.text.len() as f32 * max_score - 0.1)),
+        PieceKind::Byte if source.byte_fallback => Some(f64::from(p.score).max(min_score)),
+        _ => None,
     };
-    let model_vocab: Vec<Value> = entries
+    let mut model_vocab: Vec<Value> = entries
         .iter()
         .enumerate()
         .map(|(id, entry)| {
             let (text, score) = match entry {
                 Some(t) if is_added.contains(t) => (t.to_string(), min_score),
-                Some(t) => match spm.get(t) {
-                    Some(p) if reachable(p) => (t.to_string(), f64::from(p.score).max(min_score)),
-                    _ => (format!("{UNREACHABLE}{t}"), min_score),
+                Some(t) => match spm.get(t).and_then(|p| score_of(p)) {
+                    Some(score) => (t.to_string(), score),
+                    None => (format!("{UNREACHABLE}{t}"), min_score),
                 },
                 None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
             };
             json!([text, score])
         })
         .collect();
+    // Pieces the source model produces that vocab.json lacks: after the vocabulary, so that
+    // the lattice cuts as SentencePiece does; the caller maps their ids to the unknown id.
+    for p in &source.pieces {
+        if !vocab.contains_key(&p.text) {
+            if let Some(score) = score_of(p) {
+                model_vocab.push(json!([p.text, score]));
+            }
+        }
+    }
 
     let mut normalizers = Vec::new();
     if !source.charsmap.is_empty() {
@@ -451,7 +466,7 @@ pub fn leading_language_code(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokenize::{EncodeOptions, Tokenizer};
+    use crate::tokenize::{EncodeOptions, MarianTarget, Tokenizer};
 
     fn piece(text: &str, score: f32, kind: i32) -> PieceProto {
         PieceProto {
@@ -497,6 +512,7 @@ mod tests {
             (VOCAB, "vocab.json"),
             None,
             None,
+            MarianTarget::default(),
         )
         .unwrap()
     }
@@ -554,9 +570,13 @@ mod tests {
         // A leading language code is one token; an unknown one is <unk>; elsewhere it is text.
         assert_eq!(ids(&tok, ">>fr<< ab")[..2], [10, 2]);
         assert_eq!(ids(&tok, ">>xx<<ab")[..2], [1, 2]);
-        assert!(!ids(&tok, "ab >>fr<<").contains(&10));
-        // Special tokens and user-defined symbols are cut out; unknown characters are <unk>.
-        assert_eq!(ids(&tok, "ab</s><sep>c"), [2, 0, 9, 6, 0]);
+        // (Mid-text, its characters are unknown to this model: one fused unknown piece, whose
+        // text vocab.json has.)
+        assert_eq!(ids(&tok, "ab >>fr<<"), [2, 7, 10, 0]);
+        assert_eq!(ids(&tok, "ab >>fr<< c"), [2, 7, 10, 6, 0]);
+        // Special tokens are cut out; a user-defined symbol wins in the lattice; unknown
+        // characters are <unk>.
+        assert_eq!(ids(&tok, "ab</s><sep>c"), [2, 0, 7, 9, 5, 0]);
         assert_eq!(ids(&tok, "ab zz"), [2, 7, 1, 0]);
         // Decoding strips both ends and skips special tokens.
         assert_eq!(tok.decode(&[7, 2, 0, 11], true, None).unwrap(), "ab");
@@ -572,8 +592,10 @@ mod tests {
             (r#"{"<unk>": 0, "a": 99999999}"#, "ids go up to"),
             (r#"["<unk>"]"#, "JSON object"),
         ] {
-            let err = Tokenizer::from_marian((&model, "s"), (vocab, "vocab.json"), None, None)
-                .unwrap_err();
+            let target = MarianTarget::default();
+            let err =
+                Tokenizer::from_marian((&model, "s"), (vocab, "vocab.json"), None, None, target)
+                    .unwrap_err();
             assert!(err.to_string().contains(what), "{err}");
         }
     }

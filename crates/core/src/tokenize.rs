@@ -277,6 +277,125 @@ pub struct Tokenizer {
     marian: Option<Arc<MarianVocab>>,
 }
 
+/// The target side of a Marian tokenizer, where the folder has it: `target.spm` (how pieces
+/// decode) and, with separate vocabularies, `target_vocab.json` (the ids generated text uses).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MarianTarget<'a> {
+    pub spm: Option<(&'a [u8], &'a str)>,
+    pub vocab: Option<(&'a str, &'a str)>,
+}
+
+impl MarianVocab {
+    /// `MarianTokenizer.decode`: special tokens skipped or kept with a space after them; each run
+    /// of pieces between them decoded by the target model (an unknown piece as it is, a control
+    /// piece as nothing, known pieces without their leading `▁` until one shows text); then `▁`
+    /// as spaces and
+    /// both ends stripped.
+    fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
+        let mut out = String::new();
+        let mut run: Vec<&str> = Vec::new();
+        // The reference skips by the source vocabulary's special ids, then by token text.
+        let special_ids: Vec<u32> = self
+            .specials
+            .iter()
+            .filter_map(|s| self.ids.get(s).copied())
+            .collect();
+        for (i, &id) in ids.iter().enumerate() {
+            if skip_special_tokens && special_ids.contains(&id) {
+                if (id as usize) < self.tokens.len() {
+                    continue;
+                }
+            }
+            let token = self.tokens.get(id as usize).ok_or_else(|| {
+                Error::TokenId(format!(
+                    "token id {id} at index {i} is outside the vocabulary (ids run 0..{})",
+                    self.tokens.len()
+                ))
+            })?;
+            if self.specials.iter().any(|s| s == token) {
+                if !skip_special_tokens {
+                    self.decode_pieces(&run, &mut out);
+                    run.clear();
+                    out.push_str(token);
+                    out.push(' ');
+                }
+            } else {
+                run.push(token);
+            }
+        }
+        self.decode_pieces(&run, &mut out);
+        Ok(py_strip(&out.replace('\u{2581}', " ")).to_string())
+    }
+
+    /// SentencePiece's `decode_pieces` on the target model (`▁` left for the caller).
+    fn decode_pieces(&self, pieces: &[&str], out: &mut String) {
+        use crate::spm::PieceKind;
+        let mut first = true;
+        for piece in pieces {
+            // Without target.spm every piece is taken as one of the target model's.
+            let kind = match self.target.get(*piece) {
+                None if self.target.is_empty() => Some(&PieceKind::Normal),
+                kind => kind,
+            };
+            match kind {
+                Some(PieceKind::Control) | Some(PieceKind::Unused) => {}
+                Some(PieceKind::Unknown) => {
+                    out.push_str(" \u{2047} ");
+                    first = false;
+                }
+                Some(_) if first => {
+                    // A leading `▁` is dropped until some piece shows text.
+                    let surface = piece.strip_prefix('\u{2581}').unwrap_or(piece);
+                    out.push_str(surface);
+                    first = surface.is_empty();
+                }
+                _ => {
+                    out.push_str(piece);
+                    first = false;
+                }
+            }
+        }
+    }
+
+    /// Gives text the source model does not know (the lattice's unknown pieces) the id
+    /// `vocab.json` has for it, as `MarianTokenizer` looks every piece up there.
+    fn surface_ids(&self, encoding: Encoding) -> Encoding {
+        // Ids past vocab.json are source pieces it lacks: the unknown id, as for text the source
+        // model does not know, unless vocab.json has the text itself.
+        let remap = |(id, token): (&u32, &String)| {
+            if *id != self.unk_id && (*id as usize) < self.source_size {
+                return *id;
+            }
+            self.ids.get(token).copied().unwrap_or(self.unk_id)
+        };
+        let ids: Vec<u32> = encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_tokens())
+            .map(remap)
+            .collect();
+        if ids == encoding.get_ids() {
+            return encoding;
+        }
+        let one_sequence = encoding.n_sequences() == 1;
+        let mut out = Encoding::new(
+            ids,
+            encoding.get_type_ids().to_vec(),
+            encoding.get_tokens().to_vec(),
+            encoding.get_word_ids().to_vec(),
+            encoding.get_offsets().to_vec(),
+            encoding.get_special_tokens_mask().to_vec(),
+            encoding.get_attention_mask().to_vec(),
+            encoding.get_overflowing().clone(),
+            Default::default(),
+        );
+        if one_sequence {
+            out.set_sequence_id(0);
+        }
+        out
+    }
+}
+
 /// What a Marian slow tokenizer keeps beside the backend tokenizer: `vocab.json` (entries the
 /// source model cannot produce are renamed in the backend's vocabulary) and its unknown id.
 /// A text's leading language code (`>>fr<<`) is one token, its `vocab.json` id or the unknown
@@ -284,8 +403,16 @@ pub struct Tokenizer {
 #[derive(Debug)]
 struct MarianVocab {
     ids: std::collections::HashMap<String, u32>,
-    tokens: Vec<Option<String>>,
+    /// Id to token for decoding: `vocab.json`'s, or `target_vocab.json`'s with separate
+    /// vocabularies (gaps decode as the unknown token, as the reference's lookup does).
+    tokens: Vec<String>,
     unk_id: u32,
+    /// `vocab.json`'s size (ids from the backend beyond it are pieces `vocab.json` lacks).
+    source_size: usize,
+    /// The special tokens' strings (skipped, or kept with a space after them, when decoding).
+    specials: Vec<String>,
+    /// The target SentencePiece model's piece kinds, which decide how a run of pieces decodes.
+    target: std::collections::HashMap<String, crate::spm::PieceKind>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -557,6 +684,7 @@ impl Tokenizer {
         vocab_json: (&str, &str),
         config: Option<(&str, &str)>,
         special_tokens_map: Option<(&str, &str)>,
+        target: MarianTarget<'_>,
     ) -> Result<Self> {
         let model = crate::spm::SentencePieceModel::parse(source_spm.0, source_spm.1)?;
         let vocab: std::collections::HashMap<String, u32> = serde_json::from_str(vocab_json.0)
@@ -588,16 +716,54 @@ impl Tokenizer {
             Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
         tokenizer.config.special_tokens = tokens;
         let unk_id = vocab[&unk];
-        let mut id_tokens = vec![None; tokenizer.vocab_size.max(1)];
-        for (text, &id) in &vocab {
-            if let Some(slot) = id_tokens.get_mut(id as usize) {
-                *slot = Some(text.clone());
+        let target_spm = match target.spm {
+            Some((bytes, name)) => crate::spm::SentencePieceModel::parse(bytes, name)?
+                .pieces
+                .into_iter()
+                .map(|p| (p.text, p.kind))
+                .collect(),
+            None => Default::default(),
+        };
+        let decode_vocab: std::collections::HashMap<String, u32> = match target.vocab {
+            Some((text, name)) => serde_json::from_str(text).map_err(|e| {
+                Error::TokenizerLoad(format!("{name}: not a JSON object of token ids ({e})"))
+            })?,
+            None => vocab.clone(),
+        };
+        let size = decode_vocab
+            .values()
+            .map(|&id| id as usize + 1)
+            .max()
+            .unwrap_or(0);
+        if size > decode_vocab.len().saturating_mul(2).saturating_add(1024) {
+            return Err(Error::TokenizerLoad(
+                "the target vocabulary's ids are too sparse".into(),
+            ));
+        }
+        let mut id_tokens = vec![unk.clone(); size];
+        for (text, &id) in &decode_vocab {
+            id_tokens[id as usize] = text.clone();
+        }
+        // Special tokens are added tokens at their vocab.json ids, which win over the target
+        // vocabulary's entry at that id.
+        for (text, _) in &added {
+            if let Some(slot) = vocab
+                .get(text)
+                .and_then(|&id| id_tokens.get_mut(id as usize))
+            {
+                *slot = text.clone();
             }
         }
+        let specials: Vec<String> = added.into_iter().map(|(t, _)| t).collect();
+        let source_size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        tokenizer.vocab_size = source_size;
         tokenizer.marian = Some(Arc::new(MarianVocab {
             ids: vocab,
             tokens: id_tokens,
             unk_id,
+            source_size,
+            specials,
+            target: target_spm,
         }));
         Ok(tokenizer)
     }
@@ -643,7 +809,7 @@ impl Tokenizer {
     /// The vocabulary string of `id` (`vocab.json`'s for a Marian tokenizer).
     fn id_token(&self, id: u32) -> Option<String> {
         match &self.marian {
-            Some(m) => m.tokens.get(id as usize).cloned().flatten(),
+            Some(m) => m.tokens.get(id as usize).cloned(),
             None => self.inner.id_to_token(id),
         }
     }
@@ -793,7 +959,14 @@ impl Tokenizer {
             .as_ref()
             .and_then(|m| crate::spm::leading_language_code(text).map(|c| (m, c)));
         let Some((marian, code)) = code else {
-            return self.inner.encode_char_offsets(text, false).map_err(tok_err);
+            let encoding = self
+                .inner
+                .encode_char_offsets(text, false)
+                .map_err(tok_err)?;
+            return Ok(match &self.marian {
+                Some(m) => m.surface_ids(encoding),
+                None => encoding,
+            });
         };
         let id = marian.ids.get(code).copied().unwrap_or(marian.unk_id);
         let mut encoding = Encoding::new(
@@ -811,7 +984,7 @@ impl Tokenizer {
             .inner
             .encode_char_offsets(&text[code.len()..], false)
             .map_err(tok_err)?;
-        encoding.merge_with(rest, true);
+        encoding.merge_with(marian.surface_ids(rest), true);
         Ok(encoding)
     }
 
@@ -1018,14 +1191,15 @@ impl Tokenizer {
         skip_special_tokens: bool,
         clean_up: Option<bool>,
     ) -> Result<String> {
-        self.check_ids(ids)?;
-        let mut text = self
-            .inner
-            .decode(ids, skip_special_tokens)
-            .map_err(tok_err)?;
-        if self.marian.is_some() {
-            text = py_strip(&text).to_string();
-        }
+        let text = match &self.marian {
+            Some(m) => m.decode(ids, skip_special_tokens)?,
+            None => {
+                self.check_ids(ids)?;
+                self.inner
+                    .decode(ids, skip_special_tokens)
+                    .map_err(tok_err)?
+            }
+        };
         Ok(
             if clean_up.unwrap_or(self.config.clean_up_tokenization_spaces) {
                 clean_up_tokenization(&text)
@@ -1089,7 +1263,7 @@ impl Tokenizer {
             None => tokens.join(" "),
         };
         Ok(if self.marian.is_some() {
-            py_strip(&text).to_string()
+            py_strip(&text.replace('\u{2581}', " ")).to_string()
         } else {
             text
         })

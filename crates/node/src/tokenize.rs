@@ -229,13 +229,16 @@ impl Tokenizer {
     }
 
     /// A Marian slow tokenizer from `source.spm` (bytes), `vocab.json` (text) and, optionally,
-    /// `tokenizer_config.json` and `special_tokens_map.json`.
+    /// `tokenizer_config.json`, `special_tokens_map.json`, `target.spm` (bytes) and, with
+    /// separate vocabularies, `target_vocab.json`.
     #[napi(factory, js_name = "fromMarian")]
     pub fn from_marian(
         source_spm: Uint8Array,
         vocab_json: String,
         config: Option<String>,
         special_tokens_map: Option<String>,
+        target_spm: Option<Uint8Array>,
+        target_vocab_json: Option<String>,
     ) -> Result<Tokenizer, Code> {
         guard(|| {
             core::Tokenizer::from_marian(
@@ -245,6 +248,12 @@ impl Tokenizer {
                 special_tokens_map
                     .as_deref()
                     .map(|m| (m, "special_tokens_map.json")),
+                core::MarianTarget {
+                    spm: target_spm.as_deref().map(|b| (b, "target.spm")),
+                    vocab: target_vocab_json
+                        .as_deref()
+                        .map(|v| (v, "target_vocab.json")),
+                },
             )
         })
         .map(|t| Tokenizer { inner: Arc::new(t) })
