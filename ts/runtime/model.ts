@@ -2,7 +2,6 @@
  * A loaded model: its resolved folder, config.json, tokenizer, sentence-transformers
  * configuration when present, and the `ModelRunner` that runs its ONNX graph.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ModelError } from '../errors.js';
 import type { Dtype } from '../hub/files.js';
