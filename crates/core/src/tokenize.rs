@@ -301,10 +301,9 @@ impl MarianVocab {
             .filter_map(|s| self.ids.get(s).copied())
             .collect();
         for (i, &id) in ids.iter().enumerate() {
-            if skip_special_tokens && special_ids.contains(&id) {
-                if (id as usize) < self.tokens.len() {
-                    continue;
-                }
+            if skip_special_tokens && special_ids.contains(&id) && (id as usize) < self.tokens.len()
+            {
+                continue;
             }
             let token = self.tokens.get(id as usize).ok_or_else(|| {
                 Error::TokenId(format!(
