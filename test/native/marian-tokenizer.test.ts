@@ -6,7 +6,7 @@
  * language codes), padded and truncated batches, and decoding of random id sequences; plus the
  * loader's refusals of malformed files.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -104,19 +104,8 @@ for (const g of goldens.tokenizers) {
   test(`${g.name}: decodes as MarianTokenizer`, (t) => {
     const tok = load(g);
     let compared = 0;
-    // Generated ids index target_vocab.json where the vocabularies are separate.
-    const dir = path.join(root, g.dir);
-    const vocabFile = existsSync(path.join(dir, 'target_vocab.json')) ? 'target_vocab.json' : 'vocab.json';
-    const ids = Object.values(
-      JSON.parse(readFileSync(path.join(dir, vocabFile), 'utf8')) as Record<string, number>,
-    );
-    const decodeSize = Math.max(...ids) + 1;
     for (const c of g.decode) {
-      // An id past the vocabulary decodes as <unk> in Python; here it is a typed error.
-      if (c.ids.some((id) => id >= decodeSize)) {
-        t.throws(() => tok.decode(c.ids), { code: 'ERR_TOKEN_ID' });
-        continue;
-      }
+      // Ids past the vocabulary decode as the unknown token, as the reference's lookup does.
       const text = tok.decode(c.ids, { skip_special_tokens: c.skip_special_tokens });
       t.is(text, c.text, `${JSON.stringify(c.ids)} skip_special_tokens: ${c.skip_special_tokens}`);
       compared++;

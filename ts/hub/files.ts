@@ -70,8 +70,14 @@ const SENTENCE_TRANSFORMERS_FILES = [
 ];
 const PREPROCESSOR_FILES = ['preprocessor_config.json'];
 const GENERATION_FILES = ['generation_config.json', 'chat_template.jinja'];
-/** A Marian slow tokenizer (opus-mt exports ship no tokenizer.json). */
-const MARIAN_FILES = ['source.spm', 'target.spm', 'vocab.json', 'target_vocab.json'];
+/** Slow SentencePiece tokenizers: Marian (opus-mt exports ship no tokenizer.json), M2M100. */
+const MARIAN_FILES = [
+  'source.spm',
+  'target.spm',
+  'vocab.json',
+  'target_vocab.json',
+  'sentencepiece.bpe.model',
+];
 const SEQ2SEQ_TASKS = new Set(['summarization', 'translation', 'text2text-generation']);
 
 const TEXT_TASKS = new Set([

@@ -54,8 +54,8 @@ export function wordPieceTokenizerJson(vocab: string, lowercase: boolean): strin
 export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
   const config = readIfPresent(path.join(dir, 'tokenizer_config.json'));
   const map = readIfPresent(path.join(dir, 'special_tokens_map.json'));
-  const marian = marianTokenizer(dir, ref, config, map);
-  if (marian !== null) return marian;
+  const slow = marianTokenizer(dir, ref, config, map) ?? m2m100Tokenizer(dir, ref, config, map);
+  if (slow !== null) return slow;
   const vocab = readIfPresent(path.join(dir, 'vocab.txt'));
   if (vocab === undefined) return null;
   let lowercase = true;
@@ -133,7 +133,7 @@ export function folderTokenizer(dir: string, ref: string = dir): Tokenizer | nul
 export function noTokenizerError(ref: string): ModelError {
   return new ModelError(
     'ERR_MODEL_LOAD',
-    `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt, or Marian's source.spm and vocab.json)`,
+    `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt; Marian's source.spm and vocab.json; M2M100's sentencepiece.bpe.model and vocab.json)`,
   );
 }
 
@@ -142,4 +142,37 @@ export function openFolderTokenizer(dir: string, ref: string = dir): Tokenizer {
   const tokenizer = folderTokenizer(dir, ref);
   if (tokenizer === null) throw noTokenizerError(ref);
   return tokenizer;
+}
+
+/**
+ * `M2M100Tokenizer`'s files: `sentencepiece.bpe.model` and `vocab.json`, with the class named in
+ * `tokenizer_config.json` (whose added tokens are the language tokens). Null otherwise.
+ */
+function m2m100Tokenizer(
+  dir: string,
+  ref: string,
+  config: string | undefined,
+  map: string | undefined,
+): Tokenizer | null {
+  const spmFile = path.join(dir, 'sentencepiece.bpe.model');
+  const vocabFile = path.join(dir, 'vocab.json');
+  if (config === undefined || !existsSync(spmFile) || !existsSync(vocabFile)) return null;
+  let cls: unknown;
+  try {
+    cls = (JSON.parse(config) as { tokenizer_class?: unknown }).tokenizer_class;
+  } catch {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
+  }
+  if (cls !== 'M2M100Tokenizer') return null;
+  const size = statSync(spmFile).size;
+  if (size > MAX_SPM_BYTES)
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: sentencepiece.bpe.model is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
+    );
+  try {
+    return Tokenizer.fromM2M100(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map);
+  } catch (err) {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: ${(err as Error).message}`);
+  }
 }

@@ -107,9 +107,19 @@ pub struct Piece {
     pub kind: PieceKind,
 }
 
-/// What the tokenizer needs from a SentencePiece unigram model file.
+/// How a SentencePiece model cuts text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelType {
+    /// The unigram lattice (Marian, T5, XLM-R).
+    Unigram,
+    /// Merges of adjacent pieces, best-scored first (M2M100).
+    Bpe,
+}
+
+/// What the tokenizer needs from a SentencePiece model file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentencePieceModel {
+    pub model_type: ModelType,
     pub pieces: Vec<Piece>,
     pub unk_id: usize,
     pub byte_fallback: bool,
@@ -130,21 +140,16 @@ impl SentencePieceModel {
             .map_err(|e| load_err(name, format!("not a SentencePiece model ({e})")))?;
         let trainer = proto.trainer_spec.unwrap_or_default();
         let normalizer = proto.normalizer_spec.unwrap_or_default();
-        match trainer.model_type.unwrap_or(1) {
-            1 => {}
-            2 => {
-                return Err(load_err(
-                    name,
-                    "a BPE SentencePiece model is not supported (only unigram models are)",
-                ))
-            }
+        let model_type = match trainer.model_type.unwrap_or(1) {
+            1 => ModelType::Unigram,
+            2 => ModelType::Bpe,
             t => {
                 return Err(load_err(
                     name,
-                    format!("SentencePiece model type {t} is not supported (only unigram)"),
+                    format!("SentencePiece model type {t} is not supported (only unigram and BPE)"),
                 ))
             }
-        }
+        };
         if trainer.treat_whitespace_as_suffix.unwrap_or(false) {
             return Err(load_err(
                 name,
@@ -193,6 +198,7 @@ impl SentencePieceModel {
             check_charsmap(&charsmap).map_err(|e| load_err(name, e))?;
         }
         Ok(SentencePieceModel {
+            model_type,
             pieces,
             unk_id,
             byte_fallback: trainer.byte_fallback.unwrap_or(false),
@@ -289,35 +295,54 @@ pub fn check_charsmap(map: &[u8]) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The `tokenizer.json` (text) that tokenizes as `MarianTokenizer` with `source` as its source
-/// SentencePiece model and `vocab` (`vocab.json`: piece to id) as its ids.
+/// A token the slow tokenizer cuts out of the text before SentencePiece sees it (its special
+/// tokens, M2M100's language tokens), with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedToken {
+    pub id: u32,
+    pub content: String,
+    pub special: bool,
+}
+
+/// The `tokenizer.json` (text) that cuts text as a slow SentencePiece tokenizer
+/// (`MarianTokenizer`, `M2M100Tokenizer`) does with `source` as its model and `vocab`
+/// (`vocab.json`: piece to id) for the ids.
 ///
-/// - Each span between added tokens is normalised as SentencePiece does (character map, extra
-///   spaces removed, the dummy `▁` prefix, spaces escaped) and cut by the unigram lattice over
-///   the source model's pieces and scores; `vocab.json` entries the source model cannot produce
-///   stay in the vocabulary (for decoding) but out of the lattice.
-/// - `added` (content, special) are cut out first, as the slow tokenizer's special tokens are;
-///   those absent from `vocab.json` are left out. User-defined symbols stay in the lattice with
-///   SentencePiece's bonus score. (A leading language code, `>>fr<<`, is the caller's: see
-///   [`leading_language_code`].)
-/// - `eos`, when in `vocab.json`, ends every sequence (and pair).
-/// - Pieces of the source model that `vocab.json` lacks follow the vocabulary (ids from
-///   `vocab.len()` on): the reference maps them to the unknown id, which is the caller's to do.
-/// - Decoding joins pieces and turns `▁` into spaces (the slow tokenizer then strips the ends;
-///   see [`crate::tokenize::Tokenizer::from_marian`]).
-pub fn marian_tokenizer_json(
+/// - `added` tokens are cut out first, as the slow tokenizer's added tokens are; ids past
+///   `vocab.json` (M2M100's language tokens) extend the vocabulary.
+/// - Each span between them is normalised as SentencePiece does (character map, extra spaces
+///   removed, the dummy `▁` prefix, spaces escaped), then cut by the model: a unigram lattice
+///   over the source model's pieces and scores (user-defined symbols with SentencePiece's bonus
+///   score; `vocab.json` entries the model cannot produce stay out of it), or BPE merges ranked
+///   by the merged piece's score (as transformers' converter extracts them).
+/// - Pieces of the source model that `vocab.json` lacks follow the vocabulary: the reference
+///   maps them to the unknown id, which is the caller's to do, as is looking up text the model
+///   does not know (the unknown piece) in `vocab.json`.
+/// - `post_processor` is the `tokenizer.json` post-processor (special tokens around a text).
+/// - Decoding is the caller's (see [`crate::tokenize::Tokenizer::from_slow_sentencepiece`]).
+pub fn slow_tokenizer_json(
     source: &SentencePieceModel,
     vocab: &HashMap<String, u32>,
-    added: &[(String, bool)],
+    added: &[AddedToken],
     unk: &str,
-    eos: Option<&str>,
+    post_processor: Value,
 ) -> Result<String> {
     let err = |what: String| Error::TokenizerLoad(format!("vocab.json: {what}"));
     if vocab.is_empty() {
         return Err(err("the vocabulary is empty".into()));
     }
-    let size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
-    if size > vocab.len().saturating_mul(2).saturating_add(1024) {
+    let size = vocab
+        .values()
+        .copied()
+        .chain(added.iter().map(|a| a.id))
+        .map(|id| id as usize + 1)
+        .max()
+        .unwrap_or(0);
+    if size
+        > (vocab.len() + added.len())
+            .saturating_mul(2)
+            .saturating_add(1024)
+    {
         return Err(err(format!(
             "ids go up to {} for {} entries",
             size - 1,
@@ -336,54 +361,25 @@ pub fn marian_tokenizer_json(
         ))
     })?;
 
-    // Tokens cut out before the lattice.
-    let mut added_tokens: Vec<(u32, &str, bool)> = Vec::new();
+    // Tokens cut out before the model; an id past vocab.json takes its slot.
+    let mut added_tokens: Vec<&AddedToken> = Vec::new();
     let mut is_added: HashSet<&str> = HashSet::new();
-    for (text, special) in added {
-        if let Some(&id) = vocab.get(text) {
-            if is_added.insert(text.as_str()) {
-                added_tokens.push((id, text.as_str(), *special));
-            }
+    for token in added {
+        let slot = &mut entries[token.id as usize];
+        if slot.is_some_and(|t| t != token.content) {
+            continue;
+        }
+        if is_added.insert(token.content.as_str()) {
+            *slot = Some(token.content.as_str());
+            added_tokens.push(token);
         }
     }
-    added_tokens.sort_unstable_by_key(|&(id, _, _)| id);
+    added_tokens.sort_unstable_by_key(|t| t.id);
 
-    let min_score = source.min_score();
-    let spm: HashMap<&str, &Piece> = source.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
-    // SentencePiece scores a user-defined symbol `byte length * max_score - 0.1` (about -0.1),
-    // so that it wins over any split of its text.
-    let max_score = source.max_score();
-    let score_of = |p: &Piece| match p.kind {
-        PieceKind::Normal | PieceKind::Unknown => Some(f64::from(p.score).max(min_score)),
-        PieceKind::UserDefined => Some(f64::from(p.text.len() as f32 * max_score - 0.1)),
-        PieceKind::Byte if source.byte_fallback => Some(f64::from(p.score).max(min_score)),
-        _ => None,
+    let model = match source.model_type {
+        ModelType::Unigram => unigram_model(source, vocab, &entries, &is_added, unk_id),
+        ModelType::Bpe => bpe_model(source, &entries, unk),
     };
-    let mut model_vocab: Vec<Value> = entries
-        .iter()
-        .enumerate()
-        .map(|(id, entry)| {
-            let (text, score) = match entry {
-                Some(t) if is_added.contains(t) => (t.to_string(), min_score),
-                Some(t) => match spm.get(t).and_then(|p| score_of(p)) {
-                    Some(score) => (t.to_string(), score),
-                    None => (format!("{UNREACHABLE}{t}"), min_score),
-                },
-                None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
-            };
-            json!([text, score])
-        })
-        .collect();
-    // Pieces the source model produces that vocab.json lacks: after the vocabulary, so that
-    // the lattice cuts as SentencePiece does; the caller maps their ids to the unknown id.
-    for p in &source.pieces {
-        if !vocab.contains_key(&p.text) {
-            if let Some(score) = score_of(p) {
-                model_vocab.push(json!([p.text, score]));
-            }
-        }
-    }
-
     let mut normalizers = Vec::new();
     if !source.charsmap.is_empty() {
         normalizers.push(json!({
@@ -401,57 +397,133 @@ pub fn marian_tokenizer_json(
     }
     normalizers.push(json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"}));
 
-    let mut decoders = vec![
-        json!({"type": "Replace", "pattern": {"String": UNREACHABLE.to_string()}, "content": ""}),
-        json!({"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "}),
-    ];
-    if source.byte_fallback {
-        decoders.push(json!({"type": "ByteFallback"}));
-    }
-    decoders.push(json!({"type": "Fuse"}));
-
-    let post_processor = match eos.and_then(|e| vocab.get(e).map(|&id| (e, id))) {
-        Some((eos, id)) => json!({
-            "type": "TemplateProcessing",
-            "single": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"SpecialToken": {"id": eos, "type_id": 0}},
-            ],
-            "pair": [
-                {"Sequence": {"id": "A", "type_id": 0}},
-                {"Sequence": {"id": "B", "type_id": 0}},
-                {"SpecialToken": {"id": eos, "type_id": 0}},
-            ],
-            "special_tokens": {eos: {"id": eos, "ids": [id], "tokens": [eos]}},
-        }),
-        None => Value::Null,
-    };
-
     let tokenizer = json!({
         "version": "1.0",
         "truncation": null,
         "padding": null,
-        "added_tokens": added_tokens.iter().map(|&(id, content, special)| json!({
-            "id": id,
-            "content": content,
+        "added_tokens": added_tokens.iter().map(|t| json!({
+            "id": t.id,
+            "content": t.content,
             "single_word": false,
             "lstrip": false,
             "rstrip": false,
             "normalized": false,
-            "special": special,
+            "special": t.special,
         })).collect::<Vec<_>>(),
         "normalizer": {"type": "Sequence", "normalizers": normalizers},
         "pre_tokenizer": null,
         "post_processor": post_processor,
-        "decoder": {"type": "Sequence", "decoders": decoders},
-        "model": {
-            "type": "Unigram",
-            "unk_id": unk_id,
-            "vocab": model_vocab,
-            "byte_fallback": source.byte_fallback,
-        },
+        "decoder": {"type": "Replace", "pattern": {"String": UNREACHABLE.to_string()}, "content": ""},
+        "model": model,
     });
     Ok(tokenizer.to_string())
+}
+
+/// The unigram model: `vocab.json`'s entries in id order with the source model's scores, the
+/// entries it cannot produce renamed out of the lattice's reach, then its pieces `vocab.json`
+/// lacks.
+fn unigram_model(
+    source: &SentencePieceModel,
+    vocab: &HashMap<String, u32>,
+    entries: &[Option<&str>],
+    is_added: &HashSet<&str>,
+    unk_id: u32,
+) -> Value {
+    let min_score = source.min_score();
+    let spm: HashMap<&str, &Piece> = source.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
+    // SentencePiece scores a user-defined symbol `byte length * max_score - 0.1` (about -0.1),
+    // so that it wins over any split of its text.
+    let max_score = source.max_score();
+    let score_of = |p: &Piece| match p.kind {
+        PieceKind::Normal | PieceKind::Unknown => Some(f64::from(p.score).max(min_score)),
+        PieceKind::UserDefined => Some(f64::from(p.text.len() as f32 * max_score - 0.1)),
+        PieceKind::Byte if source.byte_fallback => Some(f64::from(p.score).max(min_score)),
+        _ => None,
+    };
+    let mut pieces: Vec<Value> = entries
+        .iter()
+        .enumerate()
+        .map(|(id, entry)| {
+            let (text, score) = match entry {
+                Some(t) if is_added.contains(t) => (t.to_string(), min_score),
+                Some(t) => match spm.get(t).and_then(|p| score_of(p)) {
+                    Some(score) => (t.to_string(), score),
+                    None => (format!("{UNREACHABLE}{t}"), min_score),
+                },
+                None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
+            };
+            json!([text, score])
+        })
+        .collect();
+    for p in &source.pieces {
+        if !vocab.contains_key(&p.text) && !is_added.contains(p.text.as_str()) {
+            if let Some(score) = score_of(p) {
+                pieces.push(json!([p.text, score]));
+            }
+        }
+    }
+    json!({
+        "type": "Unigram",
+        "unk_id": unk_id,
+        "vocab": pieces,
+        "byte_fallback": source.byte_fallback,
+    })
+}
+
+/// The BPE model: `vocab.json`'s ids (then the source pieces it lacks) and, for every normal
+/// piece, a merge of each split into two pieces, ranked by the merged piece's score (higher
+/// first), then the longer left part, as transformers' `SentencePieceExtractor` orders them.
+fn bpe_model(source: &SentencePieceModel, entries: &[Option<&str>], unk: &str) -> Value {
+    let mut ids = serde_json::Map::new();
+    for (id, entry) in entries.iter().enumerate() {
+        let text = match entry {
+            Some(t) => t.to_string(),
+            None => format!("{UNREACHABLE}<unused {id}>"),
+        };
+        ids.insert(text, json!(id));
+    }
+    let mut next = entries.len();
+    for p in &source.pieces {
+        if p.kind == PieceKind::Normal && !ids.contains_key(&p.text) {
+            ids.insert(p.text.clone(), json!(next));
+            next += 1;
+        }
+    }
+    let normal: HashSet<&str> = source
+        .pieces
+        .iter()
+        .filter(|p| p.kind == PieceKind::Normal)
+        .map(|p| p.text.as_str())
+        .collect();
+    // (score, left length, right length, left, right) in piece order; the sort is stable.
+    let mut merges: Vec<(f32, usize, usize, &str, &str)> = Vec::new();
+    for p in source.pieces.iter().filter(|p| p.kind == PieceKind::Normal) {
+        for (cut, _) in p.text.char_indices().skip(1) {
+            let (left, right) = p.text.split_at(cut);
+            if normal.contains(left) && normal.contains(right) {
+                merges.push((
+                    p.score,
+                    left.chars().count(),
+                    right.chars().count(),
+                    left,
+                    right,
+                ));
+            }
+        }
+    }
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
+    json!({
+        "type": "BPE",
+        "dropout": null,
+        "unk_token": unk,
+        "continuing_subword_prefix": null,
+        "end_of_word_suffix": null,
+        "fuse_unk": true,
+        "byte_fallback": false,
+        "ignore_merges": false,
+        "vocab": ids,
+        "merges": merges.iter().map(|m| json!([m.3, m.4])).collect::<Vec<_>>(),
+    })
 }
 
 /// The language code (`>>fr<<`) that `MarianTokenizer` takes off the start of a text before
@@ -539,8 +611,10 @@ mod tests {
             let err = SentencePieceModel::parse(bytes, "x.spm").unwrap_err();
             assert_eq!(err.code(), "ERR_TOKENIZER_LOAD", "{err}");
         }
-        let bpe = SentencePieceModel::parse(&model_bytes(2, None), "x.spm").unwrap_err();
-        assert!(bpe.to_string().contains("BPE"), "{bpe}");
+        let word = SentencePieceModel::parse(&model_bytes(3, None), "x.spm").unwrap_err();
+        assert!(word.to_string().contains("type 3"), "{word}");
+        let bpe = SentencePieceModel::parse(&model_bytes(2, None), "x.spm").unwrap();
+        assert_eq!(bpe.model_type, ModelType::Bpe);
         let bad_map =
             SentencePieceModel::parse(&model_bytes(1, Some(vec![8, 0, 0, 0, 1])), "x.spm");
         assert!(bad_map.unwrap_err().to_string().contains("character map"));
@@ -581,6 +655,23 @@ mod tests {
         // Decoding strips both ends and skips special tokens.
         assert_eq!(tok.decode(&[7, 2, 0, 11], true, None).unwrap(), "ab");
         assert_eq!(tok.decode(&[2, 0], false, None).unwrap(), "ab</s>");
+    }
+
+    #[test]
+    fn bpe_models_merge_the_best_scored_pair_first() {
+        let target = MarianTarget::default();
+        let tok = Tokenizer::from_marian(
+            (&model_bytes(2, None), "s"),
+            (VOCAB, "vocab.json"),
+            None,
+            None,
+            target,
+        )
+        .unwrap();
+        // "▁ab" needs "▁a" or "ab", which the model lacks: no merge reaches it.
+        assert_eq!(ids(&tok, "ab c"), [7, 3, 4, 6, 0]);
+        // Ids past the vocabulary decode as the unknown token, as the reference's lookup does.
+        assert_eq!(tok.decode(&[6, 99], false, None).unwrap(), "c<unk>");
     }
 
     #[test]

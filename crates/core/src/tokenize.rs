@@ -286,36 +286,57 @@ pub struct MarianTarget<'a> {
 }
 
 impl MarianVocab {
-    /// `MarianTokenizer.decode`: special tokens skipped or kept with a space after them; each run
-    /// of pieces between them decoded by the target model (an unknown piece as it is, a control
-    /// piece as nothing, known pieces without their leading `▁` until one shows text); then `▁`
-    /// as spaces and
-    /// both ends stripped.
+    /// The class's `decode`: special tokens skipped (by the source vocabulary's ids, then by
+    /// text) or kept (Marian: with a space after them); each run of pieces between them decoded
+    /// by the decoding model; tokens kept apart joined by spaces; both ends stripped.
     fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        let mut out = String::new();
-        let mut run: Vec<&str> = Vec::new();
-        // The reference skips by the source vocabulary's special ids, then by token text.
         let special_ids: Vec<u32> = self
             .specials
             .iter()
             .filter_map(|s| self.ids.get(s).copied())
             .collect();
-        for (i, &id) in ids.iter().enumerate() {
-            if skip_special_tokens && special_ids.contains(&id) && (id as usize) < self.tokens.len()
-            {
+        let mut texts: Vec<String> = Vec::new();
+        let mut run: Vec<&str> = Vec::new();
+        for &id in ids {
+            if skip_special_tokens && special_ids.contains(&id) {
                 continue;
             }
-            let token = self.tokens.get(id as usize).ok_or_else(|| {
-                Error::TokenId(format!(
-                    "token id {id} at index {i} is outside the vocabulary (ids run 0..{})",
-                    self.tokens.len()
-                ))
-            })?;
-            if self.specials.iter().any(|s| s == token) {
-                if !skip_special_tokens {
-                    self.decode_pieces(&run, &mut out);
+            let token = self
+                .tokens
+                .get(id as usize)
+                .or_else(|| self.tokens.get(self.unk_id as usize))
+                .map(String::as_str)
+                .unwrap_or_default();
+            let special = self.specials.iter().any(|s| s == token);
+            if skip_special_tokens && special {
+                continue;
+            }
+            if self.apart.iter().any(|s| s == token) {
+                if !run.is_empty() {
+                    texts.push(self.tokens_to_string(&run));
                     run.clear();
-                    out.push_str(token);
+                }
+                texts.push(token.to_string());
+            } else {
+                run.push(token);
+            }
+        }
+        if !run.is_empty() {
+            texts.push(self.tokens_to_string(&run));
+        }
+        Ok(texts.join(" "))
+    }
+
+    /// The class's `convert_tokens_to_string`.
+    fn tokens_to_string(&self, tokens: &[&str]) -> String {
+        let mut out = String::new();
+        let mut run: Vec<&str> = Vec::new();
+        for &token in tokens {
+            if self.specials.iter().any(|s| s == token) {
+                self.decode_pieces(&run, &mut out);
+                run.clear();
+                out.push_str(token);
+                if self.flavor == SlowFlavor::Marian {
                     out.push(' ');
                 }
             } else {
@@ -323,15 +344,20 @@ impl MarianVocab {
             }
         }
         self.decode_pieces(&run, &mut out);
-        Ok(py_strip(&out.replace('\u{2581}', " ")).to_string())
+        match self.flavor {
+            SlowFlavor::Marian => py_strip(&out.replace('\u{2581}', " ")).to_string(),
+            SlowFlavor::M2M100 => py_strip(&out).to_string(),
+        }
     }
 
-    /// SentencePiece's `decode_pieces` on the target model (`▁` left for the caller).
+    /// SentencePiece's `decode_pieces` on the decoding model: a piece it does not know as it is,
+    /// a control piece as nothing, the unknown piece as ` ⁇ `, others with `▁` as spaces (the
+    /// leading one dropped until some piece shows text).
     fn decode_pieces(&self, pieces: &[&str], out: &mut String) {
         use crate::spm::PieceKind;
         let mut first = true;
         for piece in pieces {
-            // Without target.spm every piece is taken as one of the target model's.
+            // Without a decoding model every piece is taken as one of its pieces.
             let kind = match self.target.get(*piece) {
                 None if self.target.is_empty() => Some(&PieceKind::Normal),
                 kind => kind,
@@ -342,13 +368,15 @@ impl MarianVocab {
                     out.push_str(" \u{2047} ");
                     first = false;
                 }
-                Some(_) if first => {
-                    // A leading `▁` is dropped until some piece shows text.
-                    let surface = piece.strip_prefix('\u{2581}').unwrap_or(piece);
-                    out.push_str(surface);
+                Some(_) => {
+                    let surface = match first {
+                        true => piece.strip_prefix('\u{2581}').unwrap_or(piece),
+                        false => piece,
+                    };
+                    out.push_str(&surface.replace('\u{2581}', " "));
                     first = surface.is_empty();
                 }
-                _ => {
+                None => {
                     out.push_str(piece);
                     first = false;
                 }
@@ -395,22 +423,38 @@ impl MarianVocab {
     }
 }
 
-/// What a Marian slow tokenizer keeps beside the backend tokenizer: `vocab.json` (entries the
-/// source model cannot produce are renamed in the backend's vocabulary) and its unknown id.
-/// A text's leading language code (`>>fr<<`) is one token, its `vocab.json` id or the unknown
-/// id; decoded text is stripped at both ends.
+/// Which slow SentencePiece tokenizer class [`Tokenizer::from_slow_sentencepiece`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowFlavor {
+    /// `MarianTokenizer`: `</s>` after the text, a leading `>>fr<<` code is one token; decoding
+    /// keeps a space after a special token and turns every `▁` into a space.
+    Marian,
+    /// `M2M100Tokenizer`: `__en__` (the source language) before the text and `</s>` after.
+    M2M100,
+}
+
+/// What a slow SentencePiece tokenizer keeps beside the backend tokenizer: its vocabulary
+/// (entries the model cannot produce are renamed in the backend's) and how it decodes. Text
+/// the model does not know takes `vocab.json`'s id for it, or the unknown id.
 #[derive(Debug)]
 struct MarianVocab {
+    flavor: SlowFlavor,
+    /// Token to id: `vocab.json` and the added tokens.
     ids: std::collections::HashMap<String, u32>,
     /// Id to token for decoding: `vocab.json`'s, or `target_vocab.json`'s with separate
-    /// vocabularies (gaps decode as the unknown token, as the reference's lookup does).
+    /// vocabularies, under the added tokens (gaps decode as the unknown token, as the
+    /// reference's lookup does).
     tokens: Vec<String>,
     unk_id: u32,
-    /// `vocab.json`'s size (ids from the backend beyond it are pieces `vocab.json` lacks).
+    /// Ids below this are `vocab.json`'s or added tokens (ids from the backend beyond it are
+    /// pieces `vocab.json` lacks).
     source_size: usize,
-    /// The special tokens' strings (skipped, or kept with a space after them, when decoding).
+    /// The special tokens' strings.
     specials: Vec<String>,
-    /// The target SentencePiece model's piece kinds, which decide how a run of pieces decodes.
+    /// Tokens decoded as texts of their own, joined to the rest by spaces.
+    apart: Vec<String>,
+    /// The decoding SentencePiece model's piece kinds, which decide how a run of pieces
+    /// decodes (empty: every piece taken as a normal one).
     target: std::collections::HashMap<String, crate::spm::PieceKind>,
 }
 
@@ -674,10 +718,8 @@ impl Tokenizer {
         })
     }
 
-    /// A Marian slow tokenizer (`MarianTokenizer`): the source SentencePiece model
-    /// (`source.spm`) cuts the text, `vocab.json` gives the ids, and decoding strips the text's
-    /// ends as that tokenizer does. Special tokens default to Marian's (`</s>`, `<unk>`,
-    /// `<pad>`). `*.1` label the sources in error messages.
+    /// A Marian slow tokenizer (`MarianTokenizer`): `source.spm` cuts the text, `vocab.json`
+    /// gives the ids; see [`Tokenizer::from_slow_sentencepiece`].
     pub fn from_marian(
         source_spm: (&[u8], &str),
         vocab_json: (&str, &str),
@@ -685,7 +727,31 @@ impl Tokenizer {
         special_tokens_map: Option<(&str, &str)>,
         target: MarianTarget<'_>,
     ) -> Result<Self> {
-        let model = crate::spm::SentencePieceModel::parse(source_spm.0, source_spm.1)?;
+        Tokenizer::from_slow_sentencepiece(
+            SlowFlavor::Marian,
+            source_spm,
+            vocab_json,
+            config,
+            special_tokens_map,
+            target,
+        )
+    }
+
+    /// A slow SentencePiece tokenizer (`MarianTokenizer`, `M2M100Tokenizer`): the SentencePiece
+    /// model (`source.spm`, `sentencepiece.bpe.model`) cuts the text, `vocab.json` gives the
+    /// ids, `tokenizer_config.json`'s added tokens are cut out first, and decoding follows the
+    /// class's `decode`. Special tokens default to the class's. `*.1` label the sources in error
+    /// messages.
+    pub fn from_slow_sentencepiece(
+        flavor: SlowFlavor,
+        model: (&[u8], &str),
+        vocab_json: (&str, &str),
+        config: Option<(&str, &str)>,
+        special_tokens_map: Option<(&str, &str)>,
+        target: MarianTarget<'_>,
+    ) -> Result<Self> {
+        use crate::spm::{AddedToken, SentencePieceModel};
+        let spm = SentencePieceModel::parse(model.0, model.1)?;
         let vocab: std::collections::HashMap<String, u32> = serde_json::from_str(vocab_json.0)
             .map_err(|e| {
                 Error::TokenizerLoad(format!(
@@ -697,31 +763,117 @@ impl Tokenizer {
         let eos = tokens.eos.get_or_insert_with(|| "</s>".into()).clone();
         let unk = tokens.unk.get_or_insert_with(|| "<unk>".into()).clone();
         tokens.pad.get_or_insert_with(|| "<pad>".into());
-        let added: Vec<(String, bool)> = [
-            &tokens.eos,
-            &tokens.unk,
-            &tokens.pad,
-            &tokens.bos,
-            &tokens.sep,
-            &tokens.cls,
-            &tokens.mask,
+        if flavor == SlowFlavor::M2M100 {
+            tokens.bos.get_or_insert_with(|| "<s>".into());
+            tokens.sep.get_or_insert_with(|| "</s>".into());
+        }
+        let cfg: Value = match config {
+            Some((text, name)) => Value::Object(parse_json(text, name)?),
+            None => Value::Null,
+        };
+        // tokenizer_config.json's added tokens (M2M100's language tokens), then the named
+        // special tokens at their vocab.json ids.
+        let mut added: Vec<AddedToken> = Vec::new();
+        if let Some(decoder) = cfg.get("added_tokens_decoder").and_then(Value::as_object) {
+            for (id, token) in decoder {
+                let (Ok(id), Some(content)) = (
+                    id.parse::<u32>(),
+                    token.get("content").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                let special = token
+                    .get("special")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                added.push(AddedToken {
+                    id,
+                    content: content.to_string(),
+                    special,
+                });
+            }
+        }
+        let st = &tokens;
+        for name in [
+            &st.eos, &st.unk, &st.pad, &st.bos, &st.sep, &st.cls, &st.mask,
         ]
         .into_iter()
         .flatten()
-        .map(|t| (t.clone(), true))
-        .collect();
-        let json = crate::spm::marian_tokenizer_json(&model, &vocab, &added, &unk, Some(&eos))?;
+        {
+            if let Some(&id) = vocab.get(name) {
+                if !added.iter().any(|a| a.content == *name) {
+                    added.push(AddedToken {
+                        id,
+                        content: name.clone(),
+                        special: true,
+                    });
+                }
+            }
+        }
+        added.sort_by_key(|a| a.id);
+        let id_of = |t: &str| {
+            vocab
+                .get(t)
+                .copied()
+                .or_else(|| added.iter().find(|a| a.content == t).map(|a| a.id))
+        };
+        // M2M100 puts the source language's token first (`src_lang`, English by default).
+        let prefix = match flavor {
+            SlowFlavor::Marian => None,
+            SlowFlavor::M2M100 => {
+                let lang = cfg.get("src_lang").and_then(Value::as_str).unwrap_or("en");
+                let token = format!("__{lang}__");
+                id_of(&token).map(|id| (token, id))
+            }
+        };
+        let post_processor = match id_of(&eos) {
+            Some(eos_id) => {
+                let mut single = Vec::new();
+                let mut specials = serde_json::Map::new();
+                if let Some((token, id)) = &prefix {
+                    single.push(serde_json::json!({"SpecialToken": {"id": token, "type_id": 0}}));
+                    specials.insert(
+                        token.clone(),
+                        serde_json::json!({"id": token, "ids": [id], "tokens": [token]}),
+                    );
+                }
+                let mut pair = single.clone();
+                single.push(serde_json::json!({"Sequence": {"id": "A", "type_id": 0}}));
+                pair.push(serde_json::json!({"Sequence": {"id": "A", "type_id": 0}}));
+                pair.push(serde_json::json!({"Sequence": {"id": "B", "type_id": 0}}));
+                let end = serde_json::json!({"SpecialToken": {"id": eos, "type_id": 0}});
+                single.push(end.clone());
+                pair.push(end);
+                specials.insert(
+                    eos.clone(),
+                    serde_json::json!({"id": eos, "ids": [eos_id], "tokens": [eos]}),
+                );
+                serde_json::json!({
+                    "type": "TemplateProcessing",
+                    "single": single,
+                    "pair": pair,
+                    "special_tokens": specials,
+                })
+            }
+            None => Value::Null,
+        };
+        let json = crate::spm::slow_tokenizer_json(&spm, &vocab, &added, &unk, post_processor)?;
         let mut tokenizer =
             Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
         tokenizer.config.special_tokens = tokens;
         let unk_id = vocab[&unk];
-        let target_spm = match target.spm {
-            Some((bytes, name)) => crate::spm::SentencePieceModel::parse(bytes, name)?
-                .pieces
-                .into_iter()
-                .map(|p| (p.text, p.kind))
-                .collect(),
-            None => Default::default(),
+        let vocab_size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let source_size = added
+            .iter()
+            .map(|a| a.id as usize + 1)
+            .fold(vocab_size, usize::max);
+        // How generated pieces decode: Marian's target model, M2M100's own model.
+        let decode_model = match (flavor, target.spm) {
+            (SlowFlavor::Marian, Some((bytes, name))) => {
+                SentencePieceModel::parse(bytes, name)?.pieces
+            }
+            (SlowFlavor::Marian, None) => Vec::new(),
+            (SlowFlavor::M2M100, _) => spm.pieces,
         };
         let decode_vocab: std::collections::HashMap<String, u32> = match target.vocab {
             Some((text, name)) => serde_json::from_str(text).map_err(|e| {
@@ -732,37 +884,53 @@ impl Tokenizer {
         let size = decode_vocab
             .values()
             .map(|&id| id as usize + 1)
+            .chain(added.iter().map(|a| a.id as usize + 1))
             .max()
             .unwrap_or(0);
-        if size > decode_vocab.len().saturating_mul(2).saturating_add(1024) {
+        if size
+            > (decode_vocab.len() + added.len())
+                .saturating_mul(2)
+                .saturating_add(1024)
+        {
             return Err(Error::TokenizerLoad(
-                "the target vocabulary's ids are too sparse".into(),
+                "the decoding vocabulary's ids are too sparse".into(),
             ));
         }
+        // Ids the vocabulary lacks decode as the unknown token, as the reference's lookup does;
+        // added tokens win over the vocabulary's entry at their id.
         let mut id_tokens = vec![unk.clone(); size];
         for (text, &id) in &decode_vocab {
             id_tokens[id as usize] = text.clone();
         }
-        // Special tokens are added tokens at their vocab.json ids, which win over the target
-        // vocabulary's entry at that id.
-        for (text, _) in &added {
-            if let Some(slot) = vocab
-                .get(text)
-                .and_then(|&id| id_tokens.get_mut(id as usize))
-            {
-                *slot = text.clone();
-            }
+        for a in &added {
+            id_tokens[a.id as usize] = a.content.clone();
         }
-        let specials: Vec<String> = added.into_iter().map(|(t, _)| t).collect();
-        let source_size = vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0);
+        let mut ids = vocab;
+        for a in &added {
+            ids.entry(a.content.clone()).or_insert(a.id);
+        }
+        // The reference's `decode` keeps these apart, joined by spaces, when it shows them:
+        // added tokens that are not special, and special ones past the vocabulary.
+        let apart = added
+            .iter()
+            .filter(|a| !a.special || a.id as usize >= vocab_size)
+            .map(|a| a.content.clone())
+            .collect();
+        let specials = added
+            .iter()
+            .filter(|a| a.special)
+            .map(|a| a.content.clone())
+            .collect();
         tokenizer.vocab_size = source_size;
         tokenizer.marian = Some(Arc::new(MarianVocab {
-            ids: vocab,
+            flavor,
+            ids,
             tokens: id_tokens,
             unk_id,
             source_size,
             specials,
-            target: target_spm,
+            apart,
+            target: decode_model.into_iter().map(|p| (p.text, p.kind)).collect(),
         }));
         Ok(tokenizer)
     }
@@ -1257,14 +1425,13 @@ impl Tokenizer {
     /// The tokenizer's decoder applied to token strings (Python `convert_tokens_to_string`);
     /// without a decoder the tokens are joined with spaces.
     pub fn convert_tokens_to_string(&self, tokens: &[String]) -> Result<String> {
-        let text = match self.inner.get_decoder() {
+        if let Some(m) = &self.marian {
+            let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+            return Ok(m.tokens_to_string(&tokens));
+        }
+        Ok(match self.inner.get_decoder() {
             Some(d) => d.decode(tokens.to_vec()).map_err(tok_err)?,
             None => tokens.join(" "),
-        };
-        Ok(if self.marian.is_some() {
-            py_strip(&text.replace('\u{2581}', " ")).to_string()
-        } else {
-            text
         })
     }
 

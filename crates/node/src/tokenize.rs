@@ -259,6 +259,31 @@ impl Tokenizer {
         .map(|t| Tokenizer { inner: Arc::new(t) })
     }
 
+    /// An M2M100 slow tokenizer from `sentencepiece.bpe.model` (bytes), `vocab.json` (text) and,
+    /// optionally, `tokenizer_config.json` (its added tokens are the language tokens) and
+    /// `special_tokens_map.json`.
+    #[napi(factory, js_name = "fromM2M100")]
+    pub fn from_m2m100(
+        spm: Uint8Array,
+        vocab_json: String,
+        config: Option<String>,
+        special_tokens_map: Option<String>,
+    ) -> Result<Tokenizer, Code> {
+        guard(|| {
+            core::Tokenizer::from_slow_sentencepiece(
+                core::SlowFlavor::M2M100,
+                (&spm, "sentencepiece.bpe.model"),
+                (&vocab_json, "vocab.json"),
+                config.as_deref().map(|c| (c, "tokenizer_config.json")),
+                special_tokens_map
+                    .as_deref()
+                    .map(|m| (m, "special_tokens_map.json")),
+                core::MarianTarget::default(),
+            )
+        })
+        .map(|t| Tokenizer { inner: Arc::new(t) })
+    }
+
     /// Loads from JSON text: `tokenizer.json`, optional `tokenizer_config.json` and
     /// `special_tokens_map.json`.
     #[napi(factory, js_name = "fromJson")]
