@@ -417,23 +417,29 @@ export class Tokenizer {
   /**
    * An M2M100 slow tokenizer (`M2M100Tokenizer`, as facebook/m2m100 models ship it): the BPE
    * SentencePiece model's bytes (`sentencepiece.bpe.model`) and `vocab.json`, plus optionally
-   * `tokenizer_config.json` (whose added tokens are the language tokens) and
-   * `special_tokens_map.json` (text or parsed).
+   * `tokenizer_config.json` and `special_tokens_map.json` (text or parsed), and the language
+   * tokens (`__en__`, ...) whose ids follow `vocab.json`'s entries (special, and cut out of
+   * text, where the configuration lists them as additional special tokens).
    */
   static fromM2M100(
     spm: Uint8Array,
     vocabJson: string | object,
     configJson?: string | object,
     specialTokensMapJson?: string | object,
+    languageTokens: readonly string[] = [],
   ): Tokenizer {
     if (!(spm instanceof Uint8Array)) throw invalid(`spm must be a Uint8Array, got ${describe(spm)}`);
+    if (!Array.isArray(languageTokens) || !languageTokens.every((t) => typeof t === 'string'))
+      throw invalid(`languageTokens must be an array of strings, got ${describe(languageTokens)}`);
     const vocab = toJsonText(vocabJson, 'vocabJson');
     const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
     const map =
       specialTokensMapJson === undefined
         ? undefined
         : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
-    return new Tokenizer(call(() => NativeTokenizer.fromM2M100(spm, vocab, config, map)));
+    return new Tokenizer(
+      call(() => NativeTokenizer.fromM2M100(spm, vocab, config, map, [...languageTokens])),
+    );
   }
 
   /** Loads from the contents of `tokenizer.json` and optionally `tokenizer_config.json` (text or parsed). */

@@ -157,22 +157,147 @@ function m2m100Tokenizer(
   const spmFile = path.join(dir, 'sentencepiece.bpe.model');
   const vocabFile = path.join(dir, 'vocab.json');
   if (config === undefined || !existsSync(spmFile) || !existsSync(vocabFile)) return null;
-  let cls: unknown;
+  let parsed: Record<string, unknown>;
   try {
-    cls = (JSON.parse(config) as { tokenizer_class?: unknown }).tokenizer_class;
+    parsed = JSON.parse(config) as Record<string, unknown>;
   } catch {
     throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
   }
-  if (cls !== 'M2M100Tokenizer') return null;
+  if (parsed === null || typeof parsed !== 'object' || parsed.tokenizer_class !== 'M2M100Tokenizer')
+    return null;
   const size = statSync(spmFile).size;
   if (size > MAX_SPM_BYTES)
     throw new ModelError(
       'ERR_MODEL_LOAD',
       `model ${ref}: sentencepiece.bpe.model is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
     );
+  const set = typeof parsed.language_codes === 'string' ? parsed.language_codes : 'm2m100';
+  const codes = M2M100_LANGUAGES[set];
+  if (codes === undefined)
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: unknown M2M100 language_codes ${JSON.stringify(set)}`,
+    );
   try {
-    return Tokenizer.fromM2M100(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map);
+    const languages = codes.map((code) => `__${code}__`);
+    return Tokenizer.fromM2M100(
+      readFileSync(spmFile),
+      readFileSync(vocabFile, 'utf8'),
+      config,
+      map,
+      languages,
+    );
   } catch (err) {
     throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: ${(err as Error).message}`);
   }
 }
+
+/**
+ * The language codes `M2M100Tokenizer` knows for each `language_codes` value: it makes a
+ * `__xx__` token for each, with ids after `vocab.json`'s entries.
+ */
+const M2M100_LANGUAGES: Record<string, readonly string[]> = {
+  m2m100: [
+    'af',
+    'am',
+    'ar',
+    'ast',
+    'az',
+    'ba',
+    'be',
+    'bg',
+    'bn',
+    'br',
+    'bs',
+    'ca',
+    'ceb',
+    'cs',
+    'cy',
+    'da',
+    'de',
+    'el',
+    'en',
+    'es',
+    'et',
+    'fa',
+    'ff',
+    'fi',
+    'fr',
+    'fy',
+    'ga',
+    'gd',
+    'gl',
+    'gu',
+    'ha',
+    'he',
+    'hi',
+    'hr',
+    'ht',
+    'hu',
+    'hy',
+    'id',
+    'ig',
+    'ilo',
+    'is',
+    'it',
+    'ja',
+    'jv',
+    'ka',
+    'kk',
+    'km',
+    'kn',
+    'ko',
+    'lb',
+    'lg',
+    'ln',
+    'lo',
+    'lt',
+    'lv',
+    'mg',
+    'mk',
+    'ml',
+    'mn',
+    'mr',
+    'ms',
+    'my',
+    'ne',
+    'nl',
+    'no',
+    'ns',
+    'oc',
+    'or',
+    'pa',
+    'pl',
+    'ps',
+    'pt',
+    'ro',
+    'ru',
+    'sd',
+    'si',
+    'sk',
+    'sl',
+    'so',
+    'sq',
+    'sr',
+    'ss',
+    'su',
+    'sv',
+    'sw',
+    'ta',
+    'th',
+    'tl',
+    'tn',
+    'tr',
+    'uk',
+    'ur',
+    'uz',
+    'vi',
+    'wo',
+    'xh',
+    'yi',
+    'yo',
+    'zh',
+    'zu',
+  ],
+  wmt21: ['en', 'ha', 'is', 'ja', 'cs', 'ru', 'zh', 'de'],
+};

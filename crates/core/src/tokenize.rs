@@ -734,6 +734,7 @@ impl Tokenizer {
             config,
             special_tokens_map,
             target,
+            &[],
         )
     }
 
@@ -749,6 +750,7 @@ impl Tokenizer {
         config: Option<(&str, &str)>,
         special_tokens_map: Option<(&str, &str)>,
         target: MarianTarget<'_>,
+        extra_tokens: &[String],
     ) -> Result<Self> {
         use crate::spm::{AddedToken, SentencePieceModel};
         let spm = SentencePieceModel::parse(model.0, model.1)?;
@@ -793,14 +795,37 @@ impl Tokenizer {
                 });
             }
         }
+        // Tokens the class adds after vocab.json (M2M100's language tokens): ids, and special
+        // (cut out of text) only where the configuration lists them.
+        let entries = vocab.len();
+        let lookup = |t: &str| {
+            vocab.get(t).copied().or_else(|| {
+                extra_tokens
+                    .iter()
+                    .position(|e| e == t)
+                    .and_then(|i| u32::try_from(entries + i).ok())
+            })
+        };
+        let map_json: Value = match special_tokens_map {
+            Some((text, name)) => Value::Object(parse_json(text, name)?),
+            None => Value::Null,
+        };
+        let additional: Vec<String> = [&cfg, &map_json]
+            .into_iter()
+            .filter_map(|v| v.get("additional_special_tokens").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|t| {
+                t.as_str()
+                    .or_else(|| t.get("content").and_then(Value::as_str))
+            })
+            .map(str::to_string)
+            .collect();
         let st = &tokens;
-        for name in [
+        let named = [
             &st.eos, &st.unk, &st.pad, &st.bos, &st.sep, &st.cls, &st.mask,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if let Some(&id) = vocab.get(name) {
+        ];
+        for name in named.into_iter().flatten().chain(additional.iter()) {
+            if let Some(id) = lookup(name) {
                 if !added.iter().any(|a| a.content == *name) {
                     added.push(AddedToken {
                         id,
@@ -811,12 +836,8 @@ impl Tokenizer {
             }
         }
         added.sort_by_key(|a| a.id);
-        let id_of = |t: &str| {
-            vocab
-                .get(t)
-                .copied()
-                .or_else(|| added.iter().find(|a| a.content == t).map(|a| a.id))
-        };
+        let id_of =
+            |t: &str| lookup(t).or_else(|| added.iter().find(|a| a.content == t).map(|a| a.id));
         // M2M100 puts the source language's token first (`src_lang`, English by default).
         let prefix = match flavor {
             SlowFlavor::Marian => None,
@@ -866,7 +887,7 @@ impl Tokenizer {
         let source_size = added
             .iter()
             .map(|a| a.id as usize + 1)
-            .fold(vocab_size, usize::max);
+            .fold(vocab_size.max(entries + extra_tokens.len()), usize::max);
         // How generated pieces decode: Marian's target model, M2M100's own model.
         let decode_model = match (flavor, target.spm) {
             (SlowFlavor::Marian, Some((bytes, name))) => {
@@ -885,6 +906,7 @@ impl Tokenizer {
             .values()
             .map(|&id| id as usize + 1)
             .chain(added.iter().map(|a| a.id as usize + 1))
+            .chain(std::iter::once(entries + extra_tokens.len()))
             .max()
             .unwrap_or(0);
         if size
@@ -902,10 +924,18 @@ impl Tokenizer {
         for (text, &id) in &decode_vocab {
             id_tokens[id as usize] = text.clone();
         }
+        for (i, t) in extra_tokens.iter().enumerate() {
+            id_tokens[entries + i] = t.clone();
+        }
         for a in &added {
             id_tokens[a.id as usize] = a.content.clone();
         }
         let mut ids = vocab;
+        for (i, t) in extra_tokens.iter().enumerate() {
+            if let Ok(id) = u32::try_from(entries + i) {
+                ids.entry(t.clone()).or_insert(id);
+            }
+        }
         for a in &added {
             ids.entry(a.content.clone()).or_insert(a.id);
         }

@@ -259,15 +259,16 @@ impl Tokenizer {
         .map(|t| Tokenizer { inner: Arc::new(t) })
     }
 
-    /// An M2M100 slow tokenizer from `sentencepiece.bpe.model` (bytes), `vocab.json` (text) and,
-    /// optionally, `tokenizer_config.json` (its added tokens are the language tokens) and
-    /// `special_tokens_map.json`.
+    /// An M2M100 slow tokenizer from `sentencepiece.bpe.model` (bytes), `vocab.json` (text),
+    /// optionally `tokenizer_config.json` and `special_tokens_map.json`, and the language tokens
+    /// (`__en__`...) whose ids follow `vocab.json`'s entries.
     #[napi(factory, js_name = "fromM2M100")]
     pub fn from_m2m100(
         spm: Uint8Array,
         vocab_json: String,
         config: Option<String>,
         special_tokens_map: Option<String>,
+        language_tokens: Vec<String>,
     ) -> Result<Tokenizer, Code> {
         guard(|| {
             core::Tokenizer::from_slow_sentencepiece(
@@ -279,6 +280,7 @@ impl Tokenizer {
                     .as_deref()
                     .map(|m| (m, "special_tokens_map.json")),
                 core::MarianTarget::default(),
+                &language_tokens,
             )
         })
         .map(|t| Tokenizer { inner: Arc::new(t) })
