@@ -1,11 +1,12 @@
-//! Fuzzes the SentencePiece model reader and the Marian tokenizer built on it: arbitrary bytes
+//! Fuzzes the SentencePiece model reader and the slow tokenizers built on it (Marian, M2M100;
+//! unigram and BPE models): arbitrary bytes
 //! (and mutations of the fixture's `source.spm`, the seed corpus) are an error or a model;
 //! a model whose character map passed the reader's check builds a tokenizer that encodes and
 //! decodes any text without panicking, and every id it gives is in its vocabulary.
 #![no_main]
 
 use hf_tasks_core::spm::SentencePieceModel;
-use hf_tasks_core::tokenize::{EncodeOptions, MarianTarget, Tokenizer};
+use hf_tasks_core::tokenize::{EncodeOptions, MarianTarget, SlowFlavor, Tokenizer};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,23 +25,38 @@ fuzz_target!(|data: &[u8]| {
         vocab.entry(extra.to_string()).or_insert(id.into());
     }
     let vocab = serde_json::Value::Object(vocab).to_string();
-    let target = MarianTarget {
-        spm: Some((data, "target.spm")),
-        vocab: None,
+    // The first byte picks the class: Marian (with the same bytes as target.spm) or M2M100
+    // (with two language tokens after the vocabulary).
+    let (flavor, target, languages) = match data.first() {
+        Some(b) if b & 1 == 0 => (
+            SlowFlavor::Marian,
+            MarianTarget {
+                spm: Some((data, "target.spm")),
+                vocab: None,
+            },
+            Vec::new(),
+        ),
+        _ => (
+            SlowFlavor::M2M100,
+            MarianTarget::default(),
+            vec!["__en__".to_string(), "__fr__".to_string()],
+        ),
     };
-    let Ok(tok) = Tokenizer::from_marian(
+    let Ok(tok) = Tokenizer::from_slow_sentencepiece(
+        flavor,
         (data, "source.spm"),
         (&vocab, "vocab.json"),
         None,
         None,
         target,
+        &languages,
     ) else {
         return;
     };
     let tail = String::from_utf8_lossy(&data[cut..]).into_owned();
     let texts = [
         tail.as_str(),
-        ">>fr<< Grüße  aus\tKöln ﬁ ①",
+        ">>fr<< Grüße  aus\tKöln ﬁ ① __fr__",
         "  </s> <unk>x<pad>  ",
         "",
     ];
