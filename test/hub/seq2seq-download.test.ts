@@ -1,7 +1,8 @@
 /**
  * An encoder-decoder from a loopback hub: `pipeline()` fetches the encoder beside the decoder
- * (merged layout under onnx/, or the split decoder_model + decoder_with_past_model pair), then
- * answers as the same files do from a local folder.
+ * (merged layout under onnx/, or the split decoder_model + decoder_with_past_model pair) and a
+ * slow tokenizer's files where there is no tokenizer.json, then answers as the same files do
+ * from a local folder.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -34,6 +35,12 @@ for (const [name, task, files] of [
     'bart-tiny',
     'summarization',
     ['encoder_model.onnx', 'decoder_model.onnx', 'decoder_with_past_model.onnx'],
+  ],
+  // An opus-mt-style export: the slow tokenizer's files instead of tokenizer.json.
+  [
+    'marian-spm-tiny',
+    'translation',
+    ['encoder_model.onnx', 'decoder_model_merged.onnx', 'source.spm', 'target.spm', 'vocab.json'],
   ],
 ] as const) {
   test.serial(`${name}: ${task} fetches ${files.join(', ')} and answers as the local folder`, async (t) => {
