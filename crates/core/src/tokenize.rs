@@ -1215,7 +1215,28 @@ impl Tokenizer {
                     t.clone()
                 };
                 check_truncation(&encoding, pair_encoding.as_ref(), &params)?;
-                truncate_encodings(encoding, pair_encoding, &params).map_err(tok_err)?
+                match pair_encoding {
+                    // The slow tokenizers cut a pair one token at a time from the longer side
+                    // (the second on a tie), where the fast ones split the budget.
+                    Some(mut second)
+                        if self.marian.is_some()
+                            && params.strategy == TruncationStrategy::LongestFirst =>
+                    {
+                        let mut first = encoding;
+                        let (mut a, mut b) = (first.len(), second.len());
+                        while a + b > params.max_length {
+                            if a > b {
+                                a -= 1;
+                            } else {
+                                b -= 1;
+                            }
+                        }
+                        first.truncate(a, params.stride, params.direction);
+                        second.truncate(b, params.stride, params.direction);
+                        (first, Some(second))
+                    }
+                    pair => truncate_encodings(encoding, pair, &params).map_err(tok_err)?,
+                }
             }
             None => (encoding, pair_encoding),
         };
