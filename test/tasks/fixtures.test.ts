@@ -109,12 +109,22 @@ test('every tiny decoder folder is complete, under 1 MiB, with a context length'
 });
 
 test('every tiny encoder-decoder folder is complete, under 1 MiB, with one decoder layout', (t) => {
-  t.deepEqual(seq2seq, ['bart-tiny', 'marian-spm-tiny', 'marian-tiny', 'mbart-tiny', 't5-tiny']);
+  t.deepEqual(seq2seq, [
+    'bart-tiny',
+    'm2m100-spm-tiny',
+    'marian-spm-tiny',
+    'marian-tiny',
+    'mbart-tiny',
+    't5-tiny',
+  ]);
   for (const name of seq2seq) {
     const dir = modelDir(name);
-    // marian-spm-tiny ships the slow tokenizer's files, as opus-mt exports do.
-    const tokenizer =
-      name === 'marian-spm-tiny' ? ['source.spm', 'target.spm', 'vocab.json'] : ['tokenizer.json'];
+    // The -spm fixtures ship the slow tokenizer's files, as opus-mt and m2m100 exports do.
+    const slow: Record<string, string[]> = {
+      'marian-spm-tiny': ['source.spm', 'target.spm', 'vocab.json'],
+      'm2m100-spm-tiny': ['sentencepiece.bpe.model', 'vocab.json'],
+    };
+    const tokenizer = slow[name] ?? ['tokenizer.json'];
     for (const f of ['config.json', 'generation_config.json', 'tokenizer_config.json', ...tokenizer])
       t.true(statSync(path.join(dir, f)).isFile(), `${name}/${f}`);
     const has = (f: string) =>

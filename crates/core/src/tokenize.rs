@@ -1006,7 +1006,11 @@ impl Tokenizer {
     /// The vocabulary string of `id` (`vocab.json`'s for a Marian tokenizer).
     fn id_token(&self, id: u32) -> Option<String> {
         match &self.marian {
-            Some(m) => m.tokens.get(id as usize).cloned(),
+            Some(m) => m
+                .tokens
+                .get(id as usize)
+                .or_else(|| m.tokens.get(m.unk_id as usize))
+                .cloned(),
             None => self.inner.id_to_token(id),
         }
     }
@@ -1154,6 +1158,7 @@ impl Tokenizer {
         let code = self
             .marian
             .as_ref()
+            .filter(|m| m.flavor == SlowFlavor::Marian)
             .and_then(|m| crate::spm::leading_language_code(text).map(|c| (m, c)));
         let Some((marian, code)) = code else {
             let encoding = self
@@ -1447,7 +1452,10 @@ impl Tokenizer {
         ids: &[u32],
         skip_special_tokens: bool,
     ) -> Result<Vec<String>> {
-        self.check_ids(ids)?;
+        // Slow tokenizers give ids past the vocabulary their unknown token (see `id_token`).
+        if self.marian.is_none() {
+            self.check_ids(ids)?;
+        }
         let special: Vec<u32> = if skip_special_tokens {
             self.all_special_ids()
         } else {
