@@ -67,7 +67,14 @@ const failing = goldens.cases.filter((c) => c.error !== undefined || unknownLang
 
 test('the goldens cover every model, task and decoding mode', (t) => {
   const models = new Set(goldens.cases.map((c) => c.model));
-  t.deepEqual([...models].sort(), ['bart-tiny', 'm2m100-spm-tiny', 'marian-spm-tiny', 'marian-tiny', 'mbart-tiny', 't5-tiny']);
+  t.deepEqual([...models].sort(), [
+    'bart-tiny',
+    'm2m100-spm-tiny',
+    'marian-spm-tiny',
+    'marian-tiny',
+    'mbart-tiny',
+    't5-tiny',
+  ]);
   const tasks = new Set(goldens.cases.map((c) => c.task));
   for (const task of ['summarization', 'translation', 'text2text-generation', 'translation_en_to_fr'])
     t.true(tasks.has(task), task);
