@@ -271,6 +271,17 @@ function toIds(ids: unknown, what: string): Uint32Array {
   return out;
 }
 
+/** `tokenizer_config.json` and `special_tokens_map.json` as text, where given (text or parsed). */
+function configTexts(
+  configJson: string | object | undefined,
+  specialTokensMapJson: string | object | undefined,
+): [string | undefined, string | undefined] {
+  return [
+    configJson === undefined ? undefined : toJsonText(configJson, 'configJson'),
+    specialTokensMapJson === undefined ? undefined : toJsonText(specialTokensMapJson, 'specialTokensMapJson'),
+  ];
+}
+
 function decodeOptions(options: unknown): [boolean | undefined, boolean | undefined] {
   if (options === undefined) return [undefined, undefined];
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -402,11 +413,7 @@ export class Tokenizer {
     if (target.spm !== undefined && !(target.spm instanceof Uint8Array))
       throw invalid(`target.spm must be a Uint8Array, got ${describe(target.spm)}`);
     const vocab = toJsonText(vocabJson, 'vocabJson');
-    const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
-    const map =
-      specialTokensMapJson === undefined
-        ? undefined
-        : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
+    const [config, map] = configTexts(configJson, specialTokensMapJson);
     const targetVocab =
       target.vocabJson === undefined ? undefined : toJsonText(target.vocabJson, 'target.vocabJson');
     return new Tokenizer(
@@ -432,11 +439,7 @@ export class Tokenizer {
     if (!Array.isArray(languageTokens) || !languageTokens.every((t) => typeof t === 'string'))
       throw invalid(`languageTokens must be an array of strings, got ${describe(languageTokens)}`);
     const vocab = toJsonText(vocabJson, 'vocabJson');
-    const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
-    const map =
-      specialTokensMapJson === undefined
-        ? undefined
-        : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
+    const [config, map] = configTexts(configJson, specialTokensMapJson);
     return new Tokenizer(
       call(() => NativeTokenizer.fromM2M100(spm, vocab, config, map, [...languageTokens])),
     );
@@ -449,11 +452,7 @@ export class Tokenizer {
     specialTokensMapJson?: string | object,
   ): Tokenizer {
     const text = toJsonText(json, 'json');
-    const config = configJson === undefined ? undefined : toJsonText(configJson, 'configJson');
-    const map =
-      specialTokensMapJson === undefined
-        ? undefined
-        : toJsonText(specialTokensMapJson, 'specialTokensMapJson');
+    const [config, map] = configTexts(configJson, specialTokensMapJson);
     return new Tokenizer(call(() => NativeTokenizer.fromJson(text, config, map)));
   }
 

@@ -73,6 +73,16 @@ export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
 /** The largest SentencePiece model file read (published ones are a few MB). */
 const MAX_SPM_BYTES = 64 * 1024 * 1024;
 
+/** Fails for a SentencePiece model file over `MAX_SPM_BYTES` (an absent one passes). */
+function checkSpmSize(file: string, ref: string): void {
+  const size = existsSync(file) ? statSync(file).size : 0;
+  if (size > MAX_SPM_BYTES)
+    throw new ModelError(
+      'ERR_MODEL_LOAD',
+      `model ${ref}: ${path.basename(file)} is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
+    );
+}
+
 /**
  * `MarianTokenizer`'s files: `source.spm` (the SentencePiece model that cuts the input),
  * `vocab.json` (the ids), `target.spm` (how generated pieces decode) and, with
@@ -102,14 +112,7 @@ function marianTokenizer(
       'ERR_MODEL_LOAD',
       `model ${ref}: separate_vocabs is set but target_vocab.json is missing`,
     );
-  for (const file of [spmFile, targetSpmFile]) {
-    const size = existsSync(file) ? statSync(file).size : 0;
-    if (size > MAX_SPM_BYTES)
-      throw new ModelError(
-        'ERR_MODEL_LOAD',
-        `model ${ref}: ${path.basename(file)} is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
-      );
-  }
+  for (const file of [spmFile, targetSpmFile]) checkSpmSize(file, ref);
   const target: { spm?: Uint8Array; vocabJson?: string } = {};
   if (existsSync(targetSpmFile)) target.spm = readFileSync(targetSpmFile);
   if (separate) target.vocabJson = readFileSync(targetVocabFile, 'utf8');
@@ -165,12 +168,7 @@ function m2m100Tokenizer(
   }
   if (parsed === null || typeof parsed !== 'object' || parsed.tokenizer_class !== 'M2M100Tokenizer')
     return null;
-  const size = statSync(spmFile).size;
-  if (size > MAX_SPM_BYTES)
-    throw new ModelError(
-      'ERR_MODEL_LOAD',
-      `model ${ref}: sentencepiece.bpe.model is ${size} bytes, more than the limit of ${MAX_SPM_BYTES}`,
-    );
+  checkSpmSize(spmFile, ref);
   const set = typeof parsed.language_codes === 'string' ? parsed.language_codes : 'm2m100';
   const codes = M2M100_LANGUAGES[set];
   if (codes === undefined)

@@ -331,24 +331,11 @@ pub fn slow_tokenizer_json(
     if vocab.is_empty() {
         return Err(err("the vocabulary is empty".into()));
     }
-    let size = vocab
-        .values()
-        .copied()
-        .chain(added.iter().map(|a| a.id))
-        .map(|id| id as usize + 1)
-        .max()
-        .unwrap_or(0);
-    if size
-        > (vocab.len() + added.len())
-            .saturating_mul(2)
-            .saturating_add(1024)
-    {
-        return Err(err(format!(
-            "ids go up to {} for {} entries",
-            size - 1,
-            vocab.len()
-        )));
-    }
+    let size = id_space(
+        vocab.values().copied().chain(added.iter().map(|a| a.id)),
+        vocab.len() + added.len(),
+        "vocab.json",
+    )?;
     let mut entries: Vec<Option<&str>> = vec![None; size];
     for (text, &id) in vocab {
         if entries[id as usize].replace(text).is_some() {
@@ -417,6 +404,19 @@ pub fn slow_tokenizer_json(
         "model": model,
     });
     Ok(tokenizer.to_string())
+}
+
+/// The size of an id space holding `ids` (one past the largest) for `entries` tokens, refused
+/// when the ids are far sparser than the tokens (the space is allocated).
+pub fn id_space(ids: impl Iterator<Item = u32>, entries: usize, name: &str) -> Result<usize> {
+    let size = ids.map(|id| id as usize + 1).max().unwrap_or(0);
+    if size > entries.saturating_mul(2).saturating_add(1024) {
+        return Err(Error::TokenizerLoad(format!(
+            "{name}: ids go up to {} for {entries} entries",
+            size - 1
+        )));
+    }
+    Ok(size)
 }
 
 /// The unigram model: `vocab.json`'s entries in id order with the source model's scores, the

@@ -902,22 +902,19 @@ impl Tokenizer {
             })?,
             None => vocab.clone(),
         };
-        let size = decode_vocab
-            .values()
-            .map(|&id| id as usize + 1)
-            .chain(added.iter().map(|a| a.id as usize + 1))
-            .chain(std::iter::once(entries + extra_tokens.len()))
-            .max()
-            .unwrap_or(0);
-        if size
-            > (decode_vocab.len() + added.len())
-                .saturating_mul(2)
-                .saturating_add(1024)
-        {
-            return Err(Error::TokenizerLoad(
-                "the decoding vocabulary's ids are too sparse".into(),
-            ));
-        }
+        let size = crate::spm::id_space(
+            decode_vocab
+                .values()
+                .copied()
+                .chain(added.iter().map(|a| a.id))
+                .chain(
+                    u32::try_from(entries + extra_tokens.len())
+                        .ok()
+                        .map(|n| n.saturating_sub(1)),
+                ),
+            decode_vocab.len() + added.len() + extra_tokens.len(),
+            target.vocab.map_or(vocab_json.1, |(_, name)| name),
+        )?;
         // Ids the vocabulary lacks decode as the unknown token, as the reference's lookup does;
         // added tokens win over the vocabulary's entry at their id.
         let mut id_tokens = vec![unk.clone(); size];
