@@ -326,7 +326,7 @@ pub fn slow_tokenizer_json(
     added: &[AddedToken],
     unk: &str,
     post_processor: Value,
-) -> Result<String> {
+) -> Result<(String, Option<Lattice>)> {
     let err = |what: String| Error::TokenizerLoad(format!("vocab.json: {what}"));
     if vocab.is_empty() {
         return Err(err("the vocabulary is empty".into()));
@@ -363,9 +363,12 @@ pub fn slow_tokenizer_json(
     }
     added_tokens.sort_unstable_by_key(|t| t.id);
 
-    let model = match source.model_type {
-        ModelType::Unigram => unigram_model(source, vocab, &entries, &is_added, unk_id),
-        ModelType::Bpe => bpe_model(source, &entries, unk),
+    let (model, lattice) = match source.model_type {
+        ModelType::Unigram => {
+            let (model, lattice) = unigram_model(source, vocab, &entries, &is_added, unk_id);
+            (model, Some(lattice))
+        }
+        ModelType::Bpe => (bpe_model(source, &entries, unk), None),
     };
     let mut normalizers = Vec::new();
     if !source.charsmap.is_empty() {
@@ -403,7 +406,7 @@ pub fn slow_tokenizer_json(
         "decoder": {"type": "Replace", "pattern": {"String": UNREACHABLE.to_string()}, "content": ""},
         "model": model,
     });
-    Ok(tokenizer.to_string())
+    Ok((tokenizer.to_string(), lattice))
 }
 
 /// The size of an id space holding `ids` (one past the largest) for `entries` tokens, refused
@@ -428,46 +431,138 @@ fn unigram_model(
     entries: &[Option<&str>],
     is_added: &HashSet<&str>,
     unk_id: u32,
-) -> Value {
+) -> (Value, Lattice) {
     let min_score = source.min_score();
     let spm: HashMap<&str, &Piece> = source.pieces.iter().map(|p| (p.text.as_str(), p)).collect();
     // SentencePiece scores a user-defined symbol `byte length * max_score - 0.1` (about -0.1),
     // so that it wins over any split of its text.
     let max_score = source.max_score();
     let score_of = |p: &Piece| match p.kind {
-        PieceKind::Normal | PieceKind::Unknown => Some(f64::from(p.score).max(min_score)),
-        PieceKind::UserDefined => Some(f64::from(p.text.len() as f32 * max_score - 0.1)),
-        PieceKind::Byte if source.byte_fallback => Some(f64::from(p.score).max(min_score)),
+        PieceKind::Normal => Some(p.score),
+        PieceKind::UserDefined => Some(p.text.len() as f32 * max_score - 0.1),
         _ => None,
     };
-    let mut pieces: Vec<Value> = entries
-        .iter()
-        .enumerate()
-        .map(|(id, entry)| {
-            let (text, score) = match entry {
-                Some(t) if is_added.contains(t) => (t.to_string(), min_score),
-                Some(t) => match spm.get(t).and_then(|p| score_of(p)) {
-                    Some(score) => (t.to_string(), score),
-                    None => (format!("{UNREACHABLE}{t}"), min_score),
-                },
-                None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
-            };
-            json!([text, score])
-        })
-        .collect();
+    let mut lattice = Lattice {
+        pieces: HashMap::new(),
+        max_len: 0,
+        unk_id,
+        unk_score: min_score as f32 - 10.0,
+    };
+    let mut pieces: Vec<Value> = Vec::with_capacity(entries.len());
+    for (id, entry) in entries.iter().enumerate() {
+        let (text, score) = match entry {
+            Some(t) if is_added.contains(t) => (t.to_string(), min_score),
+            Some(t) => match spm.get(t).and_then(|p| score_of(p)) {
+                Some(score) => {
+                    lattice.insert(t, id as u32, score);
+                    (t.to_string(), f64::from(score).max(min_score))
+                }
+                None => (format!("{UNREACHABLE}{t}"), min_score),
+            },
+            None => (format!("{UNREACHABLE}<unused {id}>"), min_score),
+        };
+        pieces.push(json!([text, score]));
+    }
     for p in &source.pieces {
         if !vocab.contains_key(&p.text) && !is_added.contains(p.text.as_str()) {
             if let Some(score) = score_of(p) {
-                pieces.push(json!([p.text, score]));
+                lattice.insert(&p.text, pieces.len() as u32, score);
+                pieces.push(json!([p.text, f64::from(score).max(min_score)]));
             }
         }
     }
-    json!({
+    let model = json!({
         "type": "Unigram",
         "unk_id": unk_id,
         "vocab": pieces,
-        "byte_fallback": source.byte_fallback,
-    })
+        "byte_fallback": false,
+    });
+    (model, lattice)
+}
+
+/// SentencePiece's unigram lattice over the pieces a model can produce, with the model's `f32`
+/// arithmetic: path scores are summed and compared in single precision, as SentencePiece does
+/// (the `tokenizers` crate sums in double precision, which orders near-equal paths, such as
+/// the splits of a run of one character, differently).
+#[derive(Debug, Clone)]
+pub struct Lattice {
+    pieces: HashMap<String, (u32, f32)>,
+    /// The longest piece, in bytes.
+    max_len: usize,
+    unk_id: u32,
+    unk_score: f32,
+}
+
+impl Lattice {
+    fn insert(&mut self, text: &str, id: u32, score: f32) {
+        self.max_len = self.max_len.max(text.len());
+        self.pieces.insert(text.to_string(), (id, score));
+    }
+
+    /// The best path through `normalized`: (id, byte start, byte end) per piece, a run of
+    /// characters no piece covers fused into one unknown piece.
+    pub fn encode(&self, normalized: &str) -> Vec<(u32, usize, usize)> {
+        struct Node {
+            id: u32,
+            score: f32,
+            start: Option<usize>,
+        }
+        let size = normalized.len();
+        let mut best: Vec<Node> = (0..=size)
+            .map(|_| Node {
+                id: 0,
+                score: 0.0,
+                start: None,
+            })
+            .collect();
+        let mut start = 0;
+        while start < size {
+            let here = best[start].score;
+            let width = normalized[start..].chars().next().map_or(1, char::len_utf8);
+            let mut single = false;
+            let last = size.min(start + self.max_len);
+            for end in (start + 1..=last).filter(|&e| normalized.is_char_boundary(e)) {
+                if let Some(&(id, score)) = self.pieces.get(&normalized[start..end]) {
+                    let candidate = score + here;
+                    let node = &mut best[end];
+                    if node.start.is_none() || candidate > node.score {
+                        *node = Node {
+                            id,
+                            score: candidate,
+                            start: Some(start),
+                        };
+                    }
+                    single |= end - start == width;
+                }
+            }
+            if !single {
+                let candidate = self.unk_score + here;
+                let node = &mut best[start + width];
+                if node.start.is_none() || candidate > node.score {
+                    *node = Node {
+                        id: self.unk_id,
+                        score: candidate,
+                        start: Some(start),
+                    };
+                }
+            }
+            start += width;
+        }
+        let mut out: Vec<(u32, usize, usize)> = Vec::new();
+        let mut end = size;
+        while end > 0 {
+            let node = &best[end];
+            let begin = node.start.unwrap_or(0);
+            match out.last_mut() {
+                // Runs of unknown characters are one piece, as SentencePiece returns them.
+                Some(next) if node.id == self.unk_id && next.0 == self.unk_id => next.1 = begin,
+                _ => out.push((node.id, begin, end)),
+            }
+            end = begin;
+        }
+        out.reverse();
+        out
+    }
 }
 
 /// The BPE model: `vocab.json`'s ids (then the source pieces it lacks) and, for every normal
@@ -655,6 +750,32 @@ mod tests {
         // Decoding strips both ends and skips special tokens.
         assert_eq!(tok.decode(&[7, 2, 0, 11], true, None).unwrap(), "ab");
         assert_eq!(tok.decode(&[2, 0], false, None).unwrap(), "ab</s>");
+    }
+
+    #[test]
+    fn the_lattice_compares_paths_in_single_precision() {
+        // In f32, "a"+"aa" ties "a"+"a"+"a" (the earlier split is kept); in f64 the three
+        // single pieces score higher by 2.4e-7.
+        let model = ModelProto {
+            pieces: vec![
+                piece("<unk>", 0.0, 2),
+                piece("a", -1.1, 1),
+                piece("aa", -2.200_000_3, 1),
+            ],
+            trainer_spec: Some(TrainerSpecProto {
+                unk_id: Some(0),
+                ..Default::default()
+            }),
+            normalizer_spec: Some(NormalizerSpecProto {
+                add_dummy_prefix: Some(false),
+                ..Default::default()
+            }),
+        }
+        .encode_to_vec();
+        let vocab = r#"{"<unk>": 0, "a": 1, "aa": 2, "</s>": 3}"#;
+        let target = MarianTarget::default();
+        let tok = Tokenizer::from_marian((&model, "s"), (vocab, "v"), None, None, target).unwrap();
+        assert_eq!(ids(&tok, "aaa"), [1, 2, 3]);
     }
 
     #[test]

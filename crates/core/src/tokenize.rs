@@ -456,6 +456,8 @@ struct MarianVocab {
     /// The decoding SentencePiece model's piece kinds, which decide how a run of pieces
     /// decodes (empty: every piece taken as a normal one).
     target: std::collections::HashMap<String, crate::spm::PieceKind>,
+    /// A unigram model's lattice, which cuts each span in SentencePiece's precision.
+    lattice: Option<crate::spm::Lattice>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -878,7 +880,8 @@ impl Tokenizer {
             }
             None => Value::Null,
         };
-        let json = crate::spm::slow_tokenizer_json(&spm, &vocab, &added, &unk, post_processor)?;
+        let (json, lattice) =
+            crate::spm::slow_tokenizer_json(&spm, &vocab, &added, &unk, post_processor)?;
         let mut tokenizer =
             Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
         tokenizer.config.special_tokens = tokens;
@@ -957,6 +960,7 @@ impl Tokenizer {
             source_size,
             specials,
             apart,
+            lattice,
             target: decode_model.into_iter().map(|p| (p.text, p.kind)).collect(),
         }));
         Ok(tokenizer)
@@ -1149,6 +1153,33 @@ impl Tokenizer {
         })
     }
 
+    /// One text through added tokens, normalization, pre-tokenization and the model: the
+    /// backend's, or for a slow unigram tokenizer its own lattice over the backend's splits.
+    fn backend_encode(&self, text: &str) -> Result<Encoding> {
+        let Some(lattice) = self.marian.as_ref().and_then(|m| m.lattice.as_ref()) else {
+            return self.inner.encode_char_offsets(text, false).map_err(tok_err);
+        };
+        let mut splits = self
+            .inner
+            .get_added_vocabulary()
+            .extract_and_normalize(self.inner.get_normalizer(), text);
+        splits
+            .tokenize(|normalized| {
+                let text = normalized.get();
+                Ok(lattice
+                    .encode(text)
+                    .into_iter()
+                    .map(|(id, start, end)| {
+                        tokenizers::Token::new(id, text[start..end].to_string(), (start, end))
+                    })
+                    .collect())
+            })
+            .map_err(tok_err)?;
+        splits
+            .into_encoding(None, 0, tokenizers::OffsetType::Char)
+            .map_err(tok_err)
+    }
+
     /// One text through the backend (normalization, pre-tokenization, model), with Marian's
     /// leading language code cut off first.
     fn encode_text(&self, text: &str) -> Result<Encoding> {
@@ -1158,10 +1189,7 @@ impl Tokenizer {
             .filter(|m| m.flavor == SlowFlavor::Marian)
             .and_then(|m| crate::spm::leading_language_code(text).map(|c| (m, c)));
         let Some((marian, code)) = code else {
-            let encoding = self
-                .inner
-                .encode_char_offsets(text, false)
-                .map_err(tok_err)?;
+            let encoding = self.backend_encode(text)?;
             return Ok(match &self.marian {
                 Some(m) => m.surface_ids(encoding),
                 None => encoding,
@@ -1179,10 +1207,7 @@ impl Tokenizer {
             Vec::new(),
             Default::default(),
         );
-        let rest = self
-            .inner
-            .encode_char_offsets(&text[code.len()..], false)
-            .map_err(tok_err)?;
+        let rest = self.backend_encode(&text[code.len()..])?;
         encoding.merge_with(marian.surface_ids(rest), true);
         Ok(encoding)
     }
