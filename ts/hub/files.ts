@@ -71,7 +71,7 @@ const SENTENCE_TRANSFORMERS_FILES = [
 const PREPROCESSOR_FILES = ['preprocessor_config.json'];
 const GENERATION_FILES = ['generation_config.json', 'chat_template.jinja'];
 /** Slow SentencePiece tokenizers: Marian (opus-mt exports ship no tokenizer.json), M2M100. */
-const MARIAN_FILES = [
+const SLOW_TOKENIZER_FILES = [
   'source.spm',
   'target.spm',
   'vocab.json',
@@ -116,7 +116,7 @@ export function optionalFilesFor(task: string | undefined): string[] {
     if (task === 'table-question-answering') return [...TOKENIZER_FILES, 'vocab.txt'];
     if (TEXT_TASKS.has(task)) return [...TOKENIZER_FILES];
     if (EMBEDDING_TASKS.has(task)) return [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES];
-    if (SEQ2SEQ_TASKS.has(task)) return [...TOKENIZER_FILES, ...MARIAN_FILES, ...GENERATION_FILES];
+    if (SEQ2SEQ_TASKS.has(task)) return [...TOKENIZER_FILES, ...SLOW_TOKENIZER_FILES, ...GENERATION_FILES];
     if (GENERATION_TASKS.has(task)) return [...TOKENIZER_FILES, ...GENERATION_FILES];
     if (VISION_AUDIO_TASKS.has(task)) return [...PREPROCESSOR_FILES];
     if (PREPROCESSED_GENERATION_TASKS.has(task)) {
@@ -125,7 +125,7 @@ export function optionalFilesFor(task: string | undefined): string[] {
   }
   return [
     ...TOKENIZER_FILES,
-    ...MARIAN_FILES,
+    ...SLOW_TOKENIZER_FILES,
     ...SENTENCE_TRANSFORMERS_FILES,
     ...PREPROCESSOR_FILES,
     ...GENERATION_FILES,

@@ -19,9 +19,9 @@ use crate::{Error, Result};
 /// about 256k).
 pub const MAX_PIECES: usize = 1 << 21;
 
-/// Prefix that makes a vocabulary entry unreachable by the unigram lattice: entries of
-/// `vocab.json` that the source model cannot produce (target-only pieces, control symbols).
-/// U+10FFFF is a noncharacter; the decoder removes it again.
+/// Prefix that keeps an entry of the backend model's vocabulary out of reach of any text:
+/// `vocab.json` entries the source model cannot produce (target-only pieces, control symbols)
+/// and gaps between ids. U+10FFFF is a noncharacter; decoding reads `vocab.json`'s own strings.
 const UNREACHABLE: char = '\u{10FFFF}';
 
 #[derive(Clone, PartialEq, Message)]
@@ -403,7 +403,8 @@ pub fn slow_tokenizer_json(
         "normalizer": {"type": "Sequence", "normalizers": normalizers},
         "pre_tokenizer": null,
         "post_processor": post_processor,
-        "decoder": {"type": "Replace", "pattern": {"String": UNREACHABLE.to_string()}, "content": ""},
+        // Decoding follows the slow tokenizer's own rules (the caller's).
+        "decoder": null,
         "model": model,
     });
     Ok((tokenizer.to_string(), lattice))

@@ -273,8 +273,8 @@ pub struct Tokenizer {
     post_processor: Option<PostProcessorWrapper>,
     config: TokenizerConfig,
     vocab_size: usize,
-    /// Marian's slow tokenizer: `vocab.json` and the rules around SentencePiece.
-    marian: Option<Arc<MarianVocab>>,
+    /// A slow SentencePiece tokenizer (Marian, M2M100): its vocabulary and decoding rules.
+    slow: Option<Arc<SlowVocab>>,
 }
 
 /// The target side of a Marian tokenizer, where the folder has it: `target.spm` (how pieces
@@ -285,20 +285,15 @@ pub struct MarianTarget<'a> {
     pub vocab: Option<(&'a str, &'a str)>,
 }
 
-impl MarianVocab {
+impl SlowVocab {
     /// The class's `decode`: special tokens skipped (by the source vocabulary's ids, then by
     /// text) or kept (Marian: with a space after them); each run of pieces between them decoded
     /// by the decoding model; tokens kept apart joined by spaces; both ends stripped.
     fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        let special_ids: Vec<u32> = self
-            .specials
-            .iter()
-            .filter_map(|s| self.ids.get(s).copied())
-            .collect();
         let mut texts: Vec<String> = Vec::new();
         let mut run: Vec<&str> = Vec::new();
         for &id in ids {
-            if skip_special_tokens && special_ids.contains(&id) {
+            if skip_special_tokens && self.special_ids.contains(&id) {
                 continue;
             }
             let token = self
@@ -307,11 +302,11 @@ impl MarianVocab {
                 .or_else(|| self.tokens.get(self.unk_id as usize))
                 .map(String::as_str)
                 .unwrap_or_default();
-            let special = self.specials.iter().any(|s| s == token);
+            let special = self.specials.contains(token);
             if skip_special_tokens && special {
                 continue;
             }
-            if self.apart.iter().any(|s| s == token) {
+            if self.apart.contains(token) {
                 if !run.is_empty() {
                     texts.push(self.tokens_to_string(&run));
                     run.clear();
@@ -332,7 +327,7 @@ impl MarianVocab {
         let mut out = String::new();
         let mut run: Vec<&str> = Vec::new();
         for &token in tokens {
-            if self.specials.iter().any(|s| s == token) {
+            if self.specials.contains(token) {
                 self.decode_pieces(&run, &mut out);
                 run.clear();
                 out.push_str(token);
@@ -437,7 +432,7 @@ pub enum SlowFlavor {
 /// (entries the model cannot produce are renamed in the backend's) and how it decodes. Text
 /// the model does not know takes `vocab.json`'s id for it, or the unknown id.
 #[derive(Debug)]
-struct MarianVocab {
+struct SlowVocab {
     flavor: SlowFlavor,
     /// Token to id: `vocab.json` and the added tokens.
     ids: std::collections::HashMap<String, u32>,
@@ -449,10 +444,12 @@ struct MarianVocab {
     /// Ids below this are `vocab.json`'s or added tokens (ids from the backend beyond it are
     /// pieces `vocab.json` lacks).
     source_size: usize,
-    /// The special tokens' strings.
-    specials: Vec<String>,
+    /// The special tokens' strings, and their ids in the source vocabulary (the reference
+    /// skips by these ids, then by text).
+    specials: std::collections::HashSet<String>,
+    special_ids: std::collections::HashSet<u32>,
     /// Tokens decoded as texts of their own, joined to the rest by spaces.
-    apart: Vec<String>,
+    apart: std::collections::HashSet<String>,
     /// The decoding SentencePiece model's piece kinds, which decide how a run of pieces
     /// decodes (empty: every piece taken as a normal one).
     target: std::collections::HashMap<String, crate::spm::PieceKind>,
@@ -716,7 +713,7 @@ impl Tokenizer {
             post_processor,
             config,
             vocab_size,
-            marian: None,
+            slow: None,
         })
     }
 
@@ -946,19 +943,24 @@ impl Tokenizer {
             .filter(|a| !a.special || a.id as usize >= vocab_size)
             .map(|a| a.content.clone())
             .collect();
-        let specials = added
+        let specials: std::collections::HashSet<String> = added
             .iter()
             .filter(|a| a.special)
             .map(|a| a.content.clone())
             .collect();
+        let special_ids = specials
+            .iter()
+            .filter_map(|t| ids.get(t).copied())
+            .collect();
         tokenizer.vocab_size = source_size;
-        tokenizer.marian = Some(Arc::new(MarianVocab {
+        tokenizer.slow = Some(Arc::new(SlowVocab {
             flavor,
             ids,
             tokens: id_tokens,
             unk_id,
             source_size,
             specials,
+            special_ids,
             apart,
             lattice,
             target: decode_model.into_iter().map(|p| (p.text, p.kind)).collect(),
@@ -1006,7 +1008,7 @@ impl Tokenizer {
 
     /// The vocabulary string of `id` (`vocab.json`'s for a Marian tokenizer).
     fn id_token(&self, id: u32) -> Option<String> {
-        match &self.marian {
+        match &self.slow {
             Some(m) => m
                 .tokens
                 .get(id as usize)
@@ -1028,7 +1030,7 @@ impl Tokenizer {
 
     /// The id of `token` (vocabulary or added token).
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
-        if let Some(m) = &self.marian {
+        if let Some(m) = &self.slow {
             return m.ids.get(token).copied();
         }
         self.inner.token_to_id(token)
@@ -1156,7 +1158,7 @@ impl Tokenizer {
     /// One text through added tokens, normalization, pre-tokenization and the model: the
     /// backend's, or for a slow unigram tokenizer its own lattice over the backend's splits.
     fn backend_encode(&self, text: &str) -> Result<Encoding> {
-        let Some(lattice) = self.marian.as_ref().and_then(|m| m.lattice.as_ref()) else {
+        let Some(lattice) = self.slow.as_ref().and_then(|m| m.lattice.as_ref()) else {
             return self.inner.encode_char_offsets(text, false).map_err(tok_err);
         };
         let mut splits = self
@@ -1184,13 +1186,13 @@ impl Tokenizer {
     /// leading language code cut off first.
     fn encode_text(&self, text: &str) -> Result<Encoding> {
         let code = self
-            .marian
+            .slow
             .as_ref()
             .filter(|m| m.flavor == SlowFlavor::Marian)
             .and_then(|m| crate::spm::leading_language_code(text).map(|c| (m, c)));
         let Some((marian, code)) = code else {
             let encoding = self.backend_encode(text)?;
-            return Ok(match &self.marian {
+            return Ok(match &self.slow {
                 Some(m) => m.surface_ids(encoding),
                 None => encoding,
             });
@@ -1246,7 +1248,7 @@ impl Tokenizer {
                     // The slow tokenizers cut a pair one token at a time from the longer side
                     // (the second on a tie), where the fast ones split the budget.
                     Some(mut second)
-                        if self.marian.is_some()
+                        if self.slow.is_some()
                             && params.strategy == TruncationStrategy::LongestFirst =>
                     {
                         let mut first = encoding;
@@ -1436,7 +1438,7 @@ impl Tokenizer {
         skip_special_tokens: bool,
         clean_up: Option<bool>,
     ) -> Result<String> {
-        let text = match &self.marian {
+        let text = match &self.slow {
             Some(m) => m.decode(ids, skip_special_tokens)?,
             None => {
                 self.check_ids(ids)?;
@@ -1475,7 +1477,7 @@ impl Tokenizer {
         skip_special_tokens: bool,
     ) -> Result<Vec<String>> {
         // Slow tokenizers give ids past the vocabulary their unknown token (see `id_token`).
-        if self.marian.is_none() {
+        if self.slow.is_none() {
             self.check_ids(ids)?;
         }
         let special: Vec<u32> = if skip_special_tokens {
@@ -1506,7 +1508,7 @@ impl Tokenizer {
     /// The tokenizer's decoder applied to token strings (Python `convert_tokens_to_string`);
     /// without a decoder the tokens are joined with spaces.
     pub fn convert_tokens_to_string(&self, tokens: &[String]) -> Result<String> {
-        if let Some(m) = &self.marian {
+        if let Some(m) = &self.slow {
             let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
             return Ok(m.tokens_to_string(&tokens));
         }
