@@ -445,6 +445,25 @@ export class Tokenizer {
     );
   }
 
+  /**
+   * A Speech2Text slow tokenizer (`Speech2TextTokenizer`, as facebook/s2t-* models ship it): the
+   * SentencePiece model's bytes (`sentencepiece.bpe.model`) and `vocab.json`, plus optionally
+   * `tokenizer_config.json` and `special_tokens_map.json` (text or parsed). `</s>` ends the
+   * text, `<lang:xx>` (`tgt_lang`) starts it when the configuration has `lang_codes`, and
+   * decoding upper-cases the text where `do_upper_case` is set.
+   */
+  static fromSpeech2Text(
+    spm: Uint8Array,
+    vocabJson: string | object,
+    configJson?: string | object,
+    specialTokensMapJson?: string | object,
+  ): Tokenizer {
+    if (!(spm instanceof Uint8Array)) throw invalid(`spm must be a Uint8Array, got ${describe(spm)}`);
+    const vocab = toJsonText(vocabJson, 'vocabJson');
+    const [config, map] = configTexts(configJson, specialTokensMapJson);
+    return new Tokenizer(call(() => NativeTokenizer.fromSpeech2Text(spm, vocab, config, map)));
+  }
+
   /** Loads from the contents of `tokenizer.json` and optionally `tokenizer_config.json` (text or parsed). */
   static fromJSON(
     json: string | object,

@@ -7,7 +7,9 @@
  * `ASTFeatureExtractor` (Audio Spectrogram Transformer): `input_values`
  * `[1, max_length, num_mel_bins]`, a Kaldi-style log-mel filter bank (25 ms frames every 10 ms
  * at 16 kHz, padded or cut to `max_length` frames, normalised with the dataset's mean and std),
- * as transformers computes it without torchaudio.
+ * as transformers computes it without torchaudio; `Speech2TextFeatureExtractor`: `input_features`
+ * `[1, frames, num_mel_bins]`, the same filter bank on 16-bit-scaled samples with Kaldi's Povey
+ * window, normalised per utterance (each bin's mean and deviation over the frames).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +18,7 @@ import { audioFeatures } from '../native.js';
 import type { LoadedModel } from '../runtime/model.js';
 import type { TensorLike } from '../runtime/runner.js';
 
-export type FeatureExtractorKind = 'wav2vec2' | 'whisper' | 'ast';
+export type FeatureExtractorKind = 'wav2vec2' | 'whisper' | 'ast' | 's2t';
 
 export interface FeatureExtractorConfig {
   kind: FeatureExtractorKind;
@@ -40,6 +42,10 @@ export interface FeatureExtractorConfig {
   mean: number;
   /** AST: normalisation standard deviation. */
   std: number;
+  /** Speech2Text: utterance-level mean and variance normalisation (and which of the two). */
+  doCeptralNormalize: boolean;
+  normalizeMeans: boolean;
+  normalizeVars: boolean;
 }
 
 /** `ASTFeatureExtractor`'s defaults (MIT/ast-finetuned-audioset-*: AudioSet mean and std). */
@@ -55,6 +61,12 @@ const AST_MIN_SAMPLING_RATE = 40;
  * frames below 240 (`1 + floor((n - 400) / 160)`); 240 to 399 samples give no frame (padding).
  */
 export const AST_MIN_SAMPLES = 240;
+
+/**
+ * Fewest samples a Speech2Text model is given: one 400-sample frame (fewer give the reference's
+ * extractor no frame, or a negative count, and the network nothing to read).
+ */
+export const S2T_MIN_SAMPLES = 400;
 
 /** Extractor classes computing raw `input_values` as Wav2Vec2FeatureExtractor does. */
 const WAV2VEC2_LIKE = new Set(['Wav2Vec2FeatureExtractor', 'SeamlessM4TFeatureExtractor']);
@@ -86,11 +98,12 @@ export function loadFeatureExtractor(model: LoadedModel): FeatureExtractorConfig
   let kind: FeatureExtractorKind;
   if (className === 'WhisperFeatureExtractor') kind = 'whisper';
   else if (className === 'ASTFeatureExtractor') kind = 'ast';
+  else if (className === 'Speech2TextFeatureExtractor') kind = 's2t';
   else if (WAV2VEC2_LIKE.has(className)) kind = 'wav2vec2';
   else {
     throw new ModelError(
       'ERR_MODEL_LOAD',
-      `model ${model.id}: feature extractor ${className} is not supported (supported: Wav2Vec2FeatureExtractor, WhisperFeatureExtractor, ASTFeatureExtractor)`,
+      `model ${model.id}: feature extractor ${className} is not supported (supported: Wav2Vec2FeatureExtractor, WhisperFeatureExtractor, ASTFeatureExtractor, Speech2TextFeatureExtractor)`,
     );
   }
   const samplingRate = num(raw, 'sampling_rate', 16000);
@@ -113,9 +126,54 @@ export function loadFeatureExtractor(model: LoadedModel): FeatureExtractorConfig
     nSamples: num(raw, 'n_samples', chunkLength * samplingRate),
     chunkLength,
     ...AST_DEFAULTS,
+    doCeptralNormalize: true,
+    normalizeMeans: true,
+    normalizeVars: true,
   };
   if (kind === 'ast') Object.assign(config, astSettings(model, raw, samplingRate, config.doNormalize));
+  if (kind === 's2t') Object.assign(config, s2tSettings(model, raw, samplingRate));
   return config;
+}
+
+/**
+ * Speech2Text's extractor settings, checked: mel bins within the limit and equal to the
+ * network's `input_feat_per_channel`, flags that are booleans, and no dither (the reference
+ * adds random noise then, which cannot be reproduced).
+ */
+function s2tSettings(
+  model: LoadedModel,
+  raw: Record<string, unknown>,
+  samplingRate: number,
+): Pick<FeatureExtractorConfig, 'numMelBins' | 'doCeptralNormalize' | 'normalizeMeans' | 'normalizeVars'> {
+  const bad = (what: string): never => {
+    throw new ModelError('ERR_MODEL_LOAD', `model ${model.id}: preprocessor_config.json: ${what}`);
+  };
+  const bins = raw.num_mel_bins ?? 80;
+  if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 1 || bins > AST_MAX_MEL_BINS) {
+    bad(`num_mel_bins must be an integer between 1 and ${AST_MAX_MEL_BINS}, got ${JSON.stringify(raw.num_mel_bins)}`);
+  }
+  const flag = (key: string): boolean => {
+    const v = raw[key] ?? true;
+    if (typeof v !== 'boolean') bad(`${key} must be a boolean, got ${JSON.stringify(raw[key])}`);
+    return v as boolean;
+  };
+  const dither = raw.dither ?? 0;
+  if (dither !== 0) {
+    bad(`dither ${JSON.stringify(raw.dither)} adds random noise to the samples; only dither 0 is supported`);
+  }
+  if (samplingRate < AST_MIN_SAMPLING_RATE) {
+    bad(`sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} (its mel filters start at 20 Hz), got ${samplingRate}`);
+  }
+  const want = model.config.raw.input_feat_per_channel;
+  if (typeof want === 'number' && want !== bins) {
+    bad(`num_mel_bins is ${bins} but config.json's input_feat_per_channel is ${want} (the network's input shape)`);
+  }
+  return {
+    numMelBins: bins as number,
+    doCeptralNormalize: flag('do_ceptral_normalize'),
+    normalizeMeans: flag('normalize_means'),
+    normalizeVars: flag('normalize_vars'),
+  };
 }
 
 /**
@@ -202,6 +260,30 @@ export async function audioFeeds(
   whisper: WhisperPadding = { padding: 'max_length', truncation: true },
 ): Promise<Record<string, TensorLike>> {
   const feeds: Record<string, TensorLike> = {};
+  if (fe.kind === 's2t') {
+    const out = await audioFeatures(samples, {
+      kind: 's2t',
+      samplingRate: fe.samplingRate,
+      numMelBins: fe.numMelBins,
+      doCeptralNormalize: fe.doCeptralNormalize,
+      normalizeMeans: fe.normalizeMeans,
+      normalizeVars: fe.normalizeVars,
+    });
+    const frames = out.shape[1] ?? 0;
+    for (const name of inputNames) {
+      if (name === 'input_features') {
+        feeds[name] = { type: 'float32', data: out.values, dims: [1, frames, fe.numMelBins] };
+      } else if (name === 'attention_mask') {
+        feeds[name] = { type: 'int64', data: new BigInt64Array(frames).fill(1n), dims: [1, frames] };
+      } else {
+        throw new ModelError(
+          'ERR_MODEL_LOAD',
+          `the audio model takes an input ${name} that cannot be provided`,
+        );
+      }
+    }
+    return feeds;
+  }
   if (fe.kind === 'ast') {
     const out = await audioFeatures(samples, {
       kind: 'ast',
@@ -293,7 +375,8 @@ export function minInputSamples(config: Record<string, unknown>): number {
  * accepts) with a clear 400.
  */
 export function checkInputLength(model: LoadedModel, fe: FeatureExtractorConfig, samples: number): void {
-  const need = fe.kind === 'ast' ? AST_MIN_SAMPLES : minInputSamples(model.config.raw);
+  const need =
+    fe.kind === 'ast' ? AST_MIN_SAMPLES : fe.kind === 's2t' ? S2T_MIN_SAMPLES : minInputSamples(model.config.raw);
   if (samples < need) {
     throw new InvalidInputError(
       'ERR_INVALID_INPUT',

@@ -70,7 +70,7 @@ const SENTENCE_TRANSFORMERS_FILES = [
 ];
 const PREPROCESSOR_FILES = ['preprocessor_config.json'];
 const GENERATION_FILES = ['generation_config.json', 'chat_template.jinja'];
-/** Slow SentencePiece tokenizers: Marian (opus-mt exports ship no tokenizer.json), M2M100. */
+/** Slow SentencePiece tokenizers: Marian (opus-mt exports ship no tokenizer.json), M2M100, Speech2Text. */
 const SLOW_TOKENIZER_FILES = [
   'source.spm',
   'target.spm',
@@ -104,7 +104,12 @@ const VISION_AUDIO_TASKS = new Set([
   'zero-shot-image-classification',
   'depth-estimation',
 ]);
-const PREPROCESSED_GENERATION_TASKS = new Set(['automatic-speech-recognition', 'image-to-text']);
+const PREPROCESSED_GENERATION_TASKS = new Set(['image-to-text']);
+/**
+ * Speech recognition's slow tokenizers: CTC models' `vocab.json` (Wav2Vec2CTCTokenizer) and
+ * Speech2Text's `sentencepiece.bpe.model` with `vocab.json`.
+ */
+const SPEECH_TOKENIZER_FILES = ['vocab.json', 'sentencepiece.bpe.model'];
 
 /**
  * The optional files (beyond `config.json` and the ONNX file) a task reads. An unknown or
@@ -119,6 +124,9 @@ export function optionalFilesFor(task: string | undefined): string[] {
     if (SEQ2SEQ_TASKS.has(task)) return [...TOKENIZER_FILES, ...SLOW_TOKENIZER_FILES, ...GENERATION_FILES];
     if (GENERATION_TASKS.has(task)) return [...TOKENIZER_FILES, ...GENERATION_FILES];
     if (VISION_AUDIO_TASKS.has(task)) return [...PREPROCESSOR_FILES];
+    if (task === 'automatic-speech-recognition') {
+      return [...TOKENIZER_FILES, ...SPEECH_TOKENIZER_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
+    }
     if (PREPROCESSED_GENERATION_TASKS.has(task)) {
       return [...TOKENIZER_FILES, ...PREPROCESSOR_FILES, ...GENERATION_FILES];
     }

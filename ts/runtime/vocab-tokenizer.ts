@@ -4,7 +4,8 @@
  * model has a `Tokenizer` (special tokens, pad id, decoding); tasks that need the model's own
  * slow tokenizer (TAPAS) load it themselves. A Marian folder (`source.spm`, `target.spm`,
  * `vocab.json`, as opus-mt exports ship) gets a tokenizer that encodes and decodes as
- * `MarianTokenizer`.
+ * `MarianTokenizer`; M2M100 and Speech2Text folders (`sentencepiece.bpe.model`, `vocab.json`) get
+ * tokenizers that follow `M2M100Tokenizer` and `Speech2TextTokenizer`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -54,7 +55,7 @@ export function wordPieceTokenizerJson(vocab: string, lowercase: boolean): strin
 export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
   const config = readIfPresent(path.join(dir, 'tokenizer_config.json'));
   const map = readIfPresent(path.join(dir, 'special_tokens_map.json'));
-  const slow = marianTokenizer(dir, ref, config, map) ?? m2m100Tokenizer(dir, ref, config, map);
+  const slow = marianTokenizer(dir, ref, config, map) ?? sentencePieceBpeTokenizer(dir, ref, config, map);
   if (slow !== null) return slow;
   const vocab = readIfPresent(path.join(dir, 'vocab.txt'));
   if (vocab === undefined) return null;
@@ -136,7 +137,7 @@ export function folderTokenizer(dir: string, ref: string = dir): Tokenizer | nul
 export function noTokenizerError(ref: string): ModelError {
   return new ModelError(
     'ERR_MODEL_LOAD',
-    `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt; Marian's source.spm and vocab.json; M2M100's sentencepiece.bpe.model and vocab.json)`,
+    `model ${ref} has no tokenizer.json, nor a slow tokenizer's files it can be built from (vocab.txt; Marian's source.spm and vocab.json; M2M100's or Speech2Text's sentencepiece.bpe.model and vocab.json)`,
   );
 }
 
@@ -148,10 +149,29 @@ export function openFolderTokenizer(dir: string, ref: string = dir): Tokenizer {
 }
 
 /**
- * `M2M100Tokenizer`'s files: `sentencepiece.bpe.model` and `vocab.json`, with the class named in
- * `tokenizer_config.json` (whose added tokens are the language tokens). Null otherwise.
+ * The class a folder with `sentencepiece.bpe.model` and `vocab.json` names: `tokenizer_config.json`'s
+ * `tokenizer_class`, else the one transformers maps config.json's `model_type` to.
  */
-function m2m100Tokenizer(
+function slowClassOf(dir: string, parsed: Record<string, unknown>): unknown {
+  if (parsed.tokenizer_class !== undefined) return parsed.tokenizer_class;
+  const configText = readIfPresent(path.join(dir, 'config.json'));
+  if (configText === undefined) return undefined;
+  try {
+    const modelType = (JSON.parse(configText) as { model_type?: unknown }).model_type;
+    if (modelType === 'speech_to_text') return 'Speech2TextTokenizer';
+    if (modelType === 'm2m_100') return 'M2M100Tokenizer';
+  } catch {
+    // config.json's own reader reports it.
+  }
+  return undefined;
+}
+
+/**
+ * `M2M100Tokenizer`'s and `Speech2TextTokenizer`'s files: `sentencepiece.bpe.model` and
+ * `vocab.json`, with the class named in `tokenizer_config.json` (or by config.json's model type).
+ * An M2M100 tokenizer's added tokens are its language tokens. Null otherwise.
+ */
+function sentencePieceBpeTokenizer(
   dir: string,
   ref: string,
   config: string | undefined,
@@ -159,24 +179,24 @@ function m2m100Tokenizer(
 ): Tokenizer | null {
   const spmFile = path.join(dir, 'sentencepiece.bpe.model');
   const vocabFile = path.join(dir, 'vocab.json');
-  if (config === undefined || !existsSync(spmFile) || !existsSync(vocabFile)) return null;
-  let parsed: Record<string, unknown>;
+  if (!existsSync(spmFile) || !existsSync(vocabFile)) return null;
+  let parsed: Record<string, unknown> = {};
   try {
-    parsed = JSON.parse(config) as Record<string, unknown>;
+    if (config !== undefined) parsed = JSON.parse(config) as Record<string, unknown>;
   } catch {
     throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
   }
-  if (parsed === null || typeof parsed !== 'object' || parsed.tokenizer_class !== 'M2M100Tokenizer')
-    return null;
+  if (parsed === null || typeof parsed !== 'object') parsed = {};
+  const className = slowClassOf(dir, parsed);
+  if (className !== 'M2M100Tokenizer' && className !== 'Speech2TextTokenizer') return null;
   checkSpmSize(spmFile, ref);
-  const set = typeof parsed.language_codes === 'string' ? parsed.language_codes : 'm2m100';
-  const codes = M2M100_LANGUAGES[set];
-  if (codes === undefined)
-    throw new ModelError(
-      'ERR_MODEL_LOAD',
-      `model ${ref}: unknown M2M100 language_codes ${JSON.stringify(set)}`,
-    );
   try {
+    if (className === 'Speech2TextTokenizer') {
+      return Tokenizer.fromSpeech2Text(readFileSync(spmFile), readFileSync(vocabFile, 'utf8'), config, map);
+    }
+    const set = typeof parsed.language_codes === 'string' ? parsed.language_codes : 'm2m100';
+    const codes = M2M100_LANGUAGES[set];
+    if (codes === undefined) throw new Error(`unknown M2M100 language_codes ${JSON.stringify(set)}`);
     const languages = codes.map((code) => `__${code}__`);
     return Tokenizer.fromM2M100(
       readFileSync(spmFile),

@@ -1,10 +1,11 @@
 /**
  * Speech recognition on sequence-to-sequence speech models other than Whisper (the reference
- * pipeline's `seq2seq` type: Moonshine's `...ForConditionalGeneration` exports), plugged into the
- * task with `registerAsrBackend('seq2seq', ...)`.
+ * pipeline's `seq2seq` type: Moonshine's and Speech2Text's `...ForConditionalGeneration` exports),
+ * plugged into the task with `registerAsrBackend('seq2seq', ...)`.
  *
  * As transformers 4.57's pipeline does for this type: the feature extractor's output (raw
- * `input_values` for Moonshine) and an all-ones attention mask go to `generate` with the
+ * `input_values` for Moonshine, the normalised filter bank `input_features` for Speech2Text)
+ * and an all-ones attention mask go to `generate` with the
  * pipeline's generation config (the model's generation_config.json over the pipeline's own
  * defaults, 256 new tokens and 5 beams) and the call's generation parameters; the sequence,
  * decoder start included, is decoded without special tokens. `chunk_length_s` cuts the audio
@@ -12,7 +13,7 @@
  * reference does for this type (its stride-aware join applies to CTC and Whisper outputs only).
  * Timestamps are refused, as the reference refuses them on this type.
  */
-import { audioFeeds, type FeatureExtractorConfig } from '../audio/features.js';
+import { audioFeeds, type FeatureExtractorConfig, S2T_MIN_SAMPLES } from '../audio/features.js';
 import { HfTasksError, InvalidParameterError } from '../errors.js';
 import { type GenerationSettings, modelGenerationConfig, pipelineSettings } from '../generation/config.js';
 import { type Generator, isGenerator } from '../generation/engine.js';
@@ -91,12 +92,14 @@ function generatorOf(ctx: Parameters<AsrBackend>[0]): Pick<Generator, 'generate'
 
 const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
   const { model } = ctx;
-  if (fe.kind !== 'wav2vec2') {
+  if (fe.kind !== 'wav2vec2' && fe.kind !== 's2t') {
     throw new HfTasksError(
       'ERR_MODEL_LOAD',
-      `model ${model.id}: sequence-to-sequence speech recognition takes raw samples (Wav2Vec2FeatureExtractor); this model's feature extractor is not served for it`,
+      `model ${model.id}: sequence-to-sequence speech recognition takes raw samples (Wav2Vec2FeatureExtractor) or Speech2Text's filter bank (Speech2TextFeatureExtractor); this model's feature extractor is not served for it`,
     );
   }
+  // The encoder's input: raw samples, or the filter bank's frames.
+  const inputName = fe.kind === 's2t' ? 'input_features' : 'input_values';
   const generator = generatorOf(ctx);
   const tok: Tokenizer = model.tokenizer;
   const fileConfig = modelGenerationConfig(model.dir, model.config);
@@ -131,8 +134,13 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
         `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its encoder no frames`,
       );
     }
-    const feeds = await audioFeeds(fe, samples, ['input_values']);
-    const values = feeds.input_values;
+    if (fe.kind === 's2t' && samples.length < S2T_MIN_SAMPLES) {
+      throw invalidInput(
+        `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its feature extractor no frame (at least ${S2T_MIN_SAMPLES} samples)`,
+      );
+    }
+    const feeds = await audioFeeds(fe, samples, [inputName]);
+    const values = feeds[inputName];
     if (values === undefined || !(values.data instanceof Float32Array)) {
       throw new HfTasksError('ERR_INTERNAL', 'the input values were not computed');
     }

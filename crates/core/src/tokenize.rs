@@ -331,7 +331,7 @@ impl SlowVocab {
                 self.decode_pieces(&run, &mut out);
                 run.clear();
                 out.push_str(token);
-                if self.flavor == SlowFlavor::Marian {
+                if self.flavor != SlowFlavor::M2M100 {
                     out.push(' ');
                 }
             } else {
@@ -341,7 +341,7 @@ impl SlowVocab {
         self.decode_pieces(&run, &mut out);
         match self.flavor {
             SlowFlavor::Marian => py_strip(&out.replace('\u{2581}', " ")).to_string(),
-            SlowFlavor::M2M100 => py_strip(&out).to_string(),
+            SlowFlavor::M2M100 | SlowFlavor::Speech2Text => py_strip(&out).to_string(),
         }
     }
 
@@ -349,6 +349,16 @@ impl SlowVocab {
     /// a control piece as nothing, the unknown piece as ` ⁇ `, others with `▁` as spaces (the
     /// leading one dropped until some piece shows text).
     fn decode_pieces(&self, pieces: &[&str], out: &mut String) {
+        if self.upper_case {
+            let mut run = String::new();
+            self.decode_run(pieces, &mut run);
+            out.push_str(&run.to_uppercase());
+        } else {
+            self.decode_run(pieces, out);
+        }
+    }
+
+    fn decode_run(&self, pieces: &[&str], out: &mut String) {
         use crate::spm::PieceKind;
         let mut first = true;
         for piece in pieces {
@@ -426,7 +436,15 @@ pub enum SlowFlavor {
     Marian,
     /// `M2M100Tokenizer`: `__en__` (the source language) before the text and `</s>` after.
     M2M100,
+    /// `Speech2TextTokenizer`: `</s>` after the text, and `<lang:fr>` (the target language)
+    /// before it when the tokenizer has `lang_codes`; decoding upper-cases the text with
+    /// `do_upper_case`, and `do_lower_case` lower-cases the input.
+    Speech2Text,
 }
+
+/// The languages `Speech2TextTokenizer` knows for each `lang_codes` value (`<lang:xx>` tokens).
+const SPEECH2TEXT_LANGUAGES: &[(&str, &[&str])] =
+    &[("mustc", &["pt", "fr", "ru", "nl", "ro", "it", "es", "de"])];
 
 /// What a slow SentencePiece tokenizer keeps beside the backend tokenizer: its vocabulary
 /// (entries the model cannot produce are renamed in the backend's) and how it decodes. Text
@@ -455,6 +473,8 @@ struct SlowVocab {
     target: std::collections::HashMap<String, crate::spm::PieceKind>,
     /// A unigram model's lattice, which cuts each span in SentencePiece's precision.
     lattice: Option<crate::spm::Lattice>,
+    /// Speech2Text's `do_upper_case`: each decoded run of pieces upper-cased.
+    upper_case: bool,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -764,9 +784,15 @@ impl Tokenizer {
         let eos = tokens.eos.get_or_insert_with(|| "</s>".into()).clone();
         let unk = tokens.unk.get_or_insert_with(|| "<unk>".into()).clone();
         tokens.pad.get_or_insert_with(|| "<pad>".into());
-        if flavor == SlowFlavor::M2M100 {
-            tokens.bos.get_or_insert_with(|| "<s>".into());
-            tokens.sep.get_or_insert_with(|| "</s>".into());
+        match flavor {
+            SlowFlavor::M2M100 => {
+                tokens.bos.get_or_insert_with(|| "<s>".into());
+                tokens.sep.get_or_insert_with(|| "</s>".into());
+            }
+            SlowFlavor::Speech2Text => {
+                tokens.bos.get_or_insert_with(|| "<s>".into());
+            }
+            SlowFlavor::Marian => {}
         }
         let cfg: Value = match config {
             Some((text, name)) => Value::Object(parse_json(text, name)?),
@@ -809,7 +835,27 @@ impl Tokenizer {
             Some((text, name)) => Value::Object(parse_json(text, name)?),
             None => Value::Null,
         };
-        let additional: Vec<String> = [&cfg, &map_json]
+        // Speech2Text's language tokens are special (and cut out of text) with `lang_codes`.
+        let languages: Vec<String> = match (flavor, cfg.get("lang_codes")) {
+            (SlowFlavor::Speech2Text, Some(Value::String(set))) => SPEECH2TEXT_LANGUAGES
+                .iter()
+                .find(|(name, _)| name == set)
+                .ok_or_else(|| {
+                    Error::TokenizerLoad(format!(
+                        "tokenizer_config.json: unknown Speech2Text lang_codes {set:?}"
+                    ))
+                })?
+                .1
+                .iter()
+                .map(|l| (*l).to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let additional: Vec<String> = languages
+            .iter()
+            .map(|l| format!("<lang:{l}>"))
+            .chain(
+                [&cfg, &map_json]
             .into_iter()
             .filter_map(|v| v.get("additional_special_tokens").and_then(Value::as_array))
             .flatten()
@@ -817,7 +863,8 @@ impl Tokenizer {
                 t.as_str()
                     .or_else(|| t.get("content").and_then(Value::as_str))
             })
-            .map(str::to_string)
+            .map(str::to_string),
+            )
             .collect();
         let st = &tokens;
         let named = [
@@ -840,6 +887,26 @@ impl Tokenizer {
         // M2M100 puts the source language's token first (`src_lang`, English by default).
         let prefix = match flavor {
             SlowFlavor::Marian => None,
+            // Speech2Text's target language token, by its SentencePiece id (`PieceToId`, as the
+            // reference takes it), when the tokenizer has languages.
+            SlowFlavor::Speech2Text => match languages.first() {
+                None => None,
+                Some(first) => {
+                    let lang = cfg.get("tgt_lang").and_then(Value::as_str).unwrap_or(first);
+                    if !languages.iter().any(|l| l == lang) {
+                        return Err(Error::TokenizerLoad(format!(
+                            "tokenizer_config.json: tgt_lang {lang:?} is not one of the tokenizer's languages"
+                        )));
+                    }
+                    let token = format!("<lang:{lang}>");
+                    let id = spm
+                        .pieces
+                        .iter()
+                        .position(|p| p.text == token)
+                        .unwrap_or(spm.unk_id);
+                    u32::try_from(id).ok().map(|id| (token, id))
+                }
+            },
             SlowFlavor::M2M100 => {
                 let lang = cfg.get("src_lang").and_then(Value::as_str).unwrap_or("en");
                 let token = format!("__{lang}__");
@@ -877,8 +944,22 @@ impl Tokenizer {
             }
             None => Value::Null,
         };
-        let (json, lattice) =
+        let (mut json, lattice) =
             crate::spm::slow_tokenizer_json(&spm, &vocab, &added, &unk, post_processor)?;
+        let flag = |key: &str| {
+            flavor == SlowFlavor::Speech2Text && cfg.get(key).and_then(Value::as_bool) == Some(true)
+        };
+        // `do_lower_case`: the text between special tokens lower-cased before SentencePiece.
+        if flag("do_lower_case") {
+            let mut parsed: Value = serde_json::from_str(&json).map_err(tok_err)?;
+            if let Some(list) = parsed
+                .pointer_mut("/normalizer/normalizers")
+                .and_then(Value::as_array_mut)
+            {
+                list.insert(0, serde_json::json!({"type": "Lowercase"}));
+            }
+            json = parsed.to_string();
+        }
         let mut tokenizer =
             Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
         tokenizer.config.special_tokens = tokens;
@@ -894,7 +975,7 @@ impl Tokenizer {
                 SentencePieceModel::parse(bytes, name)?.pieces
             }
             (SlowFlavor::Marian, None) => Vec::new(),
-            (SlowFlavor::M2M100, _) => spm.pieces,
+            (SlowFlavor::M2M100 | SlowFlavor::Speech2Text, _) => spm.pieces,
         };
         let decode_vocab: std::collections::HashMap<String, u32> = match target.vocab {
             Some((text, name)) => serde_json::from_str(text).map_err(|e| {
@@ -964,6 +1045,7 @@ impl Tokenizer {
             apart,
             lattice,
             target: decode_model.into_iter().map(|p| (p.text, p.kind)).collect(),
+            upper_case: flag("do_upper_case"),
         }));
         Ok(tokenizer)
     }

@@ -2,7 +2,9 @@
 //! the libuv thread pool (never on the event loop). Errors reach JS as `"<CODE>: <message>"`
 //! (an async task can only reject with a napi status); the TS wrapper restores the code.
 
-use hf_tasks_core::audio::{self as core, AstConfig, AudioError, DecodeOptions, WhisperConfig};
+use hf_tasks_core::audio::{
+    self as core, AstConfig, AudioError, DecodeOptions, S2tConfig, WhisperConfig,
+};
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Result, Uint8Array};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
@@ -38,15 +40,16 @@ pub struct NativeDecodedAudio {
 /// Feature extraction settings (from the model's `preprocessor_config.json`).
 #[napi(object)]
 pub struct NativeAudioFeatureConfig {
-    /// `wav2vec2` (normalisation only, or the samples as they are), `whisper` (log-mel) or
-    /// `ast` (the Audio Spectrogram Transformer's Kaldi-style filter bank).
+    /// `wav2vec2` (normalisation only, or the samples as they are), `whisper` (log-mel), `ast`
+    /// (the Audio Spectrogram Transformer's Kaldi-style filter bank) or `s2t` (Speech2Text's
+    /// filter bank with utterance mean and variance normalisation).
     pub kind: String,
     /// Normalise to zero mean and unit variance (wav2vec2; whisper before the log-mel); ast:
     /// `(x - mean) / (2 std)` on the features (default true).
     pub do_normalize: Option<bool>,
     /// Whisper: mel bins (default 80).
     pub feature_size: Option<u32>,
-    /// Whisper and ast: sampling rate (default 16000).
+    /// Whisper, ast and s2t: sampling rate (default 16000).
     pub sampling_rate: Option<u32>,
     /// Whisper: STFT hop (default 160).
     pub hop_length: Option<u32>,
@@ -59,7 +62,7 @@ pub struct NativeAudioFeatureConfig {
     pub n_samples: Option<u32>,
     /// Whisper: cut inputs longer than `nSamples` (default true).
     pub truncation: Option<bool>,
-    /// ast: mel bins (default 128).
+    /// ast: mel bins (default 128); s2t: mel bins (default 80).
     pub num_mel_bins: Option<u32>,
     /// ast: frames the features are padded or cut to (default 1024).
     pub max_length: Option<u32>,
@@ -67,13 +70,20 @@ pub struct NativeAudioFeatureConfig {
     pub mean: Option<f64>,
     /// ast: normalisation standard deviation (default 4.5689974).
     pub std: Option<f64>,
+    /// s2t: utterance-level mean and variance normalisation (default true).
+    pub do_ceptral_normalize: Option<bool>,
+    /// s2t: subtract each bin's mean over the frames (default true).
+    pub normalize_means: Option<bool>,
+    /// s2t: divide by each bin's deviation over the frames (default true).
+    pub normalize_vars: Option<bool>,
 }
 
 /// Features of one input.
 #[napi(object)]
 pub struct NativeAudioFeatures {
     /// Row-major values: `[1, n]` input_values (wav2vec2), `[1, bins, frames]` input_features
-    /// (whisper) or `[1, maxLength, numMelBins]` input_values (ast).
+    /// (whisper), `[1, maxLength, numMelBins]` input_values (ast) or `[1, frames, numMelBins]`
+    /// input_features (s2t).
     pub values: Float32Array,
     /// The tensor shape.
     pub shape: Vec<u32>,
@@ -206,6 +216,9 @@ enum FeatureKind {
     Ast {
         config: AstConfig,
     },
+    S2t {
+        config: S2tConfig,
+    },
 }
 
 fn feature_kind(c: NativeAudioFeatureConfig) -> hf_tasks_core::Result<FeatureKind> {
@@ -247,8 +260,20 @@ fn feature_kind(c: NativeAudioFeatureConfig) -> hf_tasks_core::Result<FeatureKin
             config.validate()?;
             Ok(FeatureKind::Ast { config })
         }
+        "s2t" => {
+            let d = S2tConfig::default();
+            let config = S2tConfig {
+                num_mel_bins: c.num_mel_bins.map_or(d.num_mel_bins, |v| v as usize),
+                sampling_rate: c.sampling_rate.unwrap_or(d.sampling_rate),
+                do_ceptral_normalize: c.do_ceptral_normalize.unwrap_or(d.do_ceptral_normalize),
+                normalize_means: c.normalize_means.unwrap_or(d.normalize_means),
+                normalize_vars: c.normalize_vars.unwrap_or(d.normalize_vars),
+            };
+            config.validate()?;
+            Ok(FeatureKind::S2t { config })
+        }
         other => Err(AudioError::InvalidArgument(format!(
-            "unknown feature extractor kind {other:?} (expected wav2vec2, whisper or ast)"
+            "unknown feature extractor kind {other:?} (expected wav2vec2, whisper, ast or s2t)"
         ))
         .into()),
     }
@@ -297,6 +322,11 @@ impl Task for FeaturesTask {
                     let shape = vec![1, len(out.max_length)?, len(out.num_mel_bins)?];
                     Ok((out.values, shape, None))
                 }
+                FeatureKind::S2t { config } => {
+                    let out = core::s2t_fbank(&self.samples, config)?;
+                    let shape = vec![1, len(out.frames)?, len(out.num_mel_bins)?];
+                    Ok((out.values, shape, None))
+                }
             }
         })
         .map_err(to_napi)
@@ -313,8 +343,8 @@ impl Task for FeaturesTask {
 }
 
 /// Computes a speech model's input features from mono samples at the extractor's rate, as
-/// transformers' feature extractors do (Wav2Vec2 normalisation; Whisper log-mel; AST
-/// filter bank), off the event loop.
+/// transformers' feature extractors do (Wav2Vec2 normalisation; Whisper log-mel; AST and
+/// Speech2Text filter banks), off the event loop.
 #[napi(
     js_name = "audioFeatures",
     ts_return_type = "Promise<NativeAudioFeatures>"

@@ -270,20 +270,34 @@ impl Tokenizer {
         special_tokens_map: Option<String>,
         language_tokens: Vec<String>,
     ) -> Result<Tokenizer, Code> {
-        guard(|| {
-            core::Tokenizer::from_slow_sentencepiece(
-                core::SlowFlavor::M2M100,
-                (&spm, "sentencepiece.bpe.model"),
-                (&vocab_json, "vocab.json"),
-                config.as_deref().map(|c| (c, "tokenizer_config.json")),
-                special_tokens_map
-                    .as_deref()
-                    .map(|m| (m, "special_tokens_map.json")),
-                core::MarianTarget::default(),
-                &language_tokens,
-            )
-        })
-        .map(|t| Tokenizer { inner: Arc::new(t) })
+        slow_sentencepiece(
+            core::SlowFlavor::M2M100,
+            &spm,
+            &vocab_json,
+            config.as_deref(),
+            special_tokens_map.as_deref(),
+            &language_tokens,
+        )
+    }
+
+    /// A Speech2Text slow tokenizer (`Speech2TextTokenizer`) from `sentencepiece.bpe.model`
+    /// (bytes), `vocab.json` (text) and optionally `tokenizer_config.json` and
+    /// `special_tokens_map.json`.
+    #[napi(factory, js_name = "fromSpeech2Text")]
+    pub fn from_speech2text(
+        spm: Uint8Array,
+        vocab_json: String,
+        config: Option<String>,
+        special_tokens_map: Option<String>,
+    ) -> Result<Tokenizer, Code> {
+        slow_sentencepiece(
+            core::SlowFlavor::Speech2Text,
+            &spm,
+            &vocab_json,
+            config.as_deref(),
+            special_tokens_map.as_deref(),
+            &[],
+        )
     }
 
     /// Loads from JSON text: `tokenizer.json`, optional `tokenizer_config.json` and
@@ -488,4 +502,27 @@ impl Tokenizer {
             eos_token: s.eos.clone(),
         }
     }
+}
+
+/// A slow tokenizer whose SentencePiece model is `sentencepiece.bpe.model` (M2M100, Speech2Text).
+fn slow_sentencepiece(
+    flavor: core::SlowFlavor,
+    spm: &[u8],
+    vocab_json: &str,
+    config: Option<&str>,
+    special_tokens_map: Option<&str>,
+    extra_tokens: &[String],
+) -> Result<Tokenizer, Code> {
+    guard(|| {
+        core::Tokenizer::from_slow_sentencepiece(
+            flavor,
+            (spm, "sentencepiece.bpe.model"),
+            (vocab_json, "vocab.json"),
+            config.map(|c| (c, "tokenizer_config.json")),
+            special_tokens_map.map(|m| (m, "special_tokens_map.json")),
+            core::MarianTarget::default(),
+            extra_tokens,
+        )
+    })
+    .map(|t| Tokenizer { inner: Arc::new(t) })
 }

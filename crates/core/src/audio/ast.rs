@@ -173,7 +173,7 @@ pub fn kaldi_mel_filter_bank(
 }
 
 /// `np.hanning(n)`: the symmetric Hann window, with numpy's own formula.
-fn hanning(n: usize) -> Vec<f64> {
+pub(super) fn hanning(n: usize) -> Vec<f64> {
     if n == 1 {
         return vec![1.0];
     }
@@ -184,6 +184,93 @@ fn hanning(n: usize) -> Vec<f64> {
             0.5 + 0.5 * (std::f64::consts::PI * x / denom).cos()
         })
         .collect()
+}
+
+/// The Kaldi-style log-mel frames both `ASTFeatureExtractor` and `Speech2TextFeatureExtractor`
+/// compute on their numpy path (`transformers.audio_utils.spectrogram` with 400-sample frames
+/// every 160, a 512-point FFT, DC offset removed, pre-emphasis 0.97, `window`, power 2, Kaldi
+/// mel filters from 20 Hz to `sampling_rate // 2`, `ln(max(·, f32::EPSILON))`): the first
+/// `frames` frames of `samples · scale` (in f64), written row-major `[frames, num_mel_bins]`
+/// into the start of `values`.
+pub(super) fn kaldi_log_mel_frames(
+    samples: &[f32],
+    scale: f64,
+    window: &[f64],
+    num_mel_bins: usize,
+    sampling_rate: u32,
+    frames: usize,
+    values: &mut [f32],
+) -> Result<(), AudioError> {
+    if window.len() != AST_FRAME_LENGTH || values.len() < frames * num_mel_bins {
+        return Err(AudioError::InvalidArgument(
+            "filter bank buffers of the wrong size".into(),
+        ));
+    }
+    let bins = AST_FFT_LENGTH / 2 + 1;
+    let filters = kaldi_mel_filter_bank(
+        bins,
+        num_mel_bins,
+        AST_MIN_FREQUENCY,
+        f64::from(sampling_rate / 2),
+        sampling_rate,
+    );
+    // Each filter is non-zero on a few bins only: summing over its first to last non-zero bin,
+    // in bin order, adds the same terms as the full product (the others are exact zeros).
+    let spans: Vec<(usize, usize)> = (0..num_mel_bins)
+        .map(|m| {
+            let nonzero = |b: &usize| filters[b * num_mel_bins + m] != 0.0;
+            let lo = (0..bins).find(nonzero).unwrap_or(bins);
+            let hi = (0..bins).rev().find(nonzero).map_or(lo, |b| b + 1);
+            (lo, hi)
+        })
+        .collect();
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fft = planner.plan_fft_forward(AST_FFT_LENGTH);
+    let mut input = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let mut frame = [0f64; AST_FRAME_LENGTH];
+    let mut power = vec![0f64; bins];
+    let keep = 1.0 - AST_PREEMPHASIS;
+    for f in 0..frames {
+        let start = f * AST_HOP_LENGTH;
+        let source = samples
+            .get(start..start + AST_FRAME_LENGTH)
+            .ok_or_else(|| AudioError::InvalidArgument("frame out of range".into()))?;
+        for (d, &s) in frame.iter_mut().zip(source) {
+            *d = f64::from(s) * scale;
+        }
+        let mean = frame.iter().sum::<f64>() / AST_FRAME_LENGTH as f64;
+        for v in &mut frame {
+            *v -= mean;
+        }
+        for i in (1..AST_FRAME_LENGTH).rev() {
+            frame[i] -= AST_PREEMPHASIS * frame[i - 1];
+        }
+        frame[0] *= keep;
+        for ((slot, &v), &w) in input.iter_mut().zip(&frame).zip(window) {
+            *slot = v * w;
+        }
+        for slot in &mut input[AST_FRAME_LENGTH..] {
+            *slot = 0.0;
+        }
+        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+            .map_err(|e| AudioError::InvalidArgument(format!("FFT failed: {e}")))?;
+        for (p, c) in power.iter_mut().zip(&spectrum) {
+            // Stored as complex64, then `np.abs(·, dtype=float64) ** 2`.
+            let magnitude = f64::from(c.re as f32).hypot(f64::from(c.im as f32));
+            *p = magnitude * magnitude;
+        }
+        let row = &mut values[f * num_mel_bins..(f + 1) * num_mel_bins];
+        for (m, (slot, &(lo, hi))) in row.iter_mut().zip(&spans).enumerate() {
+            let mut s = 0.0;
+            for (b, p) in power.iter().enumerate().take(hi).skip(lo) {
+                s += filters[b * num_mel_bins + m] * p;
+            }
+            *slot = s.max(AST_MEL_FLOOR).ln() as f32;
+        }
+    }
+    Ok(())
 }
 
 /// The frames `ASTFeatureExtractor` computes from `n` samples, or an error below
@@ -211,72 +298,16 @@ pub fn ast_fbank(samples: &[f32], config: &AstConfig) -> Result<AstFeatures, Aud
         ..
     } = *config;
     let frames = ast_frame_count(samples.len())?.min(max_length);
-    let bins = AST_FFT_LENGTH / 2 + 1;
-    let filters = kaldi_mel_filter_bank(
-        bins,
-        num_mel_bins,
-        AST_MIN_FREQUENCY,
-        f64::from(config.sampling_rate / 2),
-        config.sampling_rate,
-    );
-    // Each filter is non-zero on a few bins only: summing over its first to last non-zero bin,
-    // in bin order, adds the same terms as the full product (the others are exact zeros).
-    let spans: Vec<(usize, usize)> = (0..num_mel_bins)
-        .map(|m| {
-            let nonzero = |b: &usize| filters[b * num_mel_bins + m] != 0.0;
-            let lo = (0..bins).find(nonzero).unwrap_or(bins);
-            let hi = (0..bins).rev().find(nonzero).map_or(lo, |b| b + 1);
-            (lo, hi)
-        })
-        .collect();
-    let window = hanning(AST_FRAME_LENGTH);
-    let mut planner = RealFftPlanner::<f64>::new();
-    let fft = planner.plan_fft_forward(AST_FFT_LENGTH);
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
-    let mut frame = [0f64; AST_FRAME_LENGTH];
-    let mut power = vec![0f64; bins];
     let mut values = vec![0f32; max_length * num_mel_bins];
-    let keep = 1.0 - AST_PREEMPHASIS;
-    for f in 0..frames {
-        let start = f * AST_HOP_LENGTH;
-        let source = samples
-            .get(start..start + AST_FRAME_LENGTH)
-            .ok_or_else(|| AudioError::InvalidArgument("frame out of range".into()))?;
-        for (d, &s) in frame.iter_mut().zip(source) {
-            *d = f64::from(s);
-        }
-        let mean = frame.iter().sum::<f64>() / AST_FRAME_LENGTH as f64;
-        for v in &mut frame {
-            *v -= mean;
-        }
-        for i in (1..AST_FRAME_LENGTH).rev() {
-            frame[i] -= AST_PREEMPHASIS * frame[i - 1];
-        }
-        frame[0] *= keep;
-        for ((slot, &v), &w) in input.iter_mut().zip(&frame).zip(&window) {
-            *slot = v * w;
-        }
-        for slot in &mut input[AST_FRAME_LENGTH..] {
-            *slot = 0.0;
-        }
-        fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .map_err(|e| AudioError::InvalidArgument(format!("FFT failed: {e}")))?;
-        for (p, c) in power.iter_mut().zip(&spectrum) {
-            // Stored as complex64, then `np.abs(·, dtype=float64) ** 2`.
-            let magnitude = f64::from(c.re as f32).hypot(f64::from(c.im as f32));
-            *p = magnitude * magnitude;
-        }
-        let row = &mut values[f * num_mel_bins..(f + 1) * num_mel_bins];
-        for (m, (slot, &(lo, hi))) in row.iter_mut().zip(&spans).enumerate() {
-            let mut s = 0.0;
-            for (b, p) in power.iter().enumerate().take(hi).skip(lo) {
-                s += filters[b * num_mel_bins + m] * p;
-            }
-            *slot = s.max(AST_MEL_FLOOR).ln() as f32;
-        }
-    }
+    kaldi_log_mel_frames(
+        samples,
+        1.0,
+        &hanning(AST_FRAME_LENGTH),
+        num_mel_bins,
+        config.sampling_rate,
+        frames,
+        &mut values,
+    )?;
     if config.do_normalize {
         let mean = config.mean as f32;
         let divisor = (config.std * 2.0) as f32;
