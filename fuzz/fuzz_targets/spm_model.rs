@@ -1,5 +1,5 @@
-//! Fuzzes the SentencePiece model reader and the slow tokenizers built on it (Marian, M2M100;
-//! unigram and BPE models): arbitrary bytes
+//! Fuzzes the SentencePiece model reader and the slow tokenizers built on it (Marian, M2M100,
+//! Speech2Text; unigram and BPE models): arbitrary bytes
 //! (and mutations of the fixture's `source.spm`, the seed corpus) are an error or a model;
 //! a model whose character map passed the reader's check builds a tokenizer that encodes and
 //! decodes any text without panicking, and every id it gives is in its vocabulary.
@@ -25,10 +25,12 @@ fuzz_target!(|data: &[u8]| {
         vocab.entry(extra.to_string()).or_insert(id.into());
     }
     let vocab = serde_json::Value::Object(vocab).to_string();
-    // The first byte picks the class: Marian (with the same bytes as target.spm) or M2M100
-    // (with two language tokens after the vocabulary).
+    // The first byte picks the class: Marian (with the same bytes as target.spm), M2M100
+    // (with two language tokens after the vocabulary) or Speech2Text (multilingual, lower-casing
+    // its input and upper-casing its output).
+    let mut config = None;
     let (flavor, target, languages) = match data.first() {
-        Some(b) if b & 1 == 0 => (
+        Some(b) if b % 3 == 0 => (
             SlowFlavor::Marian,
             MarianTarget {
                 spm: Some((data, "target.spm")),
@@ -36,6 +38,12 @@ fuzz_target!(|data: &[u8]| {
             },
             Vec::new(),
         ),
+        Some(b) if b % 3 == 1 => {
+            config = Some(
+                r#"{"lang_codes": "mustc", "tgt_lang": "de", "do_upper_case": true, "do_lower_case": true}"#,
+            );
+            (SlowFlavor::Speech2Text, MarianTarget::default(), Vec::new())
+        }
         _ => (
             SlowFlavor::M2M100,
             MarianTarget::default(),
@@ -46,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         flavor,
         (data, "source.spm"),
         (&vocab, "vocab.json"),
-        None,
+        config.map(|c| (c, "tokenizer_config.json")),
         None,
         target,
         &languages,
@@ -56,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
     let tail = String::from_utf8_lossy(&data[cut..]).into_owned();
     let texts = [
         tail.as_str(),
-        ">>fr<< Grüße  aus\tKöln ﬁ ① __fr__",
+        ">>fr<< Grüße  aus\tKöln ﬁ ① __fr__ <lang:de> ß",
         "  </s> <unk>x<pad>  ",
         "",
     ];

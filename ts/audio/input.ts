@@ -61,6 +61,8 @@ export function resolveAudioOptions(v: AudioOptions | undefined): ResolvedAudioO
 export interface Audio {
   samples: Float32Array;
   samplingRate: number;
+  /** The input was a dict with a `stride` key (the reference's streaming strides). */
+  stride?: true;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -232,7 +234,9 @@ async function rawInput(
   if (samples.length === 0) throw invalid(`\`${name}.${key}\` holds no samples`);
   // Checks finiteness and the duration limit; resamples when the rate differs.
   const out = await asInputError(() => resampleAudio(samples, rate, targetRate, options.maxDurationSeconds));
-  return { samples: out, samplingRate: targetRate };
+  return Object.hasOwn(obj, 'stride')
+    ? { samples: out, samplingRate: targetRate, stride: true }
+    : { samples: out, samplingRate: targetRate };
 }
 
 /**

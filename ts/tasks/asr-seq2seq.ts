@@ -23,7 +23,7 @@ import type { AutomaticSpeechRecognitionOutput } from '../types/audio.js';
 import {
   ASR_GENERATION_DEFAULTS,
   type AsrBackend,
-  type AsrParameters,
+  type AsrRequest,
   chunkWindows,
   nestedParameters,
   registerAsrBackend,
@@ -60,6 +60,8 @@ function resolve(base: GenerationSettings, raw: Record<string, unknown>, limit: 
     ...nestedParameters(raw, 'generate_kwargs'),
   };
   for (const [key, v] of Object.entries(raw)) if (!PIPELINE_KEYS.has(key)) params[key] = v;
+  // One sequence per input is all the pipeline returns: 1 is accepted (others are refused by the caller).
+  if (params.num_return_sequences === 1) delete params.num_return_sequences;
   for (const key of Object.keys(params)) {
     if (!GENERATION_KEYS.has(key) && params[key] !== undefined) {
       throw param(key, `\`${key}\` is not an automatic-speech-recognition parameter for this model`);
@@ -149,7 +151,8 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     return [...req.promptIds, ...(out.sequences[0]?.ids ?? [])];
   };
 
-  return async ({ audio, parameters }: { audio: { samples: Float32Array }; parameters: AsrParameters }) => {
+  return async ({ audio, parameters }: AsrRequest) => {
+    if (audio.stride === true) throw invalidInput('Stride is only usable with CTC models, try removing it !');
     if (parameters.returnTimestamps !== false) {
       throw invalidInput('We cannot return_timestamps yet on non-CTC models apart from Whisper!');
     }

@@ -856,14 +856,14 @@ impl Tokenizer {
             .map(|l| format!("<lang:{l}>"))
             .chain(
                 [&cfg, &map_json]
-            .into_iter()
-            .filter_map(|v| v.get("additional_special_tokens").and_then(Value::as_array))
-            .flatten()
-            .filter_map(|t| {
-                t.as_str()
-                    .or_else(|| t.get("content").and_then(Value::as_str))
-            })
-            .map(str::to_string),
+                    .into_iter()
+                    .filter_map(|v| v.get("additional_special_tokens").and_then(Value::as_array))
+                    .flatten()
+                    .filter_map(|t| {
+                        t.as_str()
+                            .or_else(|| t.get("content").and_then(Value::as_str))
+                    })
+                    .map(str::to_string),
             )
             .collect();
         let st = &tokens;
