@@ -62,3 +62,35 @@ for (const [name, task, files] of [
     for (const f of files) t.true(statSync(path.join(snapshots, commit as string, f)).isFile(), f);
   });
 }
+
+// Speech recognition reads slow tokenizers too: CTC models' vocab.json, Speech2Text's
+// sentencepiece.bpe.model with vocab.json.
+for (const [name, files] of [
+  ['wav2vec2-ctc-tiny', ['vocab.json', 'preprocessor_config.json']],
+  ['s2t-tiny', ['encoder_model.onnx', 'decoder_model_merged.onnx', 'sentencepiece.bpe.model', 'vocab.json']],
+] as const) {
+  test.serial(
+    `${name}: automatic-speech-recognition fetches ${files.join(', ')} and answers as the local folder`,
+    async (t) => {
+      const hub = await new FakeHub().start();
+      t.teardown(() => hub.close());
+      hub.addRevision(`acme/${name}`, 'main', repoFiles(name));
+      const cacheDir = await tempDir();
+      process.env.HF_ENDPOINT = hub.endpoint;
+      const task = 'automatic-speech-recognition';
+      const remote = await pipeline(task, `acme/${name}`, { cacheDir, progress: false, workers: 0 });
+      const local = await pipeline(task, modelDir(name), { workers: 0 });
+      t.teardown(async () => {
+        await remote.dispose();
+        await local.dispose();
+      });
+      const audio = readFileSync(path.join(modelDir(name), '..', '..', 'audio', 'speech.wav'));
+      const params = { num_beams: 1, max_new_tokens: 8 };
+      const want = await local(audio, name === 's2t-tiny' ? params : undefined);
+      t.deepEqual(await remote(audio, name === 's2t-tiny' ? params : undefined), want);
+      const snapshots = path.join(cacheDir, `models--acme--${name}`, 'snapshots');
+      const [commit] = readdirSync(snapshots);
+      for (const f of files) t.true(statSync(path.join(snapshots, commit as string, f)).isFile(), f);
+    },
+  );
+}

@@ -150,7 +150,9 @@ function s2tSettings(
   };
   const bins = raw.num_mel_bins ?? 80;
   if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 1 || bins > AST_MAX_MEL_BINS) {
-    bad(`num_mel_bins must be an integer between 1 and ${AST_MAX_MEL_BINS}, got ${JSON.stringify(raw.num_mel_bins)}`);
+    bad(
+      `num_mel_bins must be an integer between 1 and ${AST_MAX_MEL_BINS}, got ${JSON.stringify(raw.num_mel_bins)}`,
+    );
   }
   const flag = (key: string): boolean => {
     const v = raw[key] ?? true;
@@ -162,11 +164,15 @@ function s2tSettings(
     bad(`dither ${JSON.stringify(raw.dither)} adds random noise to the samples; only dither 0 is supported`);
   }
   if (samplingRate < AST_MIN_SAMPLING_RATE) {
-    bad(`sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} (its mel filters start at 20 Hz), got ${samplingRate}`);
+    bad(
+      `sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} (its mel filters start at 20 Hz), got ${samplingRate}`,
+    );
   }
   const want = model.config.raw.input_feat_per_channel;
   if (typeof want === 'number' && want !== bins) {
-    bad(`num_mel_bins is ${bins} but config.json's input_feat_per_channel is ${want} (the network's input shape)`);
+    bad(
+      `num_mel_bins is ${bins} but config.json's input_feat_per_channel is ${want} (the network's input shape)`,
+    );
   }
   return {
     numMelBins: bins as number,
@@ -376,7 +382,11 @@ export function minInputSamples(config: Record<string, unknown>): number {
  */
 export function checkInputLength(model: LoadedModel, fe: FeatureExtractorConfig, samples: number): void {
   const need =
-    fe.kind === 'ast' ? AST_MIN_SAMPLES : fe.kind === 's2t' ? S2T_MIN_SAMPLES : minInputSamples(model.config.raw);
+    fe.kind === 'ast'
+      ? AST_MIN_SAMPLES
+      : fe.kind === 's2t'
+        ? S2T_MIN_SAMPLES
+        : minInputSamples(model.config.raw);
   if (samples < need) {
     throw new InvalidInputError(
       'ERR_INVALID_INPUT',
