@@ -68,8 +68,11 @@ export const AST_MIN_SAMPLES = 240;
  */
 export const S2T_MIN_SAMPLES = 400;
 
-/** Extractor classes computing raw `input_values` as Wav2Vec2FeatureExtractor does. */
-const WAV2VEC2_LIKE = new Set(['Wav2Vec2FeatureExtractor', 'SeamlessM4TFeatureExtractor']);
+/**
+ * Extractor classes computing raw `input_values` as Wav2Vec2FeatureExtractor does
+ * (SeamlessM4TFeatureExtractor, w2v-BERT's, computes a stacked filter bank instead: refused).
+ */
+const WAV2VEC2_LIKE = new Set(['Wav2Vec2FeatureExtractor']);
 
 function num(raw: Record<string, unknown>, key: string, fallback: number): number {
   const v = raw[key];

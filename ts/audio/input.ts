@@ -61,8 +61,11 @@ export function resolveAudioOptions(v: AudioOptions | undefined): ResolvedAudioO
 export interface Audio {
   samples: Float32Array;
   samplingRate: number;
-  /** The input was a dict with a `stride` key (the reference's streaming strides). */
-  stride?: true;
+  /**
+   * A dict input's `stride` (the reference's streaming strides: samples at the input's own rate
+   * to leave out of the transcript on the left and right), with that rate.
+   */
+  stride?: { left: number; right: number; sourceRate: number };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -234,9 +237,22 @@ async function rawInput(
   if (samples.length === 0) throw invalid(`\`${name}.${key}\` holds no samples`);
   // Checks finiteness and the duration limit; resamples when the rate differs.
   const out = await asInputError(() => resampleAudio(samples, rate, targetRate, options.maxDurationSeconds));
-  return Object.hasOwn(obj, 'stride')
-    ? { samples: out, samplingRate: targetRate, stride: true }
-    : { samples: out, samplingRate: targetRate };
+  const audio: Audio = { samples: out, samplingRate: targetRate };
+  // `stride: None` is no stride, as the reference pops it with that default.
+  const stride = obj.stride;
+  if (stride !== undefined && stride !== null) {
+    const ok =
+      Array.isArray(stride) &&
+      stride.length === 2 &&
+      stride.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+    if (!ok) {
+      throw invalid(
+        `\`${name}.stride\` must be two non-negative numbers of samples [left, right] (got ${describeValue(stride)})`,
+      );
+    }
+    audio.stride = { left: stride[0] as number, right: stride[1] as number, sourceRate: rate };
+  }
+  return audio;
 }
 
 /**

@@ -151,8 +151,8 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
     return [...req.promptIds, ...(out.sequences[0]?.ids ?? [])];
   };
 
-  return async ({ audio, parameters }: AsrRequest) => {
-    if (audio.stride === true) throw invalidInput('Stride is only usable with CTC models, try removing it !');
+  return async ({ audio, parameters, stride }: AsrRequest) => {
+    if (stride !== null) throw invalidInput('Stride is only usable with CTC models, try removing it !');
     if (parameters.returnTimestamps !== false) {
       throw invalidInput('We cannot return_timestamps yet on non-CTC models apart from Whisper!');
     }

@@ -51,6 +51,24 @@ export interface AsrParameters {
 export interface AsrRequest {
   audio: Audio;
   parameters: AsrParameters;
+  /**
+   * A dict input's `stride` as the reference carries it: `[samples, left, right]` at the
+   * model's rate (null without one). CTC leaves the strided logit frames out when the input is
+   * not chunked; other encoder-decoders refuse it; Whisper reads the text as without it.
+   */
+  stride: [number, number, number] | null;
+}
+
+/**
+ * The reference's handling of a dict input's `stride`: more stride than samples is refused,
+ * then both sides are scaled to the model's rate (`int(round(s * ratio))`).
+ */
+function inputStride(audio: Audio): [number, number, number] | null {
+  const s = audio.stride;
+  if (s === undefined) return null;
+  if (s.left + s.right > audio.samples.length) throw invalidInput('Stride is too large for input');
+  const ratio = audio.samplingRate / s.sourceRate;
+  return [audio.samples.length, Math.trunc(pyRound(s.left * ratio)), Math.trunc(pyRound(s.right * ratio))];
 }
 
 /** Transcribes one input. */
@@ -220,7 +238,7 @@ const ctcBackend: AsrBackend = (ctx, fe) => {
   const tokenizer = CtcTokenizer.fromDir(model.dir, model.id);
   const logits = logitsName(model);
   const ratio = inputsToLogitsRatio(model.config);
-  return async ({ audio, parameters }) => {
+  return async ({ audio, parameters, stride }) => {
     const ts = parameters.returnTimestamps;
     if (ts === true) {
       throw invalidInput(
@@ -228,10 +246,11 @@ const ctcBackend: AsrBackend = (ctx, fe) => {
       );
     }
     const rate = fe.samplingRate;
+    // Chunking cuts its own windows; the input's stride only applies to a single window.
     const windows =
       parameters.chunkLengthS > 0
         ? chunkWindows(audio.samples, ...windowSizes(parameters, rate, ratio))
-        : [{ samples: audio.samples, stride: null }];
+        : [{ samples: audio.samples, stride }];
     const ids: number[] = [];
     for (const w of windows) {
       checkInputLength(model, fe, w.samples.length);
@@ -289,7 +308,8 @@ async function create(ctx: TaskContext): Promise<TaskRun> {
     const params = parseAsrParameters(parameters);
     const { items, single } = await loadAudioInputs(inputs, fe.samplingRate, audioOptions);
     const results: AutomaticSpeechRecognitionOutput[] = [];
-    for (const audio of items) results.push(await run({ audio, parameters: params }));
+    for (const audio of items)
+      results.push(await run({ audio, parameters: params, stride: inputStride(audio) }));
     return single ? results[0] : results;
   };
 }
