@@ -252,6 +252,11 @@ function astSettings(
   return { numMelBins, maxLength, mean, std };
 }
 
+/** The error for a graph input the feature extractor does not compute. */
+function unprovidedInput(name: string): ModelError {
+  return new ModelError('ERR_MODEL_LOAD', `the audio model takes an input ${name} that cannot be provided`);
+}
+
 /** Whisper padding: to a 30 s window (default, longer inputs cut) or to the input's own length. */
 export interface WhisperPadding {
   padding: 'max_length' | 'longest';
@@ -285,10 +290,7 @@ export async function audioFeeds(
       } else if (name === 'attention_mask') {
         feeds[name] = { type: 'int64', data: new BigInt64Array(frames).fill(1n), dims: [1, frames] };
       } else {
-        throw new ModelError(
-          'ERR_MODEL_LOAD',
-          `the audio model takes an input ${name} that cannot be provided`,
-        );
+        throw unprovidedInput(name);
       }
     }
     return feeds;
@@ -307,10 +309,7 @@ export async function audioFeeds(
       if (name === 'input_values') {
         feeds[name] = { type: 'float32', data: out.values, dims: [1, fe.maxLength, fe.numMelBins] };
       } else {
-        throw new ModelError(
-          'ERR_MODEL_LOAD',
-          `the audio model takes an input ${name} that cannot be provided`,
-        );
+        throw unprovidedInput(name);
       }
     }
     return feeds;
@@ -323,10 +322,7 @@ export async function audioFeeds(
       else if (name === 'attention_mask') {
         feeds[name] = { type: 'int64', data: new BigInt64Array(n).fill(1n), dims: [1, n] };
       } else {
-        throw new ModelError(
-          'ERR_MODEL_LOAD',
-          `the audio model takes an input ${name} that cannot be provided`,
-        );
+        throw unprovidedInput(name);
       }
     }
     return feeds;
@@ -351,10 +347,7 @@ export async function audioFeeds(
       mask.fill(1n, 0, out.attentionFrames ?? frames);
       feeds[name] = { type: 'int64', data: mask, dims: [1, frames] };
     } else {
-      throw new ModelError(
-        'ERR_MODEL_LOAD',
-        `the audio model takes an input ${name} that cannot be provided`,
-      );
+      throw unprovidedInput(name);
     }
   }
   return feeds;
