@@ -64,3 +64,13 @@ test('a stride that is not two non-negative numbers is a clear input error', asy
   const plain = await pipe({ raw: signal.slice(0, 4000), sampling_rate: 16000 } as never);
   t.deepEqual(await pipe({ raw: signal.slice(0, 4000), sampling_rate: 16000, stride: null } as never), plain);
 });
+
+test('audio classification ignores a stride, as its reference pipeline does', async (t) => {
+  const cls = new PipeCache('audio-classification', { workers: 0 });
+  t.teardown(() => cls.dispose());
+  const pipe = await cls.get('wav2vec2-audio-cls-tiny');
+  const raw = signal.slice(0, 4000);
+  const plain = await pipe({ raw, sampling_rate: 16000 } as never);
+  t.deepEqual(await pipe({ raw, sampling_rate: 16000, stride: 'x' } as never), plain);
+  t.deepEqual(await pipe({ raw, sampling_rate: 16000, stride: [1000, 1000] } as never), plain);
+});

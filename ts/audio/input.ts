@@ -62,10 +62,11 @@ export interface Audio {
   samples: Float32Array;
   samplingRate: number;
   /**
-   * A dict input's `stride` (the reference's streaming strides: samples at the input's own rate
-   * to leave out of the transcript on the left and right), with that rate.
+   * A dict input's `stride` as given (speech recognition's streaming strides: samples at the
+   * input's own rate to leave out on the left and right; other tasks ignore it, as their
+   * reference pipelines do), with that rate.
    */
-  stride?: { left: number; right: number; sourceRate: number };
+  stride?: { value: unknown; sourceRate: number };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -239,19 +240,7 @@ async function rawInput(
   const out = await asInputError(() => resampleAudio(samples, rate, targetRate, options.maxDurationSeconds));
   const audio: Audio = { samples: out, samplingRate: targetRate };
   // `stride: None` is no stride, as the reference pops it with that default.
-  const stride = obj.stride;
-  if (stride !== undefined && stride !== null) {
-    const ok =
-      Array.isArray(stride) &&
-      stride.length === 2 &&
-      stride.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
-    if (!ok) {
-      throw invalid(
-        `\`${name}.stride\` must be two non-negative numbers of samples [left, right] (got ${describeValue(stride)})`,
-      );
-    }
-    audio.stride = { left: stride[0] as number, right: stride[1] as number, sourceRate: rate };
-  }
+  if (obj.stride !== undefined && obj.stride !== null) audio.stride = { value: obj.stride, sourceRate: rate };
   return audio;
 }
 

@@ -64,11 +64,21 @@ export interface AsrRequest {
  * then both sides are scaled to the model's rate (`int(round(s * ratio))`).
  */
 function inputStride(audio: Audio): [number, number, number] | null {
-  const s = audio.stride;
-  if (s === undefined) return null;
-  if (s.left + s.right > audio.samples.length) throw invalidInput('Stride is too large for input');
-  const ratio = audio.samplingRate / s.sourceRate;
-  return [audio.samples.length, Math.trunc(pyRound(s.left * ratio)), Math.trunc(pyRound(s.right * ratio))];
+  if (audio.stride === undefined) return null;
+  const { value, sourceRate } = audio.stride;
+  const ok =
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value.every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0);
+  if (!ok) {
+    throw invalidInput(
+      `\`stride\` must be two non-negative numbers of samples [left, right] (got ${describeValue(value)})`,
+    );
+  }
+  const [left, right] = value as [number, number];
+  if (left + right > audio.samples.length) throw invalidInput('Stride is too large for input');
+  const ratio = audio.samplingRate / sourceRate;
+  return [audio.samples.length, Math.trunc(pyRound(left * ratio)), Math.trunc(pyRound(right * ratio))];
 }
 
 /** Transcribes one input. */
