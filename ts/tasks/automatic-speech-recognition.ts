@@ -54,7 +54,8 @@ export interface AsrRequest {
   /**
    * A dict input's `stride` as the reference carries it: `[samples, left, right]` at the
    * model's rate (null without one). CTC leaves the strided logit frames out when the input is
-   * not chunked; other encoder-decoders refuse it; Whisper reads the text as without it.
+   * not chunked; other encoder-decoders refuse it; Whisper transcribes as without it (the
+   * reference's timestamp shift by the stride is not applied).
    */
   stride: [number, number, number] | null;
 }
