@@ -66,7 +66,7 @@ export const AST_MIN_SAMPLES = 240;
  * Fewest samples a Speech2Text model is given: one 400-sample frame (fewer give the reference's
  * extractor no frame, or a negative count, and the network nothing to read).
  */
-export const S2T_MIN_SAMPLES = 400;
+const S2T_MIN_SAMPLES = 400;
 
 /**
  * Extractor classes computing raw `input_values` as Wav2Vec2FeatureExtractor does
@@ -139,63 +139,10 @@ export function loadFeatureExtractor(model: LoadedModel): FeatureExtractorConfig
 }
 
 /**
- * Speech2Text's extractor settings, checked: mel bins within the limit and equal to the
- * network's `input_feat_per_channel`, flags that are booleans, and no dither (the reference
- * adds random noise then, which cannot be reproduced).
+ * Readers of `preprocessor_config.json` values that fail at load with the key and what it must
+ * be: integers within `1..max`, finite numbers, booleans (each with its default when absent).
  */
-function s2tSettings(
-  model: LoadedModel,
-  raw: Record<string, unknown>,
-  samplingRate: number,
-): Pick<FeatureExtractorConfig, 'numMelBins' | 'doCeptralNormalize' | 'normalizeMeans' | 'normalizeVars'> {
-  const bad = (what: string): never => {
-    throw new ModelError('ERR_MODEL_LOAD', `model ${model.id}: preprocessor_config.json: ${what}`);
-  };
-  const bins = raw.num_mel_bins ?? 80;
-  if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 1 || bins > AST_MAX_MEL_BINS) {
-    bad(
-      `num_mel_bins must be an integer between 1 and ${AST_MAX_MEL_BINS}, got ${JSON.stringify(raw.num_mel_bins)}`,
-    );
-  }
-  const flag = (key: string): boolean => {
-    const v = raw[key] ?? true;
-    if (typeof v !== 'boolean') bad(`${key} must be a boolean, got ${JSON.stringify(raw[key])}`);
-    return v as boolean;
-  };
-  const dither = raw.dither ?? 0;
-  if (dither !== 0) {
-    bad(`dither ${JSON.stringify(raw.dither)} adds random noise to the samples; only dither 0 is supported`);
-  }
-  if (samplingRate < AST_MIN_SAMPLING_RATE) {
-    bad(
-      `sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} (its mel filters start at 20 Hz), got ${samplingRate}`,
-    );
-  }
-  const want = model.config.raw.input_feat_per_channel;
-  if (typeof want === 'number' && want !== bins) {
-    bad(
-      `num_mel_bins is ${bins} but config.json's input_feat_per_channel is ${want} (the network's input shape)`,
-    );
-  }
-  return {
-    numMelBins: bins as number,
-    doCeptralNormalize: flag('do_ceptral_normalize'),
-    normalizeMeans: flag('normalize_means'),
-    normalizeVars: flag('normalize_vars'),
-  };
-}
-
-/**
- * The AST extractor's settings, checked: a value that is present must be of the right type and
- * within the limits, and the graph must take `[batch, max_length, num_mel_bins]` input_values
- * as config.json describes it.
- */
-function astSettings(
-  model: LoadedModel,
-  raw: Record<string, unknown>,
-  samplingRate: number,
-  doNormalize: boolean,
-): Pick<FeatureExtractorConfig, 'numMelBins' | 'maxLength' | 'mean' | 'std'> {
+function settingsReader(model: LoadedModel, raw: Record<string, unknown>) {
   const bad = (what: string): never => {
     throw new ModelError('ERR_MODEL_LOAD', `model ${model.id}: preprocessor_config.json: ${what}`);
   };
@@ -213,6 +160,61 @@ function astSettings(
     }
     return v as number;
   };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = raw[key] ?? fallback;
+    if (typeof v !== 'boolean') bad(`${key} must be a boolean, got ${JSON.stringify(raw[key])}`);
+    return v as boolean;
+  };
+  return { bad, int, real, flag };
+}
+
+/**
+ * Speech2Text's extractor settings, checked: mel bins within the limit and equal to the
+ * network's `input_feat_per_channel`, flags that are booleans, and no dither (the reference
+ * adds random noise then, which cannot be reproduced).
+ */
+function s2tSettings(
+  model: LoadedModel,
+  raw: Record<string, unknown>,
+  samplingRate: number,
+): Pick<FeatureExtractorConfig, 'numMelBins' | 'doCeptralNormalize' | 'normalizeMeans' | 'normalizeVars'> {
+  const { bad, int, flag } = settingsReader(model, raw);
+  const bins = int('num_mel_bins', 80, AST_MAX_MEL_BINS);
+  const dither = raw.dither ?? 0;
+  if (dither !== 0) {
+    bad(`dither ${JSON.stringify(raw.dither)} adds random noise to the samples; only dither 0 is supported`);
+  }
+  if (samplingRate < AST_MIN_SAMPLING_RATE) {
+    bad(
+      `sampling_rate must be at least ${AST_MIN_SAMPLING_RATE} (its mel filters start at 20 Hz), got ${samplingRate}`,
+    );
+  }
+  const want = model.config.raw.input_feat_per_channel;
+  if (typeof want === 'number' && want !== bins) {
+    bad(
+      `num_mel_bins is ${bins} but config.json's input_feat_per_channel is ${want} (the network's input shape)`,
+    );
+  }
+  return {
+    numMelBins: bins,
+    doCeptralNormalize: flag('do_ceptral_normalize', true),
+    normalizeMeans: flag('normalize_means', true),
+    normalizeVars: flag('normalize_vars', true),
+  };
+}
+
+/**
+ * The AST extractor's settings, checked: a value that is present must be of the right type and
+ * within the limits, and the graph must take `[batch, max_length, num_mel_bins]` input_values
+ * as config.json describes it.
+ */
+function astSettings(
+  model: LoadedModel,
+  raw: Record<string, unknown>,
+  samplingRate: number,
+  doNormalize: boolean,
+): Pick<FeatureExtractorConfig, 'numMelBins' | 'maxLength' | 'mean' | 'std'> {
+  const { bad, int, real } = settingsReader(model, raw);
   const numMelBins = int('num_mel_bins', AST_DEFAULTS.numMelBins, AST_MAX_MEL_BINS);
   const maxLength = int('max_length', AST_DEFAULTS.maxLength, AST_MAX_LENGTH);
   if (numMelBins * maxLength > AST_MAX_VALUES) {

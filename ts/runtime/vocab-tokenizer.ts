@@ -55,20 +55,40 @@ export function wordPieceTokenizerJson(vocab: string, lowercase: boolean): strin
 export function vocabTokenizer(dir: string, ref: string): Tokenizer | null {
   const config = readIfPresent(path.join(dir, 'tokenizer_config.json'));
   const map = readIfPresent(path.join(dir, 'special_tokens_map.json'));
-  const slow = marianTokenizer(dir, ref, config, map) ?? sentencePieceBpeTokenizer(dir, ref, config, map);
+  const files: SlowFiles = { dir, ref, config, map, settings: configSettings(config, ref) };
+  const slow = marianTokenizer(files) ?? sentencePieceBpeTokenizer(files);
   if (slow !== null) return slow;
   const vocab = readIfPresent(path.join(dir, 'vocab.txt'));
   if (vocab === undefined) return null;
-  let lowercase = true;
-  if (config !== undefined) {
+  const lower = files.settings().do_lower_case;
+  const lowercase = typeof lower === 'boolean' ? lower : true;
+  return Tokenizer.fromJSON(wordPieceTokenizerJson(vocab, lowercase), config, map);
+}
+
+/** A folder's slow-tokenizer inputs: its configuration texts, and the configuration parsed. */
+interface SlowFiles {
+  dir: string;
+  ref: string;
+  config: string | undefined;
+  map: string | undefined;
+  /** `tokenizer_config.json` parsed (once, when first asked; {} without one). */
+  settings: () => Record<string, unknown>;
+}
+
+/** Parses `tokenizer_config.json` on first use; invalid JSON is a load error. */
+function configSettings(config: string | undefined, ref: string): () => Record<string, unknown> {
+  let parsed: Record<string, unknown> | undefined;
+  return () => {
+    if (parsed !== undefined) return parsed;
+    let value: unknown = {};
     try {
-      const parsed = JSON.parse(config) as { do_lower_case?: unknown };
-      if (typeof parsed.do_lower_case === 'boolean') lowercase = parsed.do_lower_case;
+      if (config !== undefined) value = JSON.parse(config);
     } catch {
       throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
     }
-  }
-  return Tokenizer.fromJSON(wordPieceTokenizerJson(vocab, lowercase), config, map);
+    parsed = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+    return parsed;
+  };
 }
 
 /** The largest SentencePiece model file read (published ones are a few MB). */
@@ -90,22 +110,11 @@ function checkSpmSize(file: string, ref: string): void {
  * `separate_vocabs`, `target_vocab.json` (the generated ids). Null without `source.spm` and
  * `vocab.json`.
  */
-function marianTokenizer(
-  dir: string,
-  ref: string,
-  config: string | undefined,
-  map: string | undefined,
-): Tokenizer | null {
+function marianTokenizer({ dir, ref, config, map, settings }: SlowFiles): Tokenizer | null {
   const spmFile = path.join(dir, 'source.spm');
   const vocabFile = path.join(dir, 'vocab.json');
   if (!existsSync(spmFile) || !existsSync(vocabFile)) return null;
-  let separate = false;
-  try {
-    separate =
-      config !== undefined && (JSON.parse(config) as { separate_vocabs?: unknown }).separate_vocabs === true;
-  } catch {
-    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
-  }
+  const separate = settings().separate_vocabs === true;
   const targetSpmFile = path.join(dir, 'target.spm');
   const targetVocabFile = path.join(dir, 'target_vocab.json');
   if (separate && !existsSync(targetVocabFile))
@@ -171,22 +180,11 @@ function slowClassOf(dir: string, parsed: Record<string, unknown>): unknown {
  * `vocab.json`, with the class named in `tokenizer_config.json` (or by config.json's model type).
  * An M2M100 tokenizer's added tokens are its language tokens. Null otherwise.
  */
-function sentencePieceBpeTokenizer(
-  dir: string,
-  ref: string,
-  config: string | undefined,
-  map: string | undefined,
-): Tokenizer | null {
+function sentencePieceBpeTokenizer({ dir, ref, config, map, settings }: SlowFiles): Tokenizer | null {
   const spmFile = path.join(dir, 'sentencepiece.bpe.model');
   const vocabFile = path.join(dir, 'vocab.json');
   if (!existsSync(spmFile) || !existsSync(vocabFile)) return null;
-  let parsed: Record<string, unknown> = {};
-  try {
-    if (config !== undefined) parsed = JSON.parse(config) as Record<string, unknown>;
-  } catch {
-    throw new ModelError('ERR_MODEL_LOAD', `model ${ref}: tokenizer_config.json is not valid JSON`);
-  }
-  if (parsed === null || typeof parsed !== 'object') parsed = {};
+  const parsed = settings();
   const className = slowClassOf(dir, parsed);
   if (className !== 'M2M100Tokenizer' && className !== 'Speech2TextTokenizer') return null;
   checkSpmSize(spmFile, ref);

@@ -13,7 +13,7 @@
  * reference does for this type (its stride-aware join applies to CTC and Whisper outputs only).
  * Timestamps are refused, as the reference refuses them on this type.
  */
-import { audioFeeds, type FeatureExtractorConfig, S2T_MIN_SAMPLES } from '../audio/features.js';
+import { audioFeeds, checkInputLength, type FeatureExtractorConfig } from '../audio/features.js';
 import { HfTasksError, InvalidParameterError } from '../errors.js';
 import { type GenerationSettings, modelGenerationConfig, pipelineSettings } from '../generation/config.js';
 import { type Generator, isGenerator } from '../generation/engine.js';
@@ -136,11 +136,8 @@ const seq2seqBackend: AsrBackend = (ctx, fe: FeatureExtractorConfig) => {
         `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its encoder no frames`,
       );
     }
-    if (fe.kind === 's2t' && samples.length < S2T_MIN_SAMPLES) {
-      throw invalidInput(
-        `the audio is too short for this model: ${samples.length} samples (${(samples.length / fe.samplingRate).toFixed(4)} s) give its feature extractor no frame (at least ${S2T_MIN_SAMPLES} samples)`,
-      );
-    }
+    // Speech2Text's filter bank needs one 400-sample frame.
+    if (fe.kind === 's2t') checkInputLength(model, fe, samples.length);
     const feeds = await audioFeeds(fe, samples, [inputName]);
     const values = feeds[inputName];
     if (values === undefined || !(values.data instanceof Float32Array)) {

@@ -319,6 +319,7 @@ pub struct AddedToken {
 ///   maps them to the unknown id, which is the caller's to do, as is looking up text the model
 ///   does not know (the unknown piece) in `vocab.json`.
 /// - `post_processor` is the `tokenizer.json` post-processor (special tokens around a text).
+/// - `lowercase` lower-cases each span first (Speech2Text's `do_lower_case`).
 /// - Decoding is the caller's (see [`crate::tokenize::Tokenizer::from_slow_sentencepiece`]).
 pub fn slow_tokenizer_json(
     source: &SentencePieceModel,
@@ -326,6 +327,7 @@ pub fn slow_tokenizer_json(
     added: &[AddedToken],
     unk: &str,
     post_processor: Value,
+    lowercase: bool,
 ) -> Result<(String, Option<Lattice>)> {
     let err = |what: String| Error::TokenizerLoad(format!("vocab.json: {what}"));
     if vocab.is_empty() {
@@ -371,6 +373,9 @@ pub fn slow_tokenizer_json(
         ModelType::Bpe => (bpe_model(source, &entries, unk), None),
     };
     let mut normalizers = Vec::new();
+    if lowercase {
+        normalizers.push(json!({"type": "Lowercase"}));
+    }
     if !source.charsmap.is_empty() {
         normalizers.push(json!({
             "type": "Precompiled",

@@ -944,22 +944,18 @@ impl Tokenizer {
             }
             None => Value::Null,
         };
-        let (mut json, lattice) =
-            crate::spm::slow_tokenizer_json(&spm, &vocab, &added, &unk, post_processor)?;
         let flag = |key: &str| {
             flavor == SlowFlavor::Speech2Text && cfg.get(key).and_then(Value::as_bool) == Some(true)
         };
         // `do_lower_case`: the text between special tokens lower-cased before SentencePiece.
-        if flag("do_lower_case") {
-            let mut parsed: Value = serde_json::from_str(&json).map_err(tok_err)?;
-            if let Some(list) = parsed
-                .pointer_mut("/normalizer/normalizers")
-                .and_then(Value::as_array_mut)
-            {
-                list.insert(0, serde_json::json!({"type": "Lowercase"}));
-            }
-            json = parsed.to_string();
-        }
+        let (json, lattice) = crate::spm::slow_tokenizer_json(
+            &spm,
+            &vocab,
+            &added,
+            &unk,
+            post_processor,
+            flag("do_lower_case"),
+        )?;
         let mut tokenizer =
             Tokenizer::from_parts((&json, vocab_json.1), config, special_tokens_map)?;
         tokenizer.config.special_tokens = tokens;
