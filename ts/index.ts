@@ -104,6 +104,7 @@ export {
   type PaddingStrategy,
   type Side,
   type SpecialTokens,
+  SYNC_ENCODE_MAX_CHARS,
   type TokenIds,
   Tokenizer,
   type TokenizerInput,

@@ -7,6 +7,7 @@ import {
   type BatchEncoding,
   type EncodeOptions,
   HfTasksError,
+  SYNC_ENCODE_MAX_CHARS,
   Tokenizer,
   type TokenizerInput,
 } from '../../ts/index.js';
@@ -139,6 +140,14 @@ for (const [name, golden] of Object.entries(goldens.tokenizers_under_test)) {
         t.is(codeOf(err), 'ERR_TOKENIZE', String(err));
         const aerr = await t.throwsAsync(tok.encodeBatch(inputs, c.options));
         t.is(codeOf(aerr), 'ERR_TOKENIZE', String(aerr));
+        // Past SYNC_ENCODE_MAX_CHARS the batch goes to the thread pool: the same error.
+        const chars = inputs.flat().reduce((n, x) => n + x.length, 0);
+        const many = Array.from(
+          { length: Math.ceil(SYNC_ENCODE_MAX_CHARS / chars) + 1 },
+          () => inputs,
+        ).flat();
+        const perr = await t.throwsAsync(tok.encodeBatch(many, c.options));
+        t.is(codeOf(perr), 'ERR_TOKENIZE', String(perr));
       });
       continue;
     }
