@@ -155,12 +155,15 @@ export interface PipelineOptions {
   /** Dynamic batching of concurrent calls: knobs, or `false` to run calls one by one. Default on. */
   batching?: boolean | BatchingOptions;
   /**
-   * On the CPU with several workers, worker 0 also opens the model with a thread per core and
-   * runs a call there when nothing else runs or waits, so a lone call uses every core (a second
-   * copy of the weights in that worker). Default: on for graphs of 4 MiB and more unless
-   * `sessionOptions.intraOpNumThreads` is set; `true`: whatever the size; `false`: never.
+   * A second session of the model on the CPU for a call that runs alone (nothing else runs or
+   * waits). `true`: in worker 0 with a thread per core, so a lone call uses every core (a second
+   * copy of the weights in that worker). `'inline'`: in the calling thread (a thread per core,
+   * one under 4 MiB), which spares a lone call the hop to a worker and back but blocks the event
+   * loop while it runs. `false`: none. Default: `true` for graphs of 4 MiB and more, `'inline'`
+   * below (runs of a fraction of a millisecond); none when `sessionOptions.intraOpNumThreads`
+   * is set.
    */
-  soloSession?: boolean;
+  soloSession?: boolean | 'inline';
   /** Generation tasks: continuous-batching limits and the `max_new_tokens` cap. */
   generation?: GenerationOptions;
 }

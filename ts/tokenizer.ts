@@ -249,6 +249,22 @@ function splitInputs(inputs: unknown): [string[], Array<string | null> | undefin
  */
 export const SYNC_ENCODE_MAX_CHARS = 512;
 
+/**
+ * Whether a small batch was already encoded on the calling thread in this turn of the event
+ * loop: the next ones of a burst (many calls started at once) go to the thread pool, which
+ * spreads them over the cores, while a lone call each turn keeps the calling thread.
+ */
+let syncThisTurn = false;
+
+function takeSyncTurn(): boolean {
+  if (syncThisTurn) return false;
+  syncThisTurn = true;
+  setImmediate(() => {
+    syncThisTurn = false;
+  });
+  return true;
+}
+
 function charCount(texts: readonly string[], pairs: ReadonlyArray<string | null> | undefined): number {
   let n = 0;
   for (const t of texts) n += t.length;
@@ -501,12 +517,13 @@ export class Tokenizer {
   /**
    * Encodes a batch without blocking the event loop for long: on the libuv thread pool, except
    * a batch of at most `SYNC_ENCODE_MAX_CHARS` characters in all, which is encoded on the calling
-   * thread (a short sentence takes well under 0.1 ms, less than the hop to the pool and back).
+   * thread (a short sentence takes well under 0.1 ms, less than the hop to the pool and back)
+   * when it is the first such batch in this turn of the event loop.
    */
   async encodeBatch(inputs: TokenizerInput[], options?: EncodeOptions): Promise<BatchEncoding> {
     const [texts, pairs] = splitInputs(inputs);
     const [opts, ownPadding] = this.#nativeOptions(options);
-    if (charCount(texts, pairs) <= SYNC_ENCODE_MAX_CHARS) {
+    if (charCount(texts, pairs) <= SYNC_ENCODE_MAX_CHARS && takeSyncTurn()) {
       const enc = fromNativeEncoding(call(() => this.native.encodeBatchSync(texts, pairs, opts)));
       return ownPadding ? this.#padded(enc) : enc;
     }

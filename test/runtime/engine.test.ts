@@ -158,7 +158,13 @@ test('session options pass through to the workers', async (t) => {
 });
 
 test('engine options are checked', async (t) => {
-  for (const options of [{ workers: -1 }, { workers: 1.5 }, { batching: 'yes' }, { padTokenId: -3 }]) {
+  for (const options of [
+    { workers: -1 },
+    { workers: 1.5 },
+    { batching: 'yes' },
+    { padTokenId: -3 },
+    { soloSession: 'worker' },
+  ]) {
     const err = await t.throwsAsync(createEngineRunner(modelFile('bert-ner'), options as never), {
       instanceOf: HfTasksError,
     });
@@ -230,15 +236,77 @@ test('calls of a burst (tracked as under way) wait for each other and never take
   t.is(pool.soloJobs, availableCores() < 2 ? 0 : 1, 'a lone call still gets every core');
 });
 
-test('soloSession: false, threads chosen by the caller, or a small graph: no solo session', async (t) => {
+test('soloSession: false or threads chosen by the caller: no solo session; a small graph gets one in the calling thread', async (t) => {
   const model = fixtureModels()[0] as string;
-  // (and a fixture graph under 4 MiB gets none by default)
-  for (const options of [{}, { soloSession: false }, { sessionOptions: { intraOpNumThreads: 1 } }]) {
+  const cases: Array<[Record<string, unknown>, number]> = [
+    // A fixture graph is under 4 MiB: its lone calls run inline by default.
+    [{}, 1],
+    [{ soloSession: 'inline' }, 1],
+    [{ soloSession: false }, 0],
+    [{ sessionOptions: { intraOpNumThreads: 1 } }, 0],
+  ];
+  for (const [options, inlineJobs] of cases) {
     const pool = new WorkerPool({ workers: 2 });
     const runner = await createEngineRunner(modelFile(model), { pool, ...options });
     await runner.run(tokenFeeds(runner.inputNames, modelFacts(model), 1, 8, 3));
     t.is(pool.soloJobs, 0, JSON.stringify(options));
+    t.is(runner.inlineJobs, inlineJobs, JSON.stringify(options));
+    t.is(pool.besideJobs, inlineJobs, JSON.stringify(options));
     await runner.dispose();
     await pool.dispose();
   }
+});
+
+test('soloSession inline: a lone call runs in the calling thread with the same outputs; parts of one call and concurrent calls go to the workers', async (t) => {
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  for (const model of fixtureModels()) {
+    const runner = await createEngineRunner(modelFile(model), {
+      pool,
+      soloSession: 'inline',
+      batching: { maxWaitMs: 0 },
+      padTokenId: modelFacts(model).padId,
+    });
+    const plain = await createSessionRunner(modelFile(model));
+    try {
+      const feeds = tokenFeeds(runner.inputNames, modelFacts(model), 1, 12, 7);
+      const want = await plain.run(feeds);
+      const got = await runner.run(feeds);
+      for (const name of Object.keys(want)) {
+        t.true(maxAbsDiff(got[name] as TensorLike, want[name] as TensorLike) <= 1e-5, `${model} ${name}`);
+      }
+      t.is(runner.inlineJobs, 1, model);
+      await Promise.all([runner.run(feeds, { part: true }), runner.run(feeds, { part: true })]);
+      t.is(runner.inlineJobs, 1, `${model}: parts of one call`);
+      const other = tokenFeeds(runner.inputNames, modelFacts(model), 2, 30, 8);
+      const [a, b] = await Promise.all([runner.run(feeds), runner.run(other)]);
+      t.is(runner.inlineJobs, 2, `${model}: only the first of two calls found the engine idle`);
+      const wantOther = await plain.run(other);
+      for (const name of Object.keys(want)) {
+        t.true(maxAbsDiff(a[name] as TensorLike, want[name] as TensorLike) <= 1e-5, `${model} ${name}`);
+        t.true(maxAbsDiff(b[name] as TensorLike, wantOther[name] as TensorLike) <= 1e-5, `${model} ${name}`);
+      }
+      t.is(pool.soloJobs, 0);
+    } finally {
+      await plain.dispose();
+      await runner.dispose();
+    }
+  }
+});
+
+test('soloSession inline: a lone call that fails gets its typed error and frees the engine', async (t) => {
+  const model = fixtureModels()[0] as string;
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  const runner = await createEngineRunner(modelFile(model), { pool, soloSession: 'inline' });
+  t.teardown(() => runner.dispose());
+  const feeds = tokenFeeds(runner.inputNames, modelFacts(model), 1, 6, 2);
+  const bad = { ...feeds, input_ids: { ...(feeds.input_ids as TensorLike), dims: [1, 7] } };
+  const err = await t.throwsAsync(runner.run(bad));
+  t.true(err instanceof ModelError, String(err));
+  t.is((err as ModelError).code, 'ERR_MODEL_RUN');
+  t.is(runner.inlineJobs, 1);
+  const ok = await runner.run(feeds);
+  t.truthy(ok[runner.outputNames[0] as string]);
+  t.is(runner.inlineJobs, 2);
 });

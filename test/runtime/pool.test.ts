@@ -212,3 +212,53 @@ test('a worker started from a file works under `node --input-type=module -e` wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('runBeside runs only on an idle pool and holds the pool jobs back until it ends', async (t) => {
+  const pool = new WorkerPool({ workers: 1 });
+  t.teardown(() => pool.dispose());
+  const { key } = await pool.load(NER, { sessionOptions: { intraOpNumThreads: 1 } });
+  const order: string[] = [];
+  let release: () => void = () => undefined;
+  const beside = pool.runBeside(
+    () =>
+      new Promise<void>((resolve) => {
+        release = () => {
+          order.push('beside');
+          resolve();
+        };
+      }),
+  );
+  t.not(beside, null, 'an idle pool runs it');
+  t.is(pool.besideJobs, 1);
+  t.is(
+    pool.runBeside(async () => undefined),
+    null,
+    'not while another runs beside',
+  );
+  const held = pool.execute(key, one(nerFeeds(3))).then(() => order.push('pool job'));
+  await new Promise((r) => setTimeout(r, 100));
+  t.deepEqual(order, [], 'the pool job waits');
+  t.is(pool.queued, 1);
+  release();
+  await Promise.all([beside, held]);
+  t.deepEqual(order, ['beside', 'pool job']);
+  // A busy pool refuses it; a job that throws at once is a rejection that frees the pool.
+  const busy = pool.execute(key, one(nerFeeds(4)));
+  t.is(
+    pool.runBeside(async () => undefined),
+    null,
+  );
+  await busy;
+  const thrown = pool.runBeside(() => {
+    throw new Error('boom');
+  });
+  await t.throwsAsync(thrown as Promise<unknown>, { message: 'boom' });
+  await pool.execute(key, one(nerFeeds(5)));
+  t.is(pool.besideJobs, 2);
+  await pool.dispose();
+  t.is(
+    pool.runBeside(async () => undefined),
+    null,
+    'a disposed pool refuses it',
+  );
+});

@@ -154,6 +154,7 @@ export class WorkerPool {
   /** Model key -> the key of its solo session in worker 0 (see `loadSolo`). */
   readonly #soloOf = new Map<number, number>();
   #soloJobs = 0;
+  #besideJobs = 0;
   /** A solo job is running: it holds every core, so other jobs wait for it. */
   #soloBusy = false;
   #nextKey = 1;
@@ -191,6 +192,11 @@ export class WorkerPool {
   /** Jobs run on a solo session (alone, with every core) so far. */
   get soloJobs(): number {
     return this.#soloJobs;
+  }
+
+  /** Jobs run beside the pool (`runBeside`) so far. */
+  get besideJobs(): number {
+    return this.#besideJobs;
   }
 
   /** Jobs waiting for an idle worker. */
@@ -296,6 +302,29 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       this.#activity(1);
       this.#queue.push({ key, job, resolve, reject, timing });
+      this.#dispatch();
+    });
+  }
+
+  /**
+   * Runs `job` (work on a session outside the pool, in the calling thread) if the pool is idle,
+   * with nothing running or waiting, and holds the pool's jobs back until it ends, as a solo job
+   * holds them: the two would fight over the cores. Returns null, without running it, when the
+   * pool is busy or disposed.
+   */
+  runBeside<T>(job: () => Promise<T>): Promise<T> | null {
+    if (this.#closing !== null || this.#soloBusy || this.#queue.length > 0) return null;
+    if (this.#slots.some((s) => s.busy)) return null;
+    this.#soloBusy = true;
+    this.#besideJobs++;
+    let running: Promise<T>;
+    try {
+      running = job();
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return running.finally(() => {
+      this.#soloBusy = false;
       this.#dispatch();
     });
   }

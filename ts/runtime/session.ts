@@ -452,7 +452,12 @@ export class SessionRunner implements ModelRunner {
         );
       }
       if (isDeviceTensor(t)) fromDevice = true;
-      ortFeeds[name] = toOrt(name, t, this.#inputTypes.get(name));
+      try {
+        ortFeeds[name] = toOrt(name, t, this.#inputTypes.get(name));
+      } catch (err) {
+        if (err instanceof HfTasksError) throw err;
+        throw new ModelError('ERR_MODEL_RUN', `input ${name}: ${(err as Error).message}`);
+      }
     }
     const wanted = opts.outputs ?? this.outputNames;
     for (const name of wanted) {
