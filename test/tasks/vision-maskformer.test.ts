@@ -8,8 +8,10 @@
  * pixel-exact; JPEGs compared through the reference's own decode of the file (`*.ref.png`), and
  * on their bytes for well-formed outputs at the oriented size. Panoptic masks may differ in a
  * few pixels where two near-duplicate queries tie to the last bit after the bilinear upsampling
- * (torch's kernel rounds differently from ours, by an ULP): at most 0.5% of a mask's pixels,
- * and the total is logged.
+ * (torch's kernel rounds differently from ours, by an ULP, and onnxruntime's kernels differ by
+ * CPU): at most 1% of a mask's pixels, and the total is logged. The reference itself, run on an
+ * AMD EPYC with AVX2 instead of the AVX-512 Xeon that wrote the goldens, moves 8 of the 960
+ * pixels of one maskformer-ade-tiny panoptic mask (0.8%).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -31,11 +33,11 @@ const { pipeFor, disposeAll } = pipeCache();
 
 test.after.always(disposeAll);
 
-/** A panoptic mask off in at most 0.5% of its pixels (near-duplicate queries tied to an ULP). */
+/** A panoptic mask off in at most 1% of its pixels (near-duplicate queries tied to an ULP). */
 function panopticUlp(kase: VisionCase, problem: string): boolean {
   const m = /mask differs in (\d+) of (\d+) pixels/.exec(problem);
   return (
-    (kase.parameters.subtask ?? 'panoptic') === 'panoptic' && m !== null && Number(m[1]) * 200 <= Number(m[2])
+    (kase.parameters.subtask ?? 'panoptic') === 'panoptic' && m !== null && Number(m[1]) * 100 <= Number(m[2])
   );
 }
 
