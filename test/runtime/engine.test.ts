@@ -294,6 +294,27 @@ test('soloSession inline: a lone call runs in the calling thread with the same o
   }
 });
 
+test('soloSession inline: a dispose lets the lone call running in the calling thread finish', async (t) => {
+  const model = fixtureModels()[0] as string;
+  const pool = new WorkerPool({ workers: 2 });
+  t.teardown(() => pool.dispose());
+  const runner = await createEngineRunner(modelFile(model), { pool, soloSession: 'inline' });
+  const feeds = tokenFeeds(runner.inputNames, modelFacts(model), 1, 6, 2);
+  const plain = await createSessionRunner(modelFile(model));
+  t.teardown(() => plain.dispose());
+  const want = await plain.run(feeds);
+  const running = runner.run(feeds);
+  const closing = runner.dispose();
+  const got = await running;
+  await closing;
+  t.is(runner.inlineJobs, 1);
+  for (const name of Object.keys(want)) {
+    t.true(maxAbsDiff(got[name] as TensorLike, want[name] as TensorLike) <= 1e-5, name);
+  }
+  const err = await t.throwsAsync(runner.run(feeds), { instanceOf: ModelError });
+  t.is(err?.code, 'ERR_DISPOSED');
+});
+
 test('soloSession inline: a lone call that fails gets its typed error and frees the engine', async (t) => {
   const model = fixtureModels()[0] as string;
   const pool = new WorkerPool({ workers: 2 });

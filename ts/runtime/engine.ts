@@ -281,6 +281,8 @@ export async function createEngineRunner(
   }
   const layout = layoutOf(info.inputMetadata, info.outputMetadata);
   let inlineJobs = 0;
+  /** The lone job running on the inline solo session, which a dispose lets finish. */
+  let inlineRunning: Promise<unknown> | null = null;
   const executor: JobExecutor = {
     concurrency: pool.size,
     execute: (job: Job, timing?: JobTiming) => {
@@ -289,6 +291,7 @@ export async function createEngineRunner(
         const ran = pool.runBeside(() => runJob(session, job));
         if (ran !== null) {
           inlineJobs++;
+          inlineRunning = ran;
           return ran;
         }
       }
@@ -296,6 +299,7 @@ export async function createEngineRunner(
     },
   };
   const close = async () => {
+    await inlineRunning?.catch(() => undefined);
     await inlineSolo?.dispose();
     await pool.unload(key);
     if (shared) await releasePool(pool);
