@@ -524,8 +524,7 @@ export class Tokenizer {
     const [texts, pairs] = splitInputs(inputs);
     const [opts, ownPadding] = this.#nativeOptions(options);
     if (charCount(texts, pairs) <= SYNC_ENCODE_MAX_CHARS && takeSyncTurn()) {
-      const enc = fromNativeEncoding(call(() => this.native.encodeBatchSync(texts, pairs, opts)));
-      return ownPadding ? this.#padded(enc) : enc;
+      return this.#encodeHere(texts, pairs, opts, ownPadding);
     }
     let pending: Promise<NativeEncoding>;
     try {
@@ -546,6 +545,16 @@ export class Tokenizer {
   encodeBatchSync(inputs: TokenizerInput[], options?: EncodeOptions): BatchEncoding {
     const [texts, pairs] = splitInputs(inputs);
     const [opts, ownPadding] = this.#nativeOptions(options);
+    return this.#encodeHere(texts, pairs, opts, ownPadding);
+  }
+
+  /** Encodes checked inputs on the calling thread. */
+  #encodeHere(
+    texts: string[],
+    pairs: Array<string | null> | undefined,
+    opts: ReturnType<typeof toNativeOptions>,
+    ownPadding: boolean,
+  ): BatchEncoding {
     const enc = fromNativeEncoding(call(() => this.native.encodeBatchSync(texts, pairs, opts)));
     return ownPadding ? this.#padded(enc) : enc;
   }

@@ -266,9 +266,9 @@ export async function createEngineRunner(
   // every core in worker 0, or the calling thread, which spares the hop to a worker.
   const cores = availableCores();
   const solo = options.soloSession;
-  const large = solo === false || onGpu || threadsChosen ? false : graphBytes(modelPath) >= SOLO_MIN_BYTES;
   let inlineSolo: SessionRunner | null = null;
   if (solo !== false && !onGpu && !threadsChosen) {
+    const large = graphBytes(modelPath) >= SOLO_MIN_BYTES;
     if (solo === 'inline' || (solo === undefined && !large)) {
       const threads = large ? cores : 1;
       inlineSolo = await createSessionRunner(modelPath, {

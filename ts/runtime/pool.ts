@@ -155,7 +155,7 @@ export class WorkerPool {
   readonly #soloOf = new Map<number, number>();
   #soloJobs = 0;
   #besideJobs = 0;
-  /** A solo job is running: it holds every core, so other jobs wait for it. */
+  /** A solo job (or one run beside the pool) is running: it holds every core, so other jobs wait for it. */
   #soloBusy = false;
   #nextKey = 1;
   #nextReq = 1;
